@@ -1,0 +1,209 @@
+"""Function runtime overhead: a trivial Shoal function against bare functions-framework.
+
+    .venv/bin/python benchmarks/runtime.py [--requests 20000] [--seconds 20] [--rounds 3]
+
+Three servers, each a `functions-framework` process in the same server mode (gunicorn, gthread
+worker; `--workers` / `--threads`, passed as WORKERS / THREADS as functions-framework reads them):
+(a) bare: an HTTP function that returns "" (200) and does nothing else;
+(b) Shoal on SQLite: parse the CloudEvent, one transaction (inbox check, one resource read,
+    inbox + outbox write, commit), publish the one emitted event to K_SINK (a minimal async
+    sink in its own process), answer 204;
+(c) the same on PostgreSQL (127.0.0.1:5432, database `test`, a fresh schema).
+One load generator drives all three: an aiohttp client posting binary-mode CloudEvents with
+`--concurrency` requests in flight, bounded by `--requests` and `--seconds`. Rounds alternate
+the servers; the table gives each one's median rate and its ratio to bare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.conftest import free_port, wait_http_ok  # noqa: E402
+
+FUNCTIONS_FRAMEWORK = str(Path(sys.executable).parent / "functions-framework")
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+BARE_SOURCE = '''
+def bare(request):
+    return ""
+'''
+
+SHOAL_SOURCE = '''
+from shoal.runtime import Context, Emit, Event, Subscription, function
+
+
+@function(subscriptions=[Subscription(attributes={"type": "dev.shoal.bench"})])
+def trivial(event: Event, ctx: Context) -> list[Emit]:
+    ctx.state.get("BenchNode", "n1")
+    return [Emit("dev.shoal.bench.done", subject=event.subject, data={"ok": True})]
+'''
+
+BODY = b'{"replica": "web-1", "node": "n1"}'
+
+
+@dataclass(frozen=True)
+class Run:
+    ok: int
+    failed: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.ok / self.seconds
+
+
+@contextmanager
+def function_server(source: Path, target: str, env: Mapping[str, str]) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [FUNCTIONS_FRAMEWORK, "--source", str(source), "--target", target],
+        env={**os.environ, **env, "PORT": str(port), "HOST": "127.0.0.1"},
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        wait_http_ok(url, timeout=30, process=process)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@contextmanager
+def sink_server() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "benchmarks" / "_sink.py"), "bare", str(port)], cwd=ROOT
+    )
+    try:
+        wait_http_ok(f"http://127.0.0.1:{port}/health", process=process)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@contextmanager
+def postgres_schema() -> Iterator[str]:
+    schema = f"shoal_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        try:
+            yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+        finally:
+            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+async def drive(url: str, requests: int, seconds: float, concurrency: int) -> Run:
+    """Post up to `requests` events within `seconds`, `concurrency` at a time."""
+    indexes = iter(range(requests))
+    run_id = uuid.uuid4().hex[:8]
+    counts = {"ok": 0, "failed": 0}
+
+    async def worker(session: aiohttp.ClientSession, deadline: float) -> None:
+        for index in indexes:
+            if time.monotonic() > deadline:
+                return
+            headers = {
+                "ce-specversion": "1.0",
+                "ce-id": f"{run_id}-{index}",
+                "ce-source": "/bench",
+                "ce-type": "dev.shoal.bench",
+                "ce-subject": "web-1",
+                "content-type": "application/json",
+            }
+            async with session.post(url, data=BODY, headers=headers) as response:
+                await response.read()
+                counts["ok" if response.status < 300 else "failed"] += 1
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        start = time.perf_counter()
+        deadline = time.monotonic() + seconds
+        await asyncio.gather(*(worker(session, deadline) for _ in range(concurrency)))
+        return Run(counts["ok"], counts["failed"], time.perf_counter() - start)
+
+
+def measure(url: str, args: argparse.Namespace) -> Run:
+    asyncio.run(drive(url, min(500, args.requests), 5.0, args.concurrency))  # warm up
+    return asyncio.run(drive(url, args.requests, args.seconds, args.concurrency))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=20000, help="per server and round")
+    parser.add_argument("--seconds", type=float, default=20.0, help="per server and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=8)
+    args = parser.parse_args()
+    mode = {"WORKERS": str(args.workers), "THREADS": str(args.threads)}
+    runs: dict[str, list[Run]] = {"bare": [], "shoal sqlite": [], "shoal postgresql": []}
+    with tempfile.TemporaryDirectory() as tmp, sink_server() as sink, postgres_schema() as pg:
+        folder = Path(tmp)
+        (folder / "bare.py").write_text(BARE_SOURCE)
+        (folder / "trivial.py").write_text(SHOAL_SOURCE)
+        servers = {
+            "bare": (folder / "bare.py", "bare", mode),
+            "shoal sqlite": (
+                folder / "trivial.py",
+                "trivial",
+                {**mode, "K_SINK": sink, "SHOAL_STATE_URL": f"sqlite:///{folder / 'state.db'}"},
+            ),
+            "shoal postgresql": (
+                folder / "trivial.py",
+                "trivial",
+                {**mode, "K_SINK": sink, "SHOAL_STATE_URL": pg},
+            ),
+        }
+        for round_number in range(1, args.rounds + 1):
+            for name, (source, target, env) in servers.items():
+                with function_server(source, target, env) as url:
+                    run = measure(url, args)
+                runs[name].append(run)
+                print(
+                    f"round {round_number} {name}: {run.rate:,.0f}/s "
+                    f"({run.ok} ok, {run.failed} failed, {run.seconds:.1f} s)",
+                    flush=True,
+                )
+    bare = statistics.median(run.rate for run in runs["bare"])
+    print(
+        f"\nserver mode: gunicorn gthread, {args.workers} worker(s) x {args.threads} threads; "
+        f"load: {args.concurrency} in flight; median of {args.rounds} round(s)\n"
+    )
+    print(f"| {'function':<18} | {'invocations/s':>13} | {'vs bare':>7} | failed |")
+    print(f"|{'-' * 20}|{'-' * 15}|{'-' * 9}|--------|")
+    for name, measured in runs.items():
+        rate = statistics.median(run.rate for run in measured)
+        failed = sum(run.failed for run in measured)
+        print(f"| {name:<18} | {rate:>13,.0f} | {rate / bare:>7.2f} | {failed:>6} |")
+
+
+if __name__ == "__main__":
+    main()

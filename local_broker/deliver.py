@@ -1,0 +1,164 @@
+"""Delivering one event to one destination, with Knative's retry rules.
+
+Knative Eventing data plane, "Event Delivery": the broker sends in binary mode (or structured when
+`delivery.format: json`) with `Prefer: reply`; it retries on no response, 404, 408, 409, 429 and
+5xx, waiting `backoffDelay * k` (linear) or `backoffDelay * 2^(k-1)` (exponential) before retry k;
+`Retry-After` on 429/503 is honoured up to `retryAfterMax`. A 2xx response with a CloudEvent is a
+reply; a 2xx response whose body is not a CloudEvent is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiohttp
+
+from local_broker.backoff import backoff_delay, is_retryable, retry_after_seconds
+from local_broker.binding import BindingError, decode_reply, encode_binary, encode_structured
+from local_broker.event import CloudEvent
+from local_broker.manifests import DeliverySpec
+
+# An attempt without a configured `delivery.timeout` still ends: a subscriber that never answers
+# must not hold a delivery slot forever.
+DEFAULT_ATTEMPT_TIMEOUT_SECONDS = 30.0
+# Knative data plane, "Dead Letter Sink": knativeerrordata carries at most 1024 characters.
+MAX_ERROR_DATA_CHARS = 1024
+_FORWARDED_PREFIXES = ("ce-", "knative-")
+_FORWARDED_HEADERS = ("content-type", "traceparent", "tracestate")
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """What one HTTP attempt produced. `status` is None when no response came back."""
+
+    status: int | None
+    body: bytes
+    headers: Mapping[str, str]
+    error: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    reply: CloudEvent | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The last attempt failed and no retry is left (or the failure was not retryable)."""
+
+    destination: str
+    last: Attempt
+    attempts: int
+
+    @property
+    def error_code(self) -> int:
+        # A transport failure has no status; Knative reports it to the DLS as 500.
+        return self.last.status if self.last.status is not None else 500
+
+    @property
+    def reason(self) -> str:
+        if self.last.error:
+            return self.last.error
+        return f"HTTP {self.last.status}"
+
+
+Outcome = Delivered | Failed
+
+
+def outgoing_request(event: CloudEvent, *, structured: bool) -> tuple[dict[str, str], bytes]:
+    headers, body = encode_structured(event) if structured else encode_binary(event)
+    # Only the event's own headers go out (Knative data plane, "Event Delivery").
+    headers = {
+        name: value
+        for name, value in headers.items()
+        if name.lower().startswith(_FORWARDED_PREFIXES) or name.lower() in _FORWARDED_HEADERS
+    }
+    headers["Prefer"] = "reply"
+    return headers, body
+
+
+async def attempt_once(
+    session: aiohttp.ClientSession,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    timeout: float,
+) -> Attempt:
+    try:
+        # No Content-Type of aiohttp's own: an event without datacontenttype must stay without.
+        async with session.post(
+            url,
+            data=body,
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            skip_auto_headers=("Content-Type",),
+        ) as response:
+            content = await response.read()
+            return Attempt(response.status, content, dict(response.headers))
+    except TimeoutError:
+        return Attempt(None, b"", {}, f"no answer within {timeout:g} s")
+    except aiohttp.ClientError as error:
+        return Attempt(None, b"", {}, f"{type(error).__name__}: {error}")
+
+
+def _reply_of(attempt: Attempt) -> tuple[CloudEvent | None, Attempt]:
+    """The reply event of a 2xx attempt; a body that is not a CloudEvent turns it into a failure."""
+    try:
+        return decode_reply(attempt.headers, attempt.body), attempt
+    except BindingError as error:
+        return None, Attempt(attempt.status, attempt.body, attempt.headers, f"bad reply: {error}")
+
+
+async def deliver_with_retries(
+    session: aiohttp.ClientSession,
+    url: str,
+    event: CloudEvent,
+    spec: DeliverySpec,
+    *,
+    on_retry: Callable[[Attempt], None] = lambda _attempt: None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Outcome:
+    headers, body = outgoing_request(event, structured=spec.format == "json")
+    timeout = spec.timeout if spec.timeout is not None else DEFAULT_ATTEMPT_TIMEOUT_SECONDS
+    attempts = 0
+    while True:
+        attempts += 1
+        attempt = await attempt_once(session, url, headers, body, timeout)
+        if attempt.succeeded:
+            reply, attempt = _reply_of(attempt)
+            if attempt.error is None:
+                return Delivered(reply, attempts)
+        # A 2xx whose body is no CloudEvent is retried like a server error.
+        retryable = attempt.succeeded or is_retryable(attempt.status)
+        if not retryable or attempts > spec.retry:
+            return Failed(url, attempt, attempts)
+        on_retry(attempt)
+        delay = backoff_delay(spec, attempts)
+        hinted = retry_after_seconds(
+            attempt.headers.get("Retry-After"),
+            attempt.status,
+            datetime.fromtimestamp(time.time(), UTC),
+            spec.retry_after_max,
+        )
+        await sleep(max(delay, hinted) if hinted is not None else delay)
+
+
+def dead_letter_event(event: CloudEvent, failure: Failed) -> CloudEvent:
+    """The original event plus the error extensions (Knative data plane, "Dead Letter Sink")."""
+    # 768 bytes encode to exactly 1024 base64 characters; cutting the bytes keeps it decodable.
+    data = base64.b64encode(failure.last.body[: MAX_ERROR_DATA_CHARS // 4 * 3]).decode("ascii")
+    return event.with_attributes(
+        knativeerrordest=failure.destination,
+        knativeerrorcode=str(failure.error_code),
+        knativeerrordata=data or None,
+    )

@@ -1,0 +1,170 @@
+"""Feeding one Trigger from its broker's log.
+
+Each Trigger has its own task that reads the log in order from its persisted cursor, evaluates
+its filter once per event, and delivers matching events with at most `window` deliveries in
+flight. The cursor only advances past an event when every event before it is done (delivered,
+dead-lettered or filtered out), so after a crash delivery resumes at-least-once from there.
+One Trigger's slow subscriber fills only its own window; the others read on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+
+from local_broker.deliver import (
+    Attempt,
+    Delivered,
+    Failed,
+    dead_letter_event,
+    deliver_with_retries,
+)
+from local_broker.event import CloudEvent
+from local_broker.jsonlog import log_json
+from local_broker.log import DeadLetter, EventLog, LogRecord
+from local_broker.manifests import Trigger
+from local_broker.metrics import BrokerMetrics
+
+ReplyIngest = Callable[[CloudEvent, CloudEvent], Awaitable[None]]
+READ_BATCH = 256
+
+
+class TriggerDispatcher:
+    def __init__(
+        self,
+        trigger: Trigger,
+        log: EventLog,
+        session: aiohttp.ClientSession,
+        ingest_reply: ReplyIngest,
+        metrics: BrokerMetrics,
+        *,
+        window: int,
+    ) -> None:
+        self.trigger = trigger
+        self._log = log
+        self._session = session
+        self._ingest_reply = ingest_reply
+        self._metrics = metrics
+        self._slots = asyncio.Semaphore(window)
+        self._pending: dict[int, asyncio.Task[None]] = {}
+        self._position = 0
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"trigger {self.trigger.key}")
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Stop reading; give deliveries in flight `grace_seconds` to finish, then cancel them.
+
+        What is cancelled stays behind the cursor and is delivered again after a restart.
+        """
+        self._stopping = True
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        pending = list(self._pending.values())
+        if pending:
+            _done, still_running = await asyncio.wait(pending, timeout=grace_seconds)
+            for task in still_running:
+                task.cancel()
+            await asyncio.gather(*still_running, return_exceptions=True)
+
+    async def _run(self) -> None:
+        key = self.trigger.key
+        start = self._log.cursor(key)
+        if start is None:
+            # A new Trigger sees events accepted from now on, as on Knative.
+            start = self._log.head()
+            self._log.set_cursor(key, start)
+        self._position = start
+        while not self._stopping:
+            records = self._log.read_after(self._position, READ_BATCH)
+            if not records:
+                await self._log.wait_beyond(self._position)
+                continue
+            for record in records:
+                self._position = record.seq
+                if self.trigger.filter.matches(record.event):
+                    await self._slots.acquire()
+                    task = asyncio.create_task(self._deliver(record))
+                    self._pending[record.seq] = task
+                    task.add_done_callback(self._make_done_callback(record.seq))
+            if not self._pending:
+                self._log.set_cursor(key, self._position)
+
+    def _make_done_callback(self, seq: int) -> Callable[[asyncio.Task[None]], None]:
+        def done(_task: asyncio.Task[None]) -> None:
+            del self._pending[seq]
+            self._slots.release()
+            if self._stopping and _task.cancelled():
+                return
+            low_watermark = min(self._pending) - 1 if self._pending else self._position
+            self._log.set_cursor(self.trigger.key, low_watermark)
+
+        return done
+
+    async def _deliver(self, record: LogRecord) -> None:
+        trigger = self.trigger
+        outcome = await deliver_with_retries(
+            self._session,
+            trigger.subscriber,
+            record.event,
+            trigger.delivery,
+            on_retry=self._note_retry,
+        )
+        if isinstance(outcome, Delivered):
+            self._metrics.delivered.labels(trigger.key).inc()
+            self._metrics.latency.labels(trigger.key).observe(max(0.0, time.time() - record.arrival))
+            if outcome.reply is not None:
+                await self._ingest_reply(record.event, outcome.reply)
+                self._metrics.replies.labels(trigger.key).inc()
+            return
+        await self._dead_letter(record, outcome)
+
+    def _note_retry(self, attempt: Attempt) -> None:
+        self._metrics.retried.labels(self.trigger.key).inc()
+        self._log_failure(attempt, final=False)
+
+    def _log_failure(self, attempt: Attempt, *, final: bool) -> None:
+        log_json(
+            logging.WARNING,
+            "delivery failed",
+            trigger=self.trigger.key,
+            subscriber=self.trigger.subscriber,
+            status=attempt.status,
+            error=attempt.error,
+            final=final,
+        )
+
+    async def _dead_letter(self, record: LogRecord, failure: Failed) -> None:
+        trigger = self.trigger
+        self._log_failure(failure.last, final=True)
+        self._metrics.dead_lettered.labels(trigger.key).inc()
+        if trigger.dead_letter_sink is not None:
+            outcome = await deliver_with_retries(
+                self._session,
+                trigger.dead_letter_sink,
+                dead_letter_event(record.event, failure),
+                trigger.delivery,
+            )
+            if isinstance(outcome, Delivered):
+                return
+            reason = f"{failure.reason}; dead-letter sink also failed: {outcome.reason}"
+        else:
+            reason = failure.reason
+        # No sink, or the sink failed too: keep the event in the broker's dead-letter store
+        # (`shoal events --dead`) rather than letting it vanish.
+        await self._log.add_dead_letter(
+            DeadLetter(
+                trigger=trigger.key,
+                event=record.event,
+                reason=reason,
+                status=failure.last.status,
+                at=time.time(),
+            )
+        )

@@ -1,0 +1,271 @@
+"""The broker's durable event log: an event is acknowledged only once it is on disk.
+
+One SQLite file per Broker holds the events (sequence numbers 1, 2, 3, ... never reused), the
+dedup index, each Trigger's delivery cursor and the dead letters. Writes go through one writer
+thread that commits whatever is queued in one transaction (`groupcommit`); reads use a second
+connection, or the in-memory tail of recent records (`logtail`).
+
+What a caller can rely on:
+
+- `append` returns only after a `synchronous=FULL` commit: after a SIGKILL, a power cut or a
+  restart, every sequence number it returned is in the file (see `logschema` for the SQLite
+  guarantees this rests on);
+- an event whose (source, id) was accepted within the dedup window is not stored again and gets
+  None instead of a sequence number, also across a restart;
+- `head()` moves only after the commit, so a record `read_after` returns is durable;
+- cursors are written lazily (`flush_cursors`), so after a crash a Trigger resumes from an older
+  position and re-delivers: at-least-once, never at-most-once;
+- every method is for the event loop's thread except `prune`, which blocks until the writer has
+  done it and is meant to be called through `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from pathlib import Path
+from typing import TypeVar
+
+from local_broker.deadletters import AddDeadLetter, DeadLetter, read_dead_letters
+from local_broker.event import CloudEvent
+from local_broker.groupcommit import GroupCommitWriter
+from local_broker.logerrors import LogClosed, LogCorrupt, LogError, LogWriteFailed
+from local_broker.logschema import LogRecord, connect, encode_event, read_records, translate_error
+from local_broker.logtail import MemoryTail
+from local_broker.logwrites import (
+    AppendEvents,
+    DedupIndex,
+    FlushCursors,
+    PruneEvents,
+    last_sequence,
+)
+
+__all__ = [
+    "DeadLetter",
+    "EventLog",
+    "LogClosed",
+    "LogCorrupt",
+    "LogError",
+    "LogRecord",
+    "LogWriteFailed",
+]
+
+T = TypeVar("T")
+PRUNE_CHUNK = 5_000  # events deleted per transaction, so pruning never stalls appends for long
+
+
+class EventLog:
+    """One Broker's durable log. Create it with `EventLog.open(path)`; `await close()` it."""
+
+    def __init__(
+        self,
+        writer: sqlite3.Connection,
+        reader: sqlite3.Connection,
+        *,
+        retention_seconds: float,
+        dedup_window_seconds: float,
+        memory_tail: int,
+    ) -> None:
+        self._retention = retention_seconds
+        self._tail = MemoryTail(memory_tail, last_sequence(writer))
+        self._cursors: dict[str, int] = dict(writer.execute("SELECT trigger_key, seq FROM cursors"))
+        self._dirty: set[str] = set()  # cursors changed since the last flush
+        self._forgotten: set[str] = set()  # cursors to delete at the next flush
+        self._dedup = DedupIndex(dedup_window_seconds)
+        self._reader = reader
+        self._reader_lock = threading.Lock()
+        self._closing = False
+        self._closed = False
+        self._closer: asyncio.Task[None] | None = None
+        # Waiters park on one Event; each commit sets it and installs a fresh one, so a commit
+        # costs one wake-up per waiting task and no per-waiter bookkeeping.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._changed = asyncio.Event()
+        self._writer = GroupCommitWriter(writer, after_commit=self._notify_commit)
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        *,
+        retention_seconds: float = 86400.0,
+        dedup_window_seconds: float = 600.0,
+        memory_tail: int = 65536,
+    ) -> EventLog:
+        """Open (or create, with its directories) the log at `path`; LogCorrupt if unusable."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = connect(path, writer=True)
+        reader: sqlite3.Connection | None = None
+        try:
+            reader = connect(path, writer=False)
+            return cls(
+                writer,
+                reader,
+                retention_seconds=retention_seconds,
+                dedup_window_seconds=dedup_window_seconds,
+                memory_tail=memory_tail,
+            )
+        except BaseException as error:
+            writer.close()
+            if reader is not None:
+                reader.close()
+            if isinstance(error, sqlite3.Error):
+                raise translate_error(error, f"opening the event log {path}", LogError) from error
+            raise
+
+    @property
+    def commits(self) -> int:
+        """Transactions committed since open; fewer than appends when group commit is working."""
+        return self._writer.commits
+
+    async def append(self, events: Sequence[CloudEvent], *, now: float) -> list[int | None]:
+        """Durably store events; each one's sequence number, or None for a dedup'd duplicate.
+
+        LogClosed once close() has begun, LogWriteFailed if the commit failed (nothing stored),
+        ValueError for an event without id, source or type. Cancelling the caller does not undo
+        the write: the events may still be committed (a retry is then caught by dedup).
+        """
+        if self._closing:
+            raise LogClosed("the event log is closing")
+        if not events:
+            return []
+        encoded = [encode_event(event) for event in events]
+        return await self._writer.submit(AppendEvents(encoded, now, self._dedup, self._tail))
+
+    def head(self) -> int:
+        """The highest committed sequence number (0 when nothing was ever appended)."""
+        return self._tail.head
+
+    async def wait_beyond(self, seq: int) -> None:
+        """Return once head() > seq, or once the log is closing."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop, self._changed = loop, asyncio.Event()
+        while self._tail.head <= seq:
+            if self._closing:
+                # Still yield: a read/wait loop that misses the shutdown must not freeze the loop.
+                await asyncio.sleep(0)
+                return
+            await self._changed.wait()
+
+    def read_after(self, seq: int, limit: int) -> list[LogRecord]:
+        """Up to `limit` committed records with sequence numbers above `seq`, in order."""
+        records = self._tail.read_after(seq, limit)
+        if records is not None:
+            return records
+        upto = self._tail.head
+        return self._read(lambda conn: read_records(conn, seq, limit, upto=upto))
+
+    def read_range(self, after: int, limit: int, type_filter: str | None = None) -> list[LogRecord]:
+        """Stored records above `after`, optionally only of one exact type (for `shoal events`)."""
+        upto = self._tail.head
+        return self._read(
+            lambda conn: read_records(conn, after, limit, upto=upto, type_filter=type_filter)
+        )
+
+    def cursor(self, trigger_key: str) -> int | None:
+        """The trigger's position (events up to it are done), or None for a trigger never seen."""
+        return self._cursors.get(trigger_key)
+
+    def set_cursor(self, trigger_key: str, seq: int) -> None:
+        """Move the trigger's position in memory; flush_cursors() makes it durable."""
+        self._cursors[trigger_key] = seq
+        self._dirty.add(trigger_key)
+        self._forgotten.discard(trigger_key)
+
+    def forget_trigger(self, trigger_key: str) -> None:
+        """Drop a removed trigger's position (at the next flush), so it holds back no pruning."""
+        if self._cursors.pop(trigger_key, None) is not None:
+            self._forgotten.add(trigger_key)
+        self._dirty.discard(trigger_key)
+
+    def flush_cursors(self) -> asyncio.Future[None]:
+        """Queue changed cursors for the next group commit without blocking.
+
+        Fire and forget from a periodic task, or await the result to know they are durable.
+        If the write fails, the cursors are marked changed again for the next flush.
+        """
+        if not self._dirty and not self._forgotten:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        positions = {key: self._cursors[key] for key in self._dirty}
+        forgotten = set(self._forgotten)
+        future = self._writer.submit(FlushCursors(positions, forgotten))
+        self._dirty.clear()
+        self._forgotten.clear()
+
+        def restore_on_failure(flushed: asyncio.Future[None]) -> None:
+            if flushed.cancelled() or flushed.exception() is not None:
+                self._dirty.update(key for key in positions if key in self._cursors)
+                self._forgotten.update(key for key in forgotten if key not in self._cursors)
+
+        future.add_done_callback(restore_on_failure)
+        return future
+
+    async def add_dead_letter(self, record: DeadLetter) -> None:
+        """Durably keep an event that exhausted its retries (its `id` field is ignored)."""
+        await self._writer.submit(AddDeadLetter(record))
+
+    def dead_letters(self, limit: int = 100, after_id: int = 0) -> list[DeadLetter]:
+        """Dead letters with ids above `after_id`, oldest first."""
+        return self._read(lambda conn: read_dead_letters(conn, limit, after_id))
+
+    def prune(self, *, now: float) -> int:
+        """Delete events older than the retention that every known trigger is done with.
+
+        Blocks until the writer thread has done it (in chunks of PRUNE_CHUNK, each its own
+        group commit); returns how many events were deleted.
+        """
+        before = now - self._retention
+        total = 0
+        while True:
+            cursors = list(self._cursors.values())  # one C-level copy: safe from another thread
+            deleted = self._writer.run(
+                PruneEvents(before=before, cursors=cursors, chunk=PRUNE_CHUNK)
+            )
+            total += deleted
+            if deleted < PRUNE_CHUNK:
+                return total
+
+    async def close(self) -> None:
+        """Refuse new appends, commit everything queued, flush cursors, stop the writer."""
+        if self._closer is None:
+            self._closer = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._closer)
+
+    async def _close(self) -> None:
+        self._closing = True
+        if self._loop is asyncio.get_running_loop():
+            self._wake()  # waiters return: nothing more will be appended
+        try:
+            await self.flush_cursors()  # queued behind every pending append: those commit first
+        finally:
+            self._writer.stop()
+            await asyncio.to_thread(self._writer.join)
+            with self._reader_lock:
+                self._closed = True
+                self._reader.close()
+
+    def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        with self._reader_lock:
+            if self._closed:
+                raise LogClosed("the event log is closed")
+            try:
+                return query(self._reader)
+            except sqlite3.Error as error:
+                raise translate_error(error, "reading the event log", LogError) from error
+
+    def _notify_commit(self) -> None:
+        """Writer thread, after each commit: wake the waiters on their event loop."""
+        loop = self._loop
+        if loop is not None:
+            with suppress(RuntimeError):  # the loop is closed: nobody is waiting
+                loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()

@@ -1,0 +1,62 @@
+"""The last N committed records, in memory, so trigger dispatchers rarely touch SQLite.
+
+Every dispatcher re-reads the newest events after each commit; with a thousand triggers that
+would be a thousand queries per commit. The writer thread publishes each commit here instead, and
+readers copy slices out under a lock (the writer and the event loop are different threads).
+
+Sequence numbers are gap-free (the writer assigns them in one thread and a duplicate consumes
+none), so record `seq` sits at `ring[seq % capacity]` and a slice is plain index arithmetic.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from local_broker.logschema import LogRecord
+
+
+class MemoryTail:
+    """A ring of the newest committed records plus the log's head; safe to share across threads."""
+
+    def __init__(self, capacity: int, head: int) -> None:
+        if capacity < 0:
+            raise ValueError("memory_tail must be >= 0")
+        self._capacity = capacity
+        self._ring: list[LogRecord | None] = [None] * capacity
+        self._head = head
+        self._lowest = head + 1  # the lowest sequence number the ring holds
+        self._lock = threading.Lock()
+
+    @property
+    def head(self) -> int:
+        """The highest committed sequence number (0 when the log is empty)."""
+        return self._head
+
+    def publish(self, records: Sequence[LogRecord]) -> None:
+        """Record a commit's events; they follow the current head without a gap."""
+        if not records:
+            return
+        with self._lock:
+            if records[0].seq != self._head + 1:
+                self._lowest = records[0].seq  # never expected; keep slices correct regardless
+            if self._capacity:
+                for record in records:
+                    self._ring[record.seq % self._capacity] = record
+            self._head = records[-1].seq
+            self._lowest = max(self._lowest, self._head - self._capacity + 1)
+
+    def read_after(self, seq: int, limit: int) -> list[LogRecord] | None:
+        """Records with sequence numbers above `seq` (at most `limit`), or None if not all held."""
+        with self._lock:
+            head = self._head
+            if seq >= head or limit <= 0:
+                return []
+            if seq + 1 < self._lowest:
+                return None
+            ring, capacity = self._ring, self._capacity
+            return [
+                record
+                for position in range(seq + 1, min(head, seq + limit) + 1)
+                if (record := ring[position % capacity]) is not None
+            ]

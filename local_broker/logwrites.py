@@ -1,0 +1,171 @@
+"""The event log's writes, each applied by the group-commit writer inside its batch transaction.
+
+Deduplication lives here, in the writer thread, so it is decided in commit order: of two racing
+appends of the same (source, id) exactly one is stored, whichever reached the queue first. The
+dedup index is a table rather than a dict so it survives a restart, and it is not held in memory
+at all: 10 minutes at 5,000 events/s is three million keys.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Collection, Mapping, Sequence
+
+from local_broker.groupcommit import WriteOp
+from local_broker.logschema import EncodedEvent, LogRecord
+from local_broker.logtail import MemoryTail
+
+_NO_CURSOR = 2**63 - 1  # SQLite's largest integer: with no trigger, nothing holds events back
+
+
+def last_sequence(conn: sqlite3.Connection) -> int:
+    """The highest sequence number ever assigned (kept by AUTOINCREMENT even after pruning)."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+class DedupIndex:
+    """(source, id) pairs accepted within the window; writer-thread state only."""
+
+    def __init__(self, window_seconds: float) -> None:
+        self.window = window_seconds
+        # Sweeping expired keys is only housekeeping (admit() compares timestamps itself), so it
+        # runs at most this often, inside an append's transaction.
+        self._sweep_every = min(60.0, max(1.0, window_seconds / 10))
+        self._swept_at = -math.inf
+
+    def admit(self, conn: sqlite3.Connection, source: str, event_id: str, now: float) -> bool:
+        """Record the key and say True, or say False when it was accepted within the window."""
+        if self.window <= 0:
+            return True
+        # One statement decides and records: a new key inserts, an expired one is refreshed, and a
+        # live one matches the conflict but not the WHERE, so nothing changes (rowcount 0).
+        cursor = conn.execute(
+            "INSERT INTO dedup (source, id, accepted_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (source, id) DO UPDATE SET accepted_at = excluded.accepted_at"
+            " WHERE dedup.accepted_at < ?",
+            (source, event_id, now, now - self.window),
+        )
+        return cursor.rowcount == 1
+
+    def sweep_if_due(self, conn: sqlite3.Connection, now: float) -> None:
+        if self.window <= 0 or now - self._swept_at < self._sweep_every:
+            return
+        self._swept_at = now
+        conn.execute("DELETE FROM dedup WHERE accepted_at < ?", (now - self.window,))
+
+
+class AppendEvents(WriteOp[list[int | None]]):
+    """Store events that pass dedup under the next sequence numbers; publish them once durable."""
+
+    def __init__(
+        self, events: Sequence[EncodedEvent], now: float, dedup: DedupIndex, tail: MemoryTail
+    ) -> None:
+        self.size = len(events)
+        self._events = events
+        self._now = now
+        self._dedup = dedup
+        self._tail = tail
+        self._sequences: list[int | None] = []
+        self._records: list[LogRecord] = []
+
+    def apply(self, conn: sqlite3.Connection) -> list[int | None]:
+        return self.apply_all(conn, [self])[0]
+
+    @classmethod
+    def apply_all(
+        cls, conn: sqlite3.Connection, ops: Sequence[AppendEvents]
+    ) -> list[list[int | None]]:
+        """Number the events of appends queued together and store them with one INSERT.
+
+        (One statement per batch rather than per append was 40% of the writer's time per event
+        when each request brought one event.)
+        """
+        ops[0]._dedup.sweep_if_due(conn, max(op._now for op in ops))
+        # Read, not cached: a rolled-back batch rolls it back too, so numbers stay gap-free.
+        seq = last_sequence(conn)
+        rows: list[tuple[int, float, str, str, bytes | None]] = []
+        for op in ops:
+            seq = op._number(conn, seq, rows)
+        conn.executemany(
+            "INSERT INTO events (seq, arrival, type, attributes, data) VALUES (?, ?, ?, ?, ?)", rows
+        )
+        return [op._sequences for op in ops]
+
+    def _number(
+        self,
+        conn: sqlite3.Connection,
+        seq: int,
+        rows: list[tuple[int, float, str, str, bytes | None]],
+    ) -> int:
+        """Give each admitted event the next number; add its row; return the last number used."""
+        now, dedup = self._now, self._dedup
+        sequences: list[int | None] = []
+        records: list[LogRecord] = []
+        for encoded in self._events:
+            if not dedup.admit(conn, encoded.source, encoded.id, now):
+                sequences.append(None)
+                continue
+            seq += 1
+            sequences.append(seq)
+            rows.append((seq, now, encoded.type, encoded.attributes_json, encoded.event.data))
+            records.append(LogRecord(seq, encoded.event, now))
+        self._sequences = sequences
+        self._records = records
+        return seq
+
+    def committed(self, result: list[int | None]) -> None:
+        self._tail.publish(self._records)
+
+
+class FlushCursors(WriteOp[None]):
+    """Persist trigger positions and drop forgotten triggers."""
+
+    def __init__(self, positions: Mapping[str, int], forgotten: Collection[str]) -> None:
+        self.size = len(positions) + len(forgotten)
+        self._positions = dict(positions)
+        self._forgotten = list(forgotten)
+
+    def apply(self, conn: sqlite3.Connection) -> None:
+        conn.executemany(
+            "INSERT INTO cursors (trigger_key, seq) VALUES (?, ?)"
+            " ON CONFLICT (trigger_key) DO UPDATE SET seq = excluded.seq",
+            self._positions.items(),
+        )
+        conn.executemany(
+            "DELETE FROM cursors WHERE trigger_key = ?", ((key,) for key in self._forgotten)
+        )
+
+
+class PruneEvents(WriteOp[int]):
+    """Delete up to `chunk` of the oldest events that every trigger is done with and that are
+    older than `before`.
+
+    Only a prefix of the log is deleted (stopping at the first event that must stay), so the
+    work is proportional to what is deleted, with no index on arrival times to slow appends.
+    Arrival times follow sequence order except across a clock step, where an event just waits
+    for the ones before it.
+    """
+
+    def __init__(self, *, before: float, cursors: Collection[int], chunk: int) -> None:
+        self._before = before
+        self._cursors = list(cursors)  # in memory, possibly ahead of (or behind) the table
+        self._chunk = chunk
+
+    def apply(self, conn: sqlite3.Connection) -> int:
+        (persisted,) = conn.execute("SELECT min(seq) FROM cursors").fetchone()
+        floors = [*self._cursors, *([] if persisted is None else [persisted])]
+        floor = min(floors, default=_NO_CURSOR)
+        last = 0
+        oldest = conn.execute(
+            "SELECT seq, arrival FROM events WHERE seq <= ? ORDER BY seq LIMIT ?",
+            (floor, self._chunk),
+        )
+        for seq, arrival in oldest.fetchall():
+            if arrival >= self._before:
+                break
+            last = seq
+        if not last:
+            return 0
+        return conn.execute("DELETE FROM events WHERE seq <= ?", (last,)).rowcount

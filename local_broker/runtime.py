@@ -1,0 +1,155 @@
+"""The running broker: one durable log per Broker, one dispatcher per Trigger, PingSources.
+
+`apply(config)` moves the running set to a new configuration (the manifests were edited):
+Triggers that are new start at the log's head, removed ones stop and forget their cursor,
+changed ones restart from their cursor. Logs of Brokers that disappear are closed, not deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import aiohttp
+
+from local_broker.dispatch import TriggerDispatcher
+from local_broker.event import CloudEvent
+from local_broker.jsonlog import log_json
+from local_broker.log import EventLog
+from local_broker.manifests import BrokerConfig, Trigger
+from local_broker.metrics import BrokerMetrics
+from local_broker.pinger import PingScheduler
+from local_broker.settings import BrokerSettings
+from local_broker.stamping import TTLExhausted, reply_with_ttl, stamp_for_ingress
+
+BrokerKey = tuple[str, str]
+SHUTDOWN_GRACE_SECONDS = 5.0
+CURSOR_FLUSH_SECONDS = 0.5
+
+
+class BrokerRuntime:
+    def __init__(self, settings: BrokerSettings, metrics: BrokerMetrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.config: BrokerConfig | None = None
+        self.logs: dict[BrokerKey, EventLog] = {}
+        self._dispatchers: dict[str, TriggerDispatcher] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._pings: PingScheduler | None = None
+        self._housekeeping: asyncio.Task[None] | None = None
+        self.ready = False
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        assert self._session is not None, "start() the runtime first"
+        return self._session
+
+    async def start(self, config: BrokerConfig) -> None:
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30)
+        self._session = aiohttp.ClientSession(connector=connector)
+        self._pings = PingScheduler(self.session)
+        await self.apply(config)
+        self._housekeeping = asyncio.create_task(self._keep_house(), name="housekeeping")
+        self.ready = True
+
+    async def apply(self, config: BrokerConfig) -> None:
+        """Move to `config`: open logs for new Brokers, (re)start changed Triggers."""
+        for broker in config.brokers:
+            if broker not in self.logs:
+                self.logs[broker] = await asyncio.to_thread(self._open_log, broker)
+        wanted = {trigger.key: trigger for trigger in config.triggers}
+        for key, dispatcher in list(self._dispatchers.items()):
+            if wanted.get(key) != dispatcher.trigger:
+                await dispatcher.stop(grace_seconds=0.0)
+                del self._dispatchers[key]
+                if key not in wanted:
+                    self.logs[_broker_of(dispatcher.trigger)].forget_trigger(key)
+        for key, trigger in wanted.items():
+            if key not in self._dispatchers:
+                self._dispatchers[key] = self._start_dispatcher(trigger)
+        for broker in [broker for broker in self.logs if broker not in config.brokers]:
+            await self.logs.pop(broker).close()
+        assert self._pings is not None
+        self._pings.apply(config.ping_sources)
+        self.config = config
+
+    def _open_log(self, key: BrokerKey) -> EventLog:
+        namespace, name = key
+        return EventLog.open(
+            self.settings.data_dir / "brokers" / namespace / f"{name}.db",
+            retention_seconds=self.settings.retention_seconds,
+            dedup_window_seconds=self.settings.dedup_window_seconds,
+        )
+
+    def _start_dispatcher(self, trigger: Trigger) -> TriggerDispatcher:
+        log = self.logs[_broker_of(trigger)]
+
+        async def ingest_reply(delivered: CloudEvent, reply: CloudEvent) -> None:
+            try:
+                await self.ingest(_broker_of(trigger), [reply_with_ttl(delivered, reply)])
+            except TTLExhausted as error:
+                log_json(logging.ERROR, "reply dropped", trigger=trigger.key, reason=str(error))
+
+        dispatcher = TriggerDispatcher(
+            trigger,
+            log,
+            self.session,
+            ingest_reply,
+            self.metrics,
+            window=self.settings.in_flight_per_trigger,
+        )
+        dispatcher.start()
+        return dispatcher
+
+    async def ingest(self, broker: BrokerKey, events: Sequence[CloudEvent]) -> list[int | None]:
+        """Stamp and durably append events; returns once they are committed.
+
+        Raises TTLExhausted (nothing is appended) when any event's TTL ran out.
+        """
+        now = time.time()
+        arrival = datetime.fromtimestamp(now, UTC)
+        stamped = [stamp_for_ingress(event, arrival) for event in events]
+        log = self.logs[broker]
+        sequences = await log.append(stamped, now=now)
+        accepted = sum(1 for seq in sequences if seq is not None)
+        name = "/".join(broker)
+        self.metrics.accepted.labels(name).inc(accepted)
+        if accepted < len(sequences):
+            self.metrics.duplicates.labels(name).inc(len(sequences) - accepted)
+        return sequences
+
+    async def _keep_house(self) -> None:
+        last_prune = 0.0
+        while True:
+            await asyncio.sleep(CURSOR_FLUSH_SECONDS)
+            for log in self.logs.values():
+                log.flush_cursors()
+            now = time.time()
+            if now - last_prune > 60.0:
+                last_prune = now
+                for log in self.logs.values():
+                    await asyncio.to_thread(log.prune, now=now)
+
+    async def stop(self) -> None:
+        self.ready = False
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            await asyncio.gather(self._housekeeping, return_exceptions=True)
+        if self._pings is not None:
+            await self._pings.stop()
+        await asyncio.gather(
+            *(d.stop(SHUTDOWN_GRACE_SECONDS) for d in self._dispatchers.values()),
+        )
+        self._dispatchers.clear()
+        for log in self.logs.values():
+            await log.close()
+        self.logs.clear()
+        if self._session is not None:
+            await self._session.close()
+
+
+def _broker_of(trigger: Trigger) -> BrokerKey:
+    return (trigger.namespace, trigger.broker)

@@ -1,0 +1,140 @@
+"""Assembling and running the broker: HTTP server, runtime, manifest watching, signals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from local_broker.admin import add_admin_routes
+from local_broker.ingress import RUNTIME_KEY, add_ingress_routes
+from local_broker.jsonlog import log_json
+from local_broker.manifests import BrokerConfig, ManifestError, load_manifests
+from local_broker.metrics import BrokerMetrics
+from local_broker.runtime import BrokerRuntime
+from local_broker.settings import BrokerSettings
+
+Fingerprint = tuple[tuple[str, int, int], ...]
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def manifest_fingerprint(paths: tuple[Path, ...]) -> Fingerprint:
+    """What changes when a manifest file is added, removed or edited."""
+    entries: list[tuple[str, int, int]] = []
+    for path in paths:
+        files = [path] if path.is_file() else sorted(path.rglob("*")) if path.is_dir() else []
+        for file in files:
+            if file.suffix in YAML_SUFFIXES and file.is_file():
+                with contextlib.suppress(FileNotFoundError):
+                    stat = file.stat()
+                    entries.append((str(file), stat.st_mtime_ns, stat.st_size))
+    return tuple(entries)
+
+
+class BrokerServer:
+    """One broker process: `await start()` (raises ManifestError on a bad manifest), `stop()`."""
+
+    def __init__(self, settings: BrokerSettings) -> None:
+        self.settings = settings
+        self.metrics = BrokerMetrics()
+        self.runtime = BrokerRuntime(settings, self.metrics)
+        self._runner: web.AppRunner | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self.port = settings.port
+
+    def _load(self) -> BrokerConfig:
+        return load_manifests(list(self.settings.manifests), self._services())
+
+    def _services(self) -> dict[str, str]:
+        """`--service` entries, plus each Broker name -> this broker's own ingress, so that a
+        Trigger or PingSource may `ref` a Broker (an explicit `--service` wins)."""
+        first = load_manifests(list(self.settings.manifests), self.settings.services)
+        own = {name: self.ingress_url(namespace, name) for namespace, name in first.brokers}
+        return {**own, **self.settings.services}
+
+    def ingress_url(self, namespace: str = "default", name: str = "default") -> str:
+        return f"{self.url}/{namespace}/{name}"
+
+    async def start(self) -> None:
+        fingerprint = manifest_fingerprint(self.settings.manifests)
+        load_manifests(list(self.settings.manifests), self.settings.services)  # fail fast
+        app = web.Application(client_max_size=self.settings.max_event_bytes)
+        app[RUNTIME_KEY] = self.runtime
+        add_admin_routes(app)
+        add_ingress_routes(app)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        try:
+            await site.start()
+            self.port = _bound_port(self._runner)
+            # Until the runtime is up, ingress answers 503 (not ready), never 404.
+            await self.runtime.start(await asyncio.to_thread(self._load))
+        except BaseException:
+            await self._runner.cleanup()
+            raise
+        self._watcher = asyncio.create_task(self._watch(fingerprint), name="manifest watcher")
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.settings.host}:{self.port}"
+
+    async def _watch(self, fingerprint: Fingerprint) -> None:
+        while True:
+            await asyncio.sleep(self.settings.reload_interval_seconds)
+            current = await asyncio.to_thread(manifest_fingerprint, self.settings.manifests)
+            if current == fingerprint:
+                continue
+            fingerprint = current
+            try:
+                config = await asyncio.to_thread(self._load)
+            except ManifestError as error:
+                log_json(logging.ERROR, "manifests not reloaded; keeping the last good ones",
+                         error=str(error))
+                continue
+            await self.runtime.apply(config)
+            log_json(logging.INFO, "manifests reloaded", triggers=len(config.triggers))
+
+    async def stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.gather(self._watcher, return_exceptions=True)
+        await self.runtime.stop()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            return int(address[1])
+    raise RuntimeError("the broker's listening socket has no port")
+
+
+async def serve(settings: BrokerSettings, on_started: Callable[[BrokerServer], None]) -> None:
+    """Run until SIGTERM or SIGINT, then shut down cleanly."""
+    server = BrokerServer(settings)
+    await server.start()
+    on_started(server)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    try:
+        await stopping.wait()
+    finally:
+        await server.stop()
+
+
+def run(settings: BrokerSettings, on_started: Callable[[BrokerServer], None]) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
+        asyncio.run(serve(settings, on_started))
+    else:
+        uvloop.run(serve(settings, on_started))

@@ -1,0 +1,29 @@
+"""The broker's settings: one dataclass, filled from CLI options at the edge."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Knative's Kafka broker refuses records above 1 MiB by default (max.request.size); so do we.
+DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerSettings:
+    manifests: tuple[Path, ...] = ()
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path(".shoal")
+    services: Mapping[str, str] = field(default_factory=dict)
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    retention_seconds: float = 24 * 3600.0
+    dedup_window_seconds: float = 600.0
+    reload_interval_seconds: float = 1.0
+    # Deliveries in flight per Trigger: bounds memory and keeps one slow subscriber from
+    # stalling the others (each Trigger has its own window).
+    in_flight_per_trigger: int = 100
+
+    def broker_url(self, namespace: str, name: str) -> str:
+        return f"http://{self.host}:{self.port}/{namespace}/{name}"

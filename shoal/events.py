@@ -1,0 +1,152 @@
+"""The event catalog: every CloudEvent type Shoal emits or consumes, with the schema of its data.
+
+Types are `dev.shoal.<resource>.<verb>`; `subject` is the resource's name; `source` names the
+emitting component (`/shoal/<function>`, `/shoal/agents/<node>`, ...); `data` is a JSON object
+whose shape is the TypedDict named in `CATALOG`. Code builds data with these TypedDicts,
+subscriptions filter on these constants, and docs/functions.md lists this table (a test keeps it
+in step). The orchestration functions extend the schemas as they need more fields.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TypedDict
+
+DEPLOYMENT_APPLIED = "dev.shoal.deployment.applied"
+DEPLOYMENT_DELETED = "dev.shoal.deployment.deleted"
+DEPLOYMENT_SCALED = "dev.shoal.deployment.scaled"
+REPLICA_REQUESTED = "dev.shoal.replica.requested"
+REPLICA_SCHEDULED = "dev.shoal.replica.scheduled"
+REPLICA_UNSCHEDULABLE = "dev.shoal.replica.unschedulable"
+REPLICA_STARTED = "dev.shoal.replica.started"
+REPLICA_EXITED = "dev.shoal.replica.exited"
+REPLICA_STOPPED = "dev.shoal.replica.stopped"
+REPLICA_LOST = "dev.shoal.replica.lost"
+REPLICA_STOP_REQUESTED = "dev.shoal.replica.stop.requested"
+NODE_JOINED = "dev.shoal.node.joined"
+NODE_HEARTBEAT = "dev.shoal.node.heartbeat"
+NODE_LOST = "dev.shoal.node.lost"
+IMAGE_PUSHED = "dev.shoal.image.pushed"
+PING = "dev.knative.sources.ping"
+
+SHOAL_TYPE_PREFIX = "dev.shoal."
+NODE_EXTENSION = "shoalnode"
+"""Extension attribute naming the node an event is for, so an agent's Trigger can filter on it."""
+
+
+class DeploymentApplied(TypedDict):
+    manifest: Mapping[str, object]
+    """The Deployment document as the user wrote it (apiVersion shoal.dev/v1, kind Deployment)."""
+
+
+class DeploymentDeleted(TypedDict):
+    deployment: str
+
+
+class DeploymentScaled(TypedDict):
+    deployment: str
+    replicas: int
+    reason: str
+
+
+class ReplicaRequested(TypedDict):
+    deployment: str
+    replica: str
+    template_hash: str
+
+
+class ReplicaScheduled(TypedDict):
+    deployment: str
+    replica: str
+    node: str
+
+
+class ReplicaUnschedulable(TypedDict):
+    deployment: str
+    replica: str
+    reason: str
+
+
+class ReplicaOnNode(TypedDict):
+    """started, stopped, stop.requested: a replica and the node it is on."""
+
+    deployment: str
+    replica: str
+    node: str
+
+
+class ReplicaExited(TypedDict):
+    deployment: str
+    replica: str
+    node: str
+    exit_code: int
+
+
+class ReplicaLost(TypedDict):
+    deployment: str
+    replica: str
+    node: str
+    reason: str
+
+
+class Capacity(TypedDict):
+    cpu_millis: int
+    memory_mib: int
+
+
+class NodeJoined(TypedDict):
+    node: str
+    capacity: Capacity
+    labels: Mapping[str, str]
+
+
+class NodeHeartbeat(TypedDict):
+    node: str
+    capacity: Capacity
+    usage: Capacity
+
+
+class NodeLost(TypedDict):
+    node: str
+    last_heartbeat: str
+    """RFC 3339 time of the last heartbeat seen."""
+
+
+class ImagePushed(TypedDict):
+    repository: str
+    tag: str
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventType:
+    """One catalog entry: the type, its data schema, who emits it and who consumes it."""
+
+    type: str
+    schema: builtins.type[object]
+    emitted_by: str
+    consumed_by: str
+
+
+CATALOG: tuple[EventType, ...] = (
+    EventType(DEPLOYMENT_APPLIED, DeploymentApplied, "user, images", "deployments"),
+    EventType(DEPLOYMENT_DELETED, DeploymentDeleted, "user", "deployments"),
+    EventType(DEPLOYMENT_SCALED, DeploymentScaled, "user, autoscaler", "deployments"),
+    EventType(REPLICA_REQUESTED, ReplicaRequested, "deployments", "scheduler"),
+    EventType(REPLICA_SCHEDULED, ReplicaScheduled, "scheduler", "agent, deployments"),
+    EventType(REPLICA_UNSCHEDULABLE, ReplicaUnschedulable, "scheduler", "deployments"),
+    EventType(REPLICA_STARTED, ReplicaOnNode, "agent", "deployments, scheduler"),
+    EventType(REPLICA_EXITED, ReplicaExited, "agent", "deployments, scheduler"),
+    EventType(REPLICA_STOPPED, ReplicaOnNode, "agent", "deployments, scheduler"),
+    EventType(REPLICA_LOST, ReplicaLost, "nodes", "deployments, scheduler"),
+    EventType(REPLICA_STOP_REQUESTED, ReplicaOnNode, "deployments", "agent"),
+    EventType(NODE_JOINED, NodeJoined, "agent", "nodes, scheduler, autoscaler"),
+    EventType(NODE_HEARTBEAT, NodeHeartbeat, "agent", "nodes, scheduler, autoscaler"),
+    EventType(NODE_LOST, NodeLost, "nodes", "scheduler, autoscaler"),
+    EventType(IMAGE_PUSHED, ImagePushed, "registry webhook", "images"),
+)
+"""Every `dev.shoal.*` type. `dev.knative.sources.ping` (PING) is Knative's and not listed."""
+
+BY_TYPE: Mapping[str, EventType] = {entry.type: entry for entry in CATALOG}

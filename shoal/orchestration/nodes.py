@@ -1,0 +1,48 @@
+"""Node liveness from heartbeat times: which nodes are lost at `now`, and so which replicas.
+
+A node is lost when it has missed `missed_heartbeats` heartbeats in a row: more than
+interval * missed_heartbeats seconds have passed since the last one (at exactly that age it
+still counts as alive, since its heartbeat may be in flight). Kubernetes' node controller works
+the same way with a longer grace period
+(https://kubernetes.io/docs/concepts/architecture/nodes/#node-controller).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+__all__ = ["Liveness", "lost_nodes", "lost_replicas"]
+
+
+@dataclass(frozen=True)
+class Liveness:
+    heartbeat_interval: float = 1.0
+    missed_heartbeats: int = 3
+
+    def __post_init__(self) -> None:
+        if self.heartbeat_interval <= 0 or self.missed_heartbeats < 1:
+            raise ValueError(
+                "heartbeat_interval must be above 0 and missed_heartbeats at least 1, "
+                f"not {self.heartbeat_interval} and {self.missed_heartbeats}"
+            )
+
+    @property
+    def grace_seconds(self) -> float:
+        return self.heartbeat_interval * self.missed_heartbeats
+
+
+def lost_nodes(
+    last_heartbeats: Mapping[str, float], now: float, liveness: Liveness = Liveness()
+) -> tuple[str, ...]:
+    """Nodes whose last heartbeat (or join, for a node that never beat) is too old, by name.
+
+    A heartbeat stamped later than `now` (clock skew between hosts) counts as fresh.
+    """
+    grace = liveness.grace_seconds
+    return tuple(sorted(node for node, last in last_heartbeats.items() if now - last > grace))
+
+
+def lost_replicas(replica_nodes: Mapping[str, str], lost: Collection[str]) -> tuple[str, ...]:
+    """Replicas (name -> node they run on) that were on a lost node, by name."""
+    return tuple(sorted(replica for replica, node in replica_nodes.items() if node in lost))

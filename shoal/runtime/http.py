@@ -1,0 +1,85 @@
+"""The functions-framework adapter: an HTTP-signature target that serves one function.
+
+functions-framework loads `--source`, looks up `--target` (it must be a plain Python function)
+and calls it with each `flask.Request`. The target builds its `Invoker` on the first request,
+not at import: settings come from the process environment then (`K_SINK`, `SHOAL_STATE_URL`),
+and the store is opened in the process that serves (gunicorn forks workers after import).
+
+`GET` answers 200 with the function's name: readiness probes and `curl` can see what runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from typing import Protocol, cast
+
+import flask
+
+from shoal.runtime.invoke import Invoker
+from shoal.runtime.logs import configure_logging
+from shoal.runtime.publisher import HttpPublisher
+from shoal.runtime.settings import RuntimeSettings
+from shoal.runtime.spec import FunctionSpec
+from shoal.state import open_store
+
+
+class Target(Protocol):
+    """What `@function` returns: a functions-framework HTTP target with the spec attached."""
+
+    __name__: str
+    shoal: FunctionSpec
+
+    def __call__(self, request: flask.Request) -> flask.Response: ...
+
+
+def invoker_from_settings(spec: FunctionSpec, settings: RuntimeSettings) -> Invoker:
+    if settings.data_dir is not None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    publisher = (
+        None
+        if settings.sink is None
+        else HttpPublisher(settings.sink, timeout_seconds=settings.publish_timeout_seconds)
+    )
+    return Invoker(spec, open_store(settings.state_url), publisher)
+
+
+def respond(invoker: Invoker, request: flask.Request) -> flask.Response:
+    if request.method == "GET":
+        spec = invoker.spec
+        info = {"function": spec.name, "service": spec.service, "source": spec.event_source}
+        return flask.Response(json.dumps(info), 200, mimetype="application/json")
+    if request.method != "POST":
+        return flask.Response(status=405, headers={"Allow": "GET, POST"})
+    result = invoker.handle(dict(request.headers.items()), request.get_data())
+    response = flask.Response(result.body, result.status, dict(result.headers))
+    if not result.body:
+        # An empty 2xx without ce- headers is "no reply" (Knative); no Content-Type either.
+        del response.headers["Content-Type"]
+    return response
+
+
+def make_target(spec: FunctionSpec) -> Target:
+    lock = threading.Lock()
+    invokers: list[Invoker] = []
+
+    def invoker() -> Invoker:
+        if not invokers:
+            with lock:
+                if not invokers:
+                    configure_logging()
+                    invokers.append(
+                        invoker_from_settings(spec, RuntimeSettings.from_environ(os.environ))
+                    )
+        return invokers[0]
+
+    def target(request: flask.Request) -> flask.Response:
+        return respond(invoker(), request)
+
+    target.__name__ = target.__qualname__ = spec.name
+    target.__doc__ = spec.handler.__doc__
+    target.__module__ = spec.handler.__module__
+    served = cast(Target, target)
+    served.shoal = spec
+    return served

@@ -1,0 +1,71 @@
+"""SIGKILL the broker under load: every event that got a 202 is still delivered after restart."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from pathlib import Path
+
+import aiohttp
+import yaml
+
+from local_broker.binding import encode_binary
+from local_broker.testing import RecordingSink
+from tests.e2e.conftest import free_port, shoal_process, wait_http_ok
+from tests.local_broker.conftest import make_event, trigger
+
+MAX_EVENTS = 4000
+LOAD_SECONDS = 3.0
+CONCURRENCY = 32
+
+
+async def _load(url: str, acked: list[str], stop_at: float) -> None:
+    """Post events from CONCURRENCY workers until the deadline, the count or the broker dies."""
+    counter = iter(range(MAX_EVENTS))
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        for _ in counter:
+            if time.monotonic() > stop_at:
+                return
+            event = make_event()
+            headers, body = encode_binary(event)
+            try:
+                async with session.post(url, data=body, headers=headers) as response:
+                    if response.status == 202:
+                        acked.append(event.id)
+            except (aiohttp.ClientError, ConnectionError):
+                return
+
+    async with aiohttp.ClientSession() as session:
+        await asyncio.gather(*(worker(session) for _ in range(CONCURRENCY)))
+
+
+async def test_sigkill_under_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
+    port = free_port()
+    manifests = tmp_path / "manifests.yaml"
+    args = ["broker", "--manifests", str(manifests), "--port", str(port),
+            "--data-dir", str(tmp_path / "data")]
+    ingress = f"http://127.0.0.1:{port}/default/default"
+    acked: list[str] = []
+    async with RecordingSink() as sink:
+        manifests.write_text(yaml.safe_dump(trigger("all", sink.url)))
+        with shoal_process(args, tmp_path / "broker.log") as broker:
+            await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{port}/readyz", 15.0, broker)
+            load = asyncio.create_task(_load(ingress, acked, time.monotonic() + LOAD_SECONDS))
+            await asyncio.sleep(1.0)
+            broker.send_signal(signal.SIGKILL)
+            await load
+            broker.wait()
+        assert len(acked) > 50, "the load did not get going before the kill"
+        with shoal_process(args, tmp_path / "broker.log") as broker:
+            await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{port}/readyz", 15.0, broker)
+            deadline = time.monotonic() + 60.0
+            missing = set(acked)
+            seen = 0
+            while missing and time.monotonic() < deadline:
+                fresh = sink.received[seen:]
+                seen += len(fresh)
+                missing -= {received.event.id for received in fresh}
+                await asyncio.sleep(0.2)
+    assert not missing, f"{len(missing)} of {len(acked)} acknowledged events were never delivered"

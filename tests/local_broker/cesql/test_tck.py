@@ -1,0 +1,39 @@
+"""Every case of the CESQL Technology Compatibility Kit, each as its own test.
+
+The TCK lives beside the repository in `../shared/conformance/cesql-tck/` (cloudevents/spec,
+cesql/cesql_tck); see local_broker.cesql.tck for the format and how a case is judged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from local_broker.cesql.tck import TckCase, check_case, load_cases
+
+TCK_DIRECTORY = Path(__file__).parents[3].parent / "shared/conformance/cesql-tck"
+
+if not TCK_DIRECTORY.is_dir():
+    pytest.skip(f"CESQL TCK not found at {TCK_DIRECTORY}", allow_module_level=True)
+
+TCK_FILES = sorted(TCK_DIRECTORY.glob("*.yaml"))
+CASES = [
+    case for path in TCK_FILES for case in load_cases(path.read_text(encoding="utf-8"), path.name)
+]
+
+
+def test_every_tck_file_has_cases() -> None:
+    suites = {case.suite for case in CASES}
+    assert TCK_FILES
+    assert suites == {path.name for path in TCK_FILES}
+
+
+def test_case_ids_are_unique() -> None:
+    ids = [case.case_id for case in CASES]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.case_id for case in CASES])
+def test_tck_case(case: TckCase) -> None:
+    assert check_case(case) is None
