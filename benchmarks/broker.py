@@ -131,8 +131,18 @@ def broker(triggers: list[dict[str, object]]) -> Iterator[str]:
         manifests = Path(tmp) / "triggers.yaml"
         manifests.write_text(yaml.safe_dump_all(triggers))
         port = free_port()
-        args = [sys.executable, "-m", "shoal.cli.main", "broker", "--manifests", str(manifests),
-                "--port", str(port), "--data-dir", str(Path(tmp) / "data")]
+        args = [
+            sys.executable,
+            "-m",
+            "shoal.cli.main",
+            "broker",
+            "--manifests",
+            str(manifests),
+            "--port",
+            str(port),
+            "--data-dir",
+            str(Path(tmp) / "data"),
+        ]
         with process(args, f"http://127.0.0.1:{port}/readyz"):
             yield f"http://127.0.0.1:{port}/default/default"
 
@@ -142,8 +152,11 @@ def trigger(name: str, subscriber: str, event_type: str = "dev.shoal.bench") -> 
         "apiVersion": "eventing.knative.dev/v1",
         "kind": "Trigger",
         "metadata": {"name": name},
-        "spec": {"broker": "default", "filter": {"attributes": {"type": event_type}},
-                 "subscriber": {"uri": subscriber}},
+        "spec": {
+            "broker": "default",
+            "filter": {"attributes": {"type": event_type}},
+            "subscriber": {"uri": subscriber},
+        },
     }
 
 
@@ -178,10 +191,12 @@ async def run(events: int) -> None:
             latencies = [float(x) for x in await _latencies(sink)]
         rows.append(("(b) broker, 1 trigger, events/s delivered", f"{delivered_rate:,.0f}"))
         rows.append(("    ratio broker / bare hop", f"{delivered_rate / bare_rate:.2f}"))
-        rows.append(("    p50 latency at 1,000 events/s (ms)",
-                     f"{statistics.median(latencies) * 1000:.2f}"))
-        rows.append(("    p99 latency at 1,000 events/s (ms)",
-                     f"{percentile(latencies, 0.99) * 1000:.2f}"))
+        rows.append(
+            ("    p50 latency at 1,000 events/s (ms)", f"{statistics.median(latencies) * 1000:.2f}")
+        )
+        rows.append(
+            ("    p99 latency at 1,000 events/s (ms)", f"{percentile(latencies, 0.99) * 1000:.2f}")
+        )
 
         await reset_sink(sink)
         fan = max(1000, events // 4)
@@ -192,8 +207,9 @@ async def run(events: int) -> None:
         rows.append(("(c) fan-out to 10 triggers, events/s in", f"{fan / fan_seconds:,.0f}"))
         rows.append(("    deliveries/s out", f"{fan * 10 / fan_seconds:,.0f}"))
 
-        rows.append(("(d) 1,000 exact filters, us per event (in-process)",
-                     f"{matching_cost_us(1000):.1f}"))
+        rows.append(
+            ("(d) 1,000 exact filters, us per event (in-process)", f"{matching_cost_us(1000):.1f}")
+        )
         await reset_sink(sink)
         many = [trigger(f"m{i}", f"{sink}/m{i}", f"dev.shoal.other{i}") for i in range(999)]
         with broker([*many, trigger("hit", f"{sink}/hit")]) as ingress:

@@ -43,12 +43,12 @@ from tests.e2e.conftest import free_port, wait_http_ok  # noqa: E402
 FUNCTIONS_FRAMEWORK = str(Path(sys.executable).parent / "functions-framework")
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
-BARE_SOURCE = '''
+BARE_SOURCE = """
 def bare(request):
     return ""
-'''
+"""
 
-SHOAL_SOURCE = '''
+SHOAL_SOURCE = """
 from shoal.runtime import Context, Emit, Event, Subscription, function
 
 
@@ -56,7 +56,7 @@ from shoal.runtime import Context, Emit, Event, Subscription, function
 def trivial(event: Event, ctx: Context) -> list[Emit]:
     ctx.state.get("BenchNode", "n1")
     return [Emit("dev.shoal.bench.done", subject=event.subject, data={"ok": True})]
-'''
+"""
 
 BODY = b'{"replica": "web-1", "node": "n1"}'
 

@@ -119,7 +119,9 @@ class TriggerDispatcher:
         )
         if isinstance(outcome, Delivered):
             self._metrics.delivered.labels(trigger.key).inc()
-            self._metrics.latency.labels(trigger.key).observe(max(0.0, time.time() - record.arrival))
+            self._metrics.latency.labels(trigger.key).observe(
+                max(0.0, time.time() - record.arrival)
+            )
             if outcome.reply is not None:
                 await self._ingest_reply(record.event, outcome.reply)
                 self._metrics.replies.labels(trigger.key).inc()

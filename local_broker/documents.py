@@ -23,6 +23,7 @@ from local_broker.delivery_spec import (
     DEFAULT_DELIVERY,
     DeliverySpec,
     DeliverySpecError,
+    parse_delivery_spec,
 )
 from local_broker.destinations import Addresses, Destination
 from local_broker.filters import ATTRIBUTE_NAME, Filter, FilterError, compile_filter

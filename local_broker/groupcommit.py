@@ -3,8 +3,9 @@
 With `synchronous=FULL` every commit waits for an fsync of the WAL, so committing each append on
 its own caps the broker at one event per fsync. Instead callers put write operations on a queue;
 the writer thread takes everything waiting (up to a bound), applies it all in one transaction
-(consecutive operations of one kind together, so they can share statements), commits once, and only then settles each caller's future. While one fsync is in flight the next
-batch accumulates, so batches grow with load and no artificial delay is needed.
+(consecutive operations of one kind together, so they can share statements), commits once, and
+only then settles each caller's future. While one fsync is in flight the next batch accumulates,
+so batches grow with load and no artificial delay is needed.
 
 Semantics a caller can rely on:
 

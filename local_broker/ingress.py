@@ -12,9 +12,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from local_broker.binding import BindingError, decode_request
-from local_broker.log import LogClosed
+from local_broker.log import LogClosed, LogError
 from local_broker.runtime import BrokerRuntime
-from local_broker.stamping import TTLExhausted
+from local_broker.stamping import TTLExhaustedError
 
 ALLOW = "POST, OPTIONS"
 RUNTIME_KEY = web.AppKey("runtime", BrokerRuntime)
@@ -49,11 +49,14 @@ async def handle_event_post(request: web.Request) -> web.Response:
         return web.json_response(error.to_json(), status=error.http_status)
     try:
         await runtime.ingest((namespace, name), events)
-    except TTLExhausted as error:
+    except TTLExhaustedError as error:
         _reject(runtime, broker, "ttl_exhausted")
         return _error(400, str(error), attribute="knativebrokerttl")
     except LogClosed:
         return _error(503, "the broker is shutting down; retry shortly")
+    except LogError as error:
+        # Nothing was stored (e.g. the disk is full): the sender must retry, or give up on 500.
+        return _error(503 if error.retryable else 500, f"the event was not stored: {error}")
     return web.Response(status=202)
 
 

@@ -16,6 +16,8 @@ from local_broker.groupcommit import WriteOp
 from local_broker.logschema import EncodedEvent, LogRecord
 from local_broker.logtail import MemoryTail
 
+_Row = tuple[int, float, str, str, bytes | None]  # seq, arrival, type, attributes, data
+SWEEP_CHUNK = 20_000  # expired dedup keys deleted per sweep (at most one sweep a second)
 _NO_CURSOR = 2**63 - 1  # SQLite's largest integer: with no trigger, nothing holds events back
 
 
@@ -30,9 +32,10 @@ class DedupIndex:
 
     def __init__(self, window_seconds: float) -> None:
         self.window = window_seconds
-        # Sweeping expired keys is only housekeeping (admit() compares timestamps itself), so it
-        # runs at most this often, inside an append's transaction.
-        self._sweep_every = min(60.0, max(1.0, window_seconds / 10))
+        # Sweeping expired keys is only housekeeping (admit() compares timestamps itself). It runs
+        # often and deletes at most SWEEP_CHUNK keys, inside an append's transaction, so it never
+        # stalls appends for long, even after a restart finds a whole window of expired keys.
+        self._sweep_every = min(1.0, max(0.1, window_seconds / 10))
         self._swept_at = -math.inf
 
     def admit(self, conn: sqlite3.Connection, source: str, event_id: str, now: float) -> bool:
@@ -53,7 +56,15 @@ class DedupIndex:
         if self.window <= 0 or now - self._swept_at < self._sweep_every:
             return
         self._swept_at = now
-        conn.execute("DELETE FROM dedup WHERE accepted_at < ?", (now - self.window,))
+        expired = now - self.window
+        row = conn.execute(
+            "SELECT accepted_at FROM dedup WHERE accepted_at < ? ORDER BY accepted_at"
+            " LIMIT 1 OFFSET ?",
+            (expired, SWEEP_CHUNK),
+        ).fetchone()
+        conn.execute(
+            "DELETE FROM dedup WHERE accepted_at < ?", (expired if row is None else row[0],)
+        )
 
 
 class AppendEvents(WriteOp[list[int | None]]):
@@ -79,13 +90,13 @@ class AppendEvents(WriteOp[list[int | None]]):
     ) -> list[list[int | None]]:
         """Number the events of appends queued together and store them with one INSERT.
 
-        (One statement per batch rather than per append was 40% of the writer's time per event
-        when each request brought one event.)
+        With one event per request, sharing the sequence read and the INSERT cut the writer's
+        time per event by about 40%.
         """
         ops[0]._dedup.sweep_if_due(conn, max(op._now for op in ops))
         # Read, not cached: a rolled-back batch rolls it back too, so numbers stay gap-free.
         seq = last_sequence(conn)
-        rows: list[tuple[int, float, str, str, bytes | None]] = []
+        rows: list[_Row] = []
         for op in ops:
             seq = op._number(conn, seq, rows)
         conn.executemany(
@@ -97,7 +108,7 @@ class AppendEvents(WriteOp[list[int | None]]):
         self,
         conn: sqlite3.Connection,
         seq: int,
-        rows: list[tuple[int, float, str, str, bytes | None]],
+        rows: list[_Row],
     ) -> int:
         """Give each admitted event the next number; add its row; return the last number used."""
         now, dedup = self._now, self._dedup

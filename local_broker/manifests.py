@@ -26,14 +26,12 @@ from local_broker.cesql import CesqlError
 from local_broker.delivery_spec import DEFAULT_DELIVERY, DeliverySpec
 from local_broker.destinations import Addresses
 from local_broker.documents import (
-    DEFAULT_NAMESPACE,
-    ManifestError,
     parse_broker,
     parse_ping_source,
     parse_trigger,
-    read_metadata,
     validate_trigger_document,
 )
+from local_broker.manifest_fields import DEFAULT_NAMESPACE, ManifestError, read_metadata
 from local_broker.resources import Broker, BrokerConfig, BrokerKey, PingSource, Trigger
 
 __all__ = [
@@ -54,6 +52,8 @@ CesqlErrorReporter = Callable[[str, CesqlError], None]
 
 DEFAULT_BROKER: BrokerKey = (DEFAULT_NAMESPACE, "default")
 _YAML_SUFFIXES = (".yaml", ".yml")
+# libyaml's C loader where PyYAML was built with it: ~10x faster for a thousand Triggers.
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 # The kinds this broker loads, and the one apiVersion of each that it reads.
 _KINDS = {
@@ -175,7 +175,7 @@ def _documents(paths: Sequence[Path]) -> Iterator[tuple[Path, Mapping[str, objec
 
 def _read(file: Path) -> Iterator[tuple[Path, Mapping[str, object]]]:
     try:
-        documents = list(yaml.safe_load_all(file.read_text(encoding="utf-8")))
+        documents = list(yaml.load_all(file.read_text(encoding="utf-8"), Loader=_SAFE_LOADER))
     except OSError as error:
         raise ManifestError(f"cannot read it: {error.strerror or error}", file=file) from error
     except UnicodeDecodeError as error:

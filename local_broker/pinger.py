@@ -37,6 +37,8 @@ def ping_event(source: PingSource, moment: datetime) -> CloudEvent:
     }
     if source.data is not None and source.content_type:
         attributes["datacontenttype"] = source.content_type
+    # Knative sources spec, "CloudEvent Overrides": extensions added to every event sent.
+    attributes.update(source.ce_overrides)
     return CloudEvent(attributes, source.data)
 
 

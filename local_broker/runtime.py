@@ -23,7 +23,7 @@ from local_broker.manifests import BrokerConfig, Trigger
 from local_broker.metrics import BrokerMetrics
 from local_broker.pinger import PingScheduler
 from local_broker.settings import BrokerSettings
-from local_broker.stamping import TTLExhausted, reply_with_ttl, stamp_for_ingress
+from local_broker.stamping import TTLExhaustedError, reply_with_ttl, stamp_for_ingress
 
 BrokerKey = tuple[str, str]
 SHUTDOWN_GRACE_SECONDS = 5.0
@@ -90,7 +90,7 @@ class BrokerRuntime:
         async def ingest_reply(delivered: CloudEvent, reply: CloudEvent) -> None:
             try:
                 await self.ingest(_broker_of(trigger), [reply_with_ttl(delivered, reply)])
-            except TTLExhausted as error:
+            except TTLExhaustedError as error:
                 log_json(logging.ERROR, "reply dropped", trigger=trigger.key, reason=str(error))
 
         dispatcher = TriggerDispatcher(
@@ -107,7 +107,7 @@ class BrokerRuntime:
     async def ingest(self, broker: BrokerKey, events: Sequence[CloudEvent]) -> list[int | None]:
         """Stamp and durably append events; returns once they are committed.
 
-        Raises TTLExhausted (nothing is appended) when any event's TTL ran out.
+        Raises TTLExhaustedError (nothing is appended) when any event's TTL ran out.
         """
         now = time.time()
         arrival = datetime.fromtimestamp(now, UTC)

@@ -9,9 +9,11 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
+import uvloop
 from aiohttp import web
 
 from local_broker.admin import add_admin_routes
+from local_broker.cesql import CesqlError
 from local_broker.ingress import RUNTIME_KEY, add_ingress_routes
 from local_broker.jsonlog import log_json
 from local_broker.manifests import BrokerConfig, ManifestError, load_manifests
@@ -48,21 +50,23 @@ class BrokerServer:
         self.port = settings.port
 
     def _load(self) -> BrokerConfig:
-        return load_manifests(list(self.settings.manifests), self._services())
+        # A `ref` to a Broker resolves to this process's own ingress for that Broker.
+        return load_manifests(
+            list(self.settings.manifests),
+            self.settings.services,
+            broker_url=self.ingress_url,
+            on_cesql_error=self._count_cesql_error,
+        )
 
-    def _services(self) -> dict[str, str]:
-        """`--service` entries, plus each Broker name -> this broker's own ingress, so that a
-        Trigger or PingSource may `ref` a Broker (an explicit `--service` wins)."""
-        first = load_manifests(list(self.settings.manifests), self.settings.services)
-        own = {name: self.ingress_url(namespace, name) for namespace, name in first.brokers}
-        return {**own, **self.settings.services}
+    def _count_cesql_error(self, trigger: str, _error: CesqlError) -> None:
+        self.metrics.filter_errors.labels(trigger).inc()
 
     def ingress_url(self, namespace: str = "default", name: str = "default") -> str:
         return f"{self.url}/{namespace}/{name}"
 
     async def start(self) -> None:
         fingerprint = manifest_fingerprint(self.settings.manifests)
-        load_manifests(list(self.settings.manifests), self.settings.services)  # fail fast
+        self._load()  # a bad manifest fails before anything listens
         app = web.Application(client_max_size=self.settings.max_event_bytes)
         app[RUNTIME_KEY] = self.runtime
         add_admin_routes(app)
@@ -94,8 +98,11 @@ class BrokerServer:
             try:
                 config = await asyncio.to_thread(self._load)
             except ManifestError as error:
-                log_json(logging.ERROR, "manifests not reloaded; keeping the last good ones",
-                         error=str(error))
+                log_json(
+                    logging.ERROR,
+                    "manifests not reloaded; keeping the last good ones",
+                    error=str(error),
+                )
                 continue
             await self.runtime.apply(config)
             log_json(logging.INFO, "manifests reloaded", triggers=len(config.triggers))
@@ -132,9 +139,4 @@ async def serve(settings: BrokerSettings, on_started: Callable[[BrokerServer], N
 
 
 def run(settings: BrokerSettings, on_started: Callable[[BrokerServer], None]) -> None:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
-        asyncio.run(serve(settings, on_started))
-    else:
-        uvloop.run(serve(settings, on_started))
+    uvloop.run(serve(settings, on_started))

@@ -15,7 +15,7 @@ DEFAULT_TTL = 255
 TTL_ATTRIBUTE = "knativebrokerttl"
 
 
-class TTLExhausted(Exception):
+class TTLExhaustedError(Exception):
     """The event has looped through the broker too often; it is refused."""
 
     def __init__(self, event_id: str, ttl: int) -> None:
@@ -52,7 +52,7 @@ def rfc3339(moment: datetime) -> str:
 def stamp_for_ingress(event: CloudEvent, arrival: datetime) -> CloudEvent:
     ttl = next_ttl(event.attributes.get(TTL_ATTRIBUTE))
     if ttl <= 0:
-        raise TTLExhausted(event.id, ttl)
+        raise TTLExhaustedError(event.id, ttl)
     return event.with_attributes(knativearrivaltime=rfc3339(arrival), knativebrokerttl=ttl)
 
 

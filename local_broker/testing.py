@@ -1,6 +1,6 @@
 """A test harness for broker users: an in-process broker and a recording subscriber.
 
-    async with RecordingSink() as sink, running_broker(manifests=[...], services={"fn": sink.url}) as broker:
+    async with RecordingSink() as sink, running_broker(data_dir, [manifests]) as broker:
         await post_event(broker.ingress_url(), event)
         received = await sink.wait_for(1)
 
@@ -112,11 +112,12 @@ async def running_broker(
         await server.stop()
 
 
-async def post_event(
-    url: str, event: CloudEvent, *, structured: bool = False
-) -> tuple[int, bytes]:
+async def post_event(url: str, event: CloudEvent, *, structured: bool = False) -> tuple[int, bytes]:
     headers, body = encode_structured(event) if structured else encode_binary(event)
-    async with aiohttp.ClientSession() as session, session.post(
-        url, data=body, headers=headers, skip_auto_headers=("Content-Type",)
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            url, data=body, headers=headers, skip_auto_headers=("Content-Type",)
+        ) as response,
+    ):
         return response.status, await response.read()

@@ -148,5 +148,3 @@ CATALOG: tuple[EventType, ...] = (
     EventType(IMAGE_PUSHED, ImagePushed, "registry webhook", "images"),
 )
 """Every `dev.shoal.*` type. `dev.knative.sources.ping` (PING) is Knative's and not listed."""
-
-BY_TYPE: Mapping[str, EventType] = {entry.type: entry for entry in CATALOG}

@@ -12,13 +12,13 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import cast
 
-SUBCOMMAND_MODULES = ("broker", "send", "events", "cesql")
+SUBCOMMAND_MODULES = ("broker", "send", "events", "cesql", "manifests", "up")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="shoal",
-        description="Shoal: an event-driven container orchestrator built from CloudEvents functions.",
+        description="Shoal: an event-driven container orchestrator of CloudEvents functions.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:

@@ -26,9 +26,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--subject")
     parser.add_argument("--id", help="the event id (default: a random UUID)")
     parser.add_argument("--data", help="the data: JSON text, or @FILE to read it from a file")
-    parser.add_argument(
-        "--content-type", default="application/json", help="content type of --data"
-    )
+    parser.add_argument("--content-type", default="application/json", help="content type of --data")
     parser.add_argument(
         "-e",
         "--extension",
@@ -76,8 +74,10 @@ def run_send(args: argparse.Namespace) -> int:
         print(f"shoal send: cannot read --data file: {error}", file=sys.stderr)
         return 2
     except ValueError as error:
-        print(f"shoal send: --data is not valid JSON ({error}); use --content-type for other "
-              "formats", file=sys.stderr)
+        print(
+            f"shoal send: --data is not valid JSON ({error}); use --content-type for other formats",
+            file=sys.stderr,
+        )
         return 2
     headers, body = encode_binary(event)
     request = urllib.request.Request(args.broker, data=body, headers=headers, method="POST")

@@ -22,7 +22,8 @@ Document = dict[str, object]
 SERVICE_API = "serving.knative.dev/v1"
 EVENTING_API = "eventing.knative.dev/v1"
 SOURCES_API = "sources.knative.dev/v1"
-FUNCTION_LABELS = {"app.kubernetes.io/part-of": "shoal", "app.kubernetes.io/component": "function"}
+PART_OF = {"app.kubernetes.io/part-of": "shoal"}
+FUNCTION_LABELS = {**PART_OF, "app.kubernetes.io/component": "function"}
 FUNCTION_LABEL = "shoal.dev/function"
 # Local only: the local broker ticks this often instead of on the cron schedule.
 PERIOD_ANNOTATION = "shoal.dev/period-seconds"
@@ -74,7 +75,8 @@ def _delivery(delivery: Delivery, services: Mapping[str, str]) -> dict[str, obje
     sink = delivery.dead_letter_sink
     if sink is not None:
         is_url = sink.startswith(("http://", "https://"))
-        block["deadLetterSink"] = {"uri": sink} if is_url else _ref(SERVICE_API, "Service", sink)
+        dead_letters = {"uri": sink} if is_url else _ref(SERVICE_API, "Service", services[sink])
+        block["deadLetterSink"] = dead_letters
     return block
 
 
@@ -108,7 +110,7 @@ def trigger(
 
 
 def ping_source(tick: Tick, target: Target) -> Document:
-    metadata: dict[str, object] = {"name": tick.name, "labels": dict(FUNCTION_LABELS)}
+    metadata: dict[str, object] = {"name": tick.name, "labels": dict(PART_OF)}
     if tick.local_period_seconds is not None:
         metadata["annotations"] = {PERIOD_ANNOTATION: f"{tick.local_period_seconds:g}"}
     return {
@@ -126,7 +128,7 @@ def broker(target: Target) -> Document:
     return {
         "apiVersion": EVENTING_API,
         "kind": "Broker",
-        "metadata": {"name": target.broker, "labels": {"app.kubernetes.io/part-of": "shoal"}},
+        "metadata": {"name": target.broker, "labels": dict(PART_OF)},
     }
 
 
@@ -135,7 +137,7 @@ def sink_binding(target: Target) -> Document:
     return {
         "apiVersion": SOURCES_API,
         "kind": "SinkBinding",
-        "metadata": {"name": SINK_BINDING, "labels": {"app.kubernetes.io/part-of": "shoal"}},
+        "metadata": {"name": SINK_BINDING, "labels": dict(PART_OF)},
         "spec": {
             "subject": {
                 "apiVersion": SERVICE_API,

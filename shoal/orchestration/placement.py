@@ -230,7 +230,7 @@ class _Candidates:
 
     def best(self, deployment: str) -> _NodeState | None:
         states = self.cluster.states
-        if False:
+        if self.cluster.scores_rise:
             for name in dict.fromkeys(self.cluster.changes[self.synced :]):
                 if name in self.members and states[name].fits(self.shape):
                     heapq.heappush(self.heap, self._entry(states[name]))

@@ -112,7 +112,10 @@ class Target:
 
 @dataclass(frozen=True)
 class Step:
-    """What to do now. Pass `progress_at` back in on the next call."""
+    """What to do now: request `create` new-revision replicas and stop the replicas named in
+    `stop`. `updated` and `available` count the new-revision replicas kept and the available
+    replicas before acting, for the deployment's status. Pass `progress_at` back in next time.
+    """
 
     create: int
     stop: tuple[str, ...]

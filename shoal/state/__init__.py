@@ -13,16 +13,21 @@ pending schema migrations (`shoal.state.migrations`); concurrent opens are safe.
 Data: a resource is a JSON object `body` plus string `labels`, keyed by `(kind, name)` and
 versioned from 1, +1 per write. `put(..., expected_version=...)` makes a write conditional: 0 means
 "must not exist yet", N means "must still be at version N"; a mismatch raises `Conflict`.
+A deleted and re-created resource starts again at version 1.
 `put` without `labels` keeps the stored ones. `list(kind, label_selector={...})` returns the
 resources carrying *all* the given labels (e.g. `{"deployment": "web", "node": "n1"}`), ordered by
-name in codepoint order on both backends.
+name in codepoint order on both backends. Bodies round-trip as JSON, normalized as PostgreSQL's
+jsonb does: object key order is not kept, and a float so large that JSON writes it with an
+exponent (1e16 and up) comes back as an int. NaN, infinities and NUL characters are refused with
+`ValueError`, because jsonb cannot hold them.
 
 Transactions are serializable: a function may read (a node, the replicas on it), decide, and
 write without version checks, and two concurrent transactions can never both act on the same
 stale read; one of them gets `Conflict` (SQLite: writers run one at a time behind
 `BEGIN IMMEDIATE`; PostgreSQL: SERIALIZABLE isolation, see `shoal.state.postgres` for why not row
 locks). So keep transactions short and free of outside effects, and run them with
-`run_in_transaction`, which re-runs them on `Conflict`. A `Transaction` belongs to one thread;
+`run_in_transaction`, which re-runs them on `Conflict`. A `Conflict` ends the transaction: let it
+leave the `with` block rather than carry on. A `Transaction` belongs to one thread;
 the store itself may be shared between threads (not across `fork`: open it in each process).
 
 Inbox and outbox, the function runtime's idempotent redelivery, all in one transaction:
@@ -37,10 +42,11 @@ Inbox and outbox, the function runtime's idempotent redelivery, all in one trans
 
     outbox = run_in_transaction(store, invoke)   # then publish outbox to K_SINK
 
-Two concurrent deliveries of one event cannot both run the handler: the loser's `inbox_put` (or
-its commit) raises `Conflict`, and its re-run finds the winner's outbox. `prune_inbox(seconds)`
-forgets entries older than that, measured with the `clock` given to `open_store`; choose it longer
-than the broker's whole retry window, or a very late redelivery would run the handler again.
+Two concurrent deliveries of one event cannot both commit: the loser's `inbox_put` (or its
+commit) raises `Conflict`, its writes roll back, and its re-run finds the winner's outbox.
+`prune_inbox(seconds)` forgets entries older than that, measured with the `clock` given to
+`open_store`; choose it longer than the broker's whole retry window, or a very late redelivery
+would run the handler again.
 
 Errors (`shoal.state.errors`): `Conflict` and `StoreUnavailable` are retryable, `InvalidStateURL`
 is a configuration mistake; all derive from `StateError`.

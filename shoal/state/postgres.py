@@ -35,7 +35,8 @@ from shoal.state.sql import Row, SQLTransaction
 
 Connection = psycopg.Connection[TupleRow]
 
-# "SHOAL" in ASCII: any constant works while no other application on the database uses it.
+# "SHOAL" in ASCII: any constant works while no other application on the database uses it. The
+# lock is per database, so opens of stores in different schemas of one database queue briefly.
 MIGRATION_LOCK_KEY = 0x53484F414C
 POOL_MAX_SIZE = 10
 POOL_TIMEOUT_SECONDS = 10.0
@@ -52,7 +53,7 @@ def _translated() -> Iterator[None]:
 
 
 def _placeholders(sql: str) -> str:
-    """The shared statements use `?`; psycopg's placeholder is `%s`."""
+    """The shared statements use `?` (and no literal `?` or `%`); psycopg's placeholder is `%s`."""
     return sql.replace("?", "%s")
 
 

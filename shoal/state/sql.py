@@ -12,6 +12,7 @@ Labels live twice: as a JSON object in `resources.labels` (read with the resourc
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, cast
 
@@ -40,9 +41,17 @@ class Executor(Protocol):
 _RETURNING = " RETURNING version, body, labels"
 
 
+# A \u0000 escape: preceded by an even number (maybe zero) of backslashes, which escape each other.
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
 def dump_json(value: object) -> str:
-    """Serialize strictly: NaN and infinities are not JSON, so neither backend stores them."""
-    return json.dumps(value, allow_nan=False, separators=(",", ":"))
+    """Serialize what both backends can store: no NaN or infinities (not JSON) and no NUL
+    characters in strings (PostgreSQL's jsonb cannot hold them)."""
+    text = json.dumps(value, allow_nan=False, separators=(",", ":"))
+    if _NUL_ESCAPE.search(text):
+        raise ValueError("JSON strings must not contain NUL (\\u0000) characters")
+    return text
 
 
 class SQLTransaction:

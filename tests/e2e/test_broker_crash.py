@@ -44,8 +44,15 @@ async def _load(url: str, acked: list[str], stop_at: float) -> None:
 async def test_sigkill_under_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
     port = free_port()
     manifests = tmp_path / "manifests.yaml"
-    args = ["broker", "--manifests", str(manifests), "--port", str(port),
-            "--data-dir", str(tmp_path / "data")]
+    args = [
+        "broker",
+        "--manifests",
+        str(manifests),
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp_path / "data"),
+    ]
     ingress = f"http://127.0.0.1:{port}/default/default"
     acked: list[str] = []
     async with RecordingSink() as sink:

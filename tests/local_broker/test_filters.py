@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -8,7 +7,7 @@ import pytest
 
 from local_broker.cesql import CesqlError
 from local_broker.event import AttributeValue, CloudEvent
-from local_broker.filters import MATCH_ALL, Filter, FilterError, compile_filter
+from local_broker.filters import MATCH_ALL, FilterError, compile_filter
 
 BASE: dict[str, AttributeValue] = {
     "specversion": "1.0",
@@ -426,22 +425,3 @@ def test_filters_compare_by_spec() -> None:
 
 def test_filter_repr_shows_the_spec() -> None:
     assert "dev.shoal." in repr(compile_filter(None, [{"prefix": {"type": "dev.shoal."}}]))
-
-
-def test_a_thousand_exact_triggers_take_well_under_a_millisecond() -> None:
-    filters = [compile_filter({"type": f"dev.shoal.type{index}"}, None) for index in range(1000)]
-    filters += [
-        compile_filter(None, [{"exact": {"type": f"t{index}", "node": "n1"}}])
-        for index in range(1000)
-    ]
-    probe = event(node="n1")
-    best = min(_time_all(filters, probe) for _ in range(20)) / 2
-    # Typically ~0.15 ms; a generous bound keeps slow CI machines green.
-    assert best < 0.001
-
-
-def _time_all(filters: Sequence[Filter], probe: CloudEvent) -> float:
-    started = time.perf_counter()
-    for compiled in filters:
-        compiled.matches(probe)
-    return time.perf_counter() - started

@@ -11,7 +11,8 @@ import pytest
 
 from local_broker.event import CloudEvent
 from local_broker.log import EventLog, LogClosed, LogCorrupt
-from local_broker.logschema import MIGRATIONS
+from local_broker.logschema import MIGRATIONS, connect
+from local_broker.logwrites import SWEEP_CHUNK, DedupIndex
 
 NOW = 1_700_000_000.0
 
@@ -208,3 +209,19 @@ def test_a_file_that_is_not_a_database_is_refused(path: Path) -> None:
     path.write_bytes(b"definitely not SQLite " * 1000)
     with pytest.raises(LogCorrupt):
         EventLog.open(path)
+
+
+def test_expired_dedup_keys_are_swept_in_bounded_chunks(tmp_path: Path) -> None:
+    conn = connect(tmp_path / "sweep.db", writer=True)
+    expired = [("/s", str(n), float(n)) for n in range(SWEEP_CHUNK + 5)]
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO dedup (source, id, accepted_at) VALUES (?, ?, ?)", expired)
+    conn.execute("COMMIT")
+    index = DedupIndex(window_seconds=10)
+    index.sweep_if_due(conn, now=NOW)
+    assert conn.execute("SELECT count(*) FROM dedup").fetchone() == (5,)
+    index.sweep_if_due(conn, now=NOW + 0.5)  # not due yet
+    assert conn.execute("SELECT count(*) FROM dedup").fetchone() == (5,)
+    index.sweep_if_due(conn, now=NOW + 1)
+    assert conn.execute("SELECT count(*) FROM dedup").fetchone() == (0,)
+    conn.close()

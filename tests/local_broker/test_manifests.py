@@ -615,7 +615,7 @@ def test_document_errors(tmp_path: Path, text: str, message: str) -> None:
 
 def test_yaml_errors_give_the_line(tmp_path: Path) -> None:
     error = load_error(tmp_path, "apiVersion: v1\nkind: Trigger\nmetadata:\n  name: [a\n")
-    assert "invalid YAML: expected ',' or ']'" in str(error)
+    assert "expected ',' or ']'" in str(error)
     assert "(line 5, column 1)" in str(error)
 
 

@@ -4,6 +4,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -40,7 +41,13 @@ from shoal.orchestration.scoring import SPREAD_PENALTY, resource_score
     ],
 )
 def test_resource_score(
-    cpu: int, cpu_capacity: int, memory: int, memory_capacity: int, strategy: Strategy, score: int
+    *,
+    cpu: int,
+    cpu_capacity: int,
+    memory: int,
+    memory_capacity: int,
+    strategy: Strategy,
+    score: int,
 ) -> None:
     assert resource_score(cpu, cpu_capacity, memory, memory_capacity, strategy) == score
 
@@ -61,22 +68,46 @@ def request(replica: str = "r1", deployment: str = "web", **fields: object) -> R
         (node(cpu_allocated=3000), request(cpu=1000), None),
         (node(ready=False), request(), ["1 node(s) not ready"]),
         (node(), request(node_selector={"zone": "a"}), ["1 node(s) didn't match nodeSelector"]),
-        (node(labels={"zone": "b"}), request(node_selector={"zone": "a"}), ["1 node(s) didn't match nodeSelector"]),
+        (
+            node(labels={"zone": "b"}),
+            request(node_selector={"zone": "a"}),
+            ["1 node(s) didn't match nodeSelector"],
+        ),
         (node(labels={"zone": "a", "disk": "ssd"}), request(node_selector={"zone": "a"}), None),
-        (node(labels={"zone": "a"}), request(node_selector={"zone": "a", "disk": "ssd"}), ["1 node(s) didn't match nodeSelector"]),
-        (node(ready=False, labels={}), request(node_selector={"zone": "a"}), ["1 node(s) not ready"]),
+        (
+            node(labels={"zone": "a"}),
+            request(node_selector={"zone": "a", "disk": "ssd"}),
+            ["1 node(s) didn't match nodeSelector"],
+        ),
+        (
+            node(ready=False, labels={}),
+            request(node_selector={"zone": "a"}),
+            ["1 node(s) not ready"],
+        ),
         (node(), request(cpu=4001), ["1 node(s) had insufficient cpu"]),
         (node(cpu_allocated=3500), request(cpu=501), ["1 node(s) had insufficient cpu"]),
         (node(), request(memory=5000), ["1 node(s) had insufficient memory"]),
         (node(memory_allocated=4096), request(memory=1), ["1 node(s) had insufficient memory"]),
-        (node(), request(cpu=5000, memory=5000), ["1 node(s) had insufficient cpu", "1 node(s) had insufficient memory"]),
-        (node(used_ports=frozenset(range(30000, 32768))), request(ports=1), ["1 node(s) had no free host port"]),
+        (
+            node(),
+            request(cpu=5000, memory=5000),
+            ["1 node(s) had insufficient cpu", "1 node(s) had insufficient memory"],
+        ),
+        (
+            node(used_ports=frozenset(range(30000, 32768))),
+            request(ports=1),
+            ["1 node(s) had no free host port"],
+        ),
         (node(used_ports=frozenset(range(30000, 32767))), request(ports=1), None),
-        (node(used_ports=frozenset(range(30000, 32767))), request(ports=2), ["1 node(s) had no free host port"]),
+        (
+            node(used_ports=frozenset(range(30000, 32767))),
+            request(ports=2),
+            ["1 node(s) had no free host port"],
+        ),
         (node(used_ports=frozenset(range(30000, 32768))), request(ports=0), None),
         (node(used_ports=frozenset({80, 443})), request(ports=1), None),  # outside the range
     ],
-)  # fmt: skip
+)
 def test_filters(the_node: Node, the_request: Request, reasons: list[str] | None) -> None:
     placements, unschedulable = place_many([the_node], [the_request])
     if reasons is None:
@@ -125,21 +156,77 @@ SPREAD_NODES = [
         ([node("b"), node("a"), node("c")], request(), "spread", "a"),  # ties: first name
         ([node("b"), node("a"), node("c")], request(), "binpack", "a"),
         # ratios, not absolute amounts: 2 of 8 cores free beats 1.5 of 4
-        ([node("big", cpu=8000, cpu_allocated=6000), node("small", cpu=4000, cpu_allocated=2500)], request(), "spread", "small"),
+        (
+            [
+                node("big", cpu=8000, cpu_allocated=6000),
+                node("small", cpu=4000, cpu_allocated=2500),
+            ],
+            request(),
+            "spread",
+            "small",
+        ),
         # cpu and memory weigh the same
-        ([node("cpu-heavy", cpu_allocated=3000), node("mem-heavy", memory_allocated=2048)], request(), "spread", "mem-heavy"),
+        (
+            [node("cpu-heavy", cpu_allocated=3000), node("mem-heavy", memory_allocated=2048)],
+            request(),
+            "spread",
+            "mem-heavy",
+        ),
         # the spread penalty keeps a deployment off a node it already has replicas on...
         ([node("a", deployment_replicas={"web": 1}), node("b")], request(), "spread", "b"),
         ([node("a", deployment_replicas={"web": 1}), node("b")], request(), "binpack", "b"),
-        ([node("a", deployment_replicas={"other": 3}), node("b", cpu_allocated=1)], request(), "spread", "a"),
+        (
+            [node("a", deployment_replicas={"other": 3}), node("b", cpu_allocated=1)],
+            request(),
+            "spread",
+            "a",
+        ),
         # ...unless the other node is clearly worse: here 15 points emptier beats 10 points
-        ([node("a", deployment_replicas={"web": 1}), node("b", cpu_allocated=2400, memory_allocated=2458)], request(), "spread", "a"),
-        ([node("a", deployment_replicas={"web": 1}, cpu_allocated=2400, memory_allocated=2458), node("b")], request(), "binpack", "a"),
-        ([node("a", deployment_replicas={"web": 6}, cpu_allocated=2400, memory_allocated=2458), node("b")], request(), "binpack", "a"),  # 60 - 60 ties 0
-        ([node("a", deployment_replicas={"web": 7}, cpu_allocated=2400, memory_allocated=2458), node("b")], request(), "binpack", "b"),
+        (
+            [
+                node("a", deployment_replicas={"web": 1}),
+                node("b", cpu_allocated=2400, memory_allocated=2458),
+            ],
+            request(),
+            "spread",
+            "a",
+        ),
+        (
+            [
+                node(
+                    "a", deployment_replicas={"web": 1}, cpu_allocated=2400, memory_allocated=2458
+                ),
+                node("b"),
+            ],
+            request(),
+            "binpack",
+            "a",
+        ),
+        (
+            [
+                node(
+                    "a", deployment_replicas={"web": 6}, cpu_allocated=2400, memory_allocated=2458
+                ),
+                node("b"),
+            ],
+            request(),
+            "binpack",
+            "a",
+        ),  # 60 - 60 ties 0
+        (
+            [
+                node(
+                    "a", deployment_replicas={"web": 7}, cpu_allocated=2400, memory_allocated=2458
+                ),
+                node("b"),
+            ],
+            request(),
+            "binpack",
+            "b",
+        ),
         ([node("a", ready=False), node("b", cpu_allocated=4000)], request(cpu=1), "spread", None),
     ],
-)  # fmt: skip
+)
 def test_choice(
     nodes: list[Node], the_request: Request, strategy: Strategy, chosen: str | None
 ) -> None:
@@ -213,10 +300,16 @@ def place_one_at_a_time(
                 and memory[n.name] + r.memory <= n.memory_capacity
                 and len(free) >= r.ports
             ):
-                score = resource_score(
-                    cpu[n.name] + r.cpu, n.cpu_capacity, memory[n.name] + r.memory,
-                    n.memory_capacity, strategy,
-                ) - SPREAD_PENALTY * replicas[n.name][r.deployment]  # fmt: skip
+                score = (
+                    resource_score(
+                        cpu[n.name] + r.cpu,
+                        n.cpu_capacity,
+                        memory[n.name] + r.memory,
+                        n.memory_capacity,
+                        strategy,
+                    )
+                    - SPREAD_PENALTY * replicas[n.name][r.deployment]
+                )
                 if best is None or (-score, n.name) < (-best[0], best[1]):
                     best = (score, n.name)
         if best is None:
@@ -251,14 +344,16 @@ def random_cluster(seed: int) -> tuple[list[Node], list[Request]]:
     rng.shuffle(nodes)
     requests: list[Request] = []
     for d in range(rng.randint(1, 12)):
-        shape = {
-            "cpu": rng.choice([0, 100, 250, 500]),
-            "memory": rng.choice([0, 64, 128, 256]),
-            "ports": rng.choice([0, 0, 1, 2]),
-            "node_selector": rng.choice([{}, {}, {"zone": "a"}]),
-        }
+        like = Request(
+            "",
+            f"dep-{d}",
+            cpu=rng.choice([0, 100, 250, 500]),
+            memory=rng.choice([0, 64, 128, 256]),
+            ports=rng.choice([0, 0, 1, 2]),
+            node_selector=rng.choice([{}, {}, {"zone": "a"}]),
+        )
         count = rng.choice([1, 2, 3, 10, 30])  # above and below sqrt(nodes)
-        requests += [Request(f"dep-{d}-{i}", f"dep-{d}", **shape) for i in range(count)]
+        requests += [replace(like, replica=f"dep-{d}-{i}") for i in range(count)]
     rng.shuffle(requests)
     return nodes, requests
 

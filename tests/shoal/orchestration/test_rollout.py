@@ -107,7 +107,9 @@ STEP_CASES = [
     (
         "docs' stuck rollout, while 2 old are stopping: no surge room left",
         Target(10, "v2", 3, 2),
-        fleet("v1", 8) + fleet("v1", 2, phase="stopping", first=8) + fleet("v2", 3, ready_since=None),
+        fleet("v1", 8)
+        + fleet("v1", 2, phase="stopping", first=8)
+        + fleet("v2", 3, ready_since=None),
         NOW,
         NOW,
         0,
@@ -323,6 +325,7 @@ STEP_CASES = [
     ids=[case[0] for case in STEP_CASES],
 )
 def test_plan_step(
+    *,
     target: Target,
     replicas: list[Replica],
     now: float,
@@ -381,9 +384,18 @@ def test_target_of_a_deployment() -> None:
 
 @pytest.mark.parametrize(
     ("restarts", "delay"),
-    [(0, 10.0), (1, 20.0), (2, 40.0), (3, 80.0), (4, 160.0), (5, 300.0), (6, 300.0),
-     (100, 300.0), (10**9, 300.0)],
-)  # fmt: skip
+    [
+        (0, 10.0),
+        (1, 20.0),
+        (2, 40.0),
+        (3, 80.0),
+        (4, 160.0),
+        (5, 300.0),
+        (6, 300.0),
+        (100, 300.0),
+        (10**9, 300.0),
+    ],
+)
 def test_restart_delay_doubles_from_10s_capped_at_300s(restarts: int, delay: float) -> None:
     assert restart_delay(restarts) == delay
 
@@ -403,14 +415,23 @@ def _observe(now: float, *groups: list[Replica]) -> Observation:
         ([], 0, []),
         ([_observe(0, fleet("v1", 4))], 0, []),
         (  # starting up: below the floor is fine until it is first reached
-            [_observe(0, []), _observe(1, fleet("v1", 4, ready_since=None)), _observe(2, fleet("v1", 4))],
+            [
+                _observe(0, []),
+                _observe(1, fleet("v1", 4, ready_since=None)),
+                _observe(2, fleet("v1", 4)),
+            ],
             0,
             [],
         ),
         (  # a good rollout: 4 replicas, surge 1, unavailable 1
             [
                 _observe(0, fleet("v1", 4)),
-                _observe(1, fleet("v1", 3), fleet("v1", 1, phase="stopping", first=3), fleet("v2", 1, phase="pending")),
+                _observe(
+                    1,
+                    fleet("v1", 3),
+                    fleet("v1", 1, phase="stopping", first=3),
+                    fleet("v2", 1, phase="pending"),
+                ),
                 _observe(2, fleet("v1", 3), fleet("v2", 2, ready_since=None)),
                 _observe(3, fleet("v1", 3), fleet("v2", 2)),
             ],
@@ -418,27 +439,43 @@ def _observe(now: float, *groups: list[Replica]) -> Observation:
             [],
         ),
         (
-            [_observe(0, fleet("v1", 4)), _observe(1, fleet("v1", 4), fleet("v2", 2, phase="pending"))],
+            [
+                _observe(0, fleet("v1", 4)),
+                _observe(1, fleet("v1", 4), fleet("v2", 2, phase="pending")),
+            ],
             0,
             ["#1 at 1: 6 replicas > ceiling 5"],
         ),
         (  # a stopping replica still counts
-            [_observe(0, fleet("v1", 4), fleet("v1", 1, phase="stopping", first=4), fleet("v2", 1))],
+            [
+                _observe(
+                    0, fleet("v1", 4), fleet("v1", 1, phase="stopping", first=4), fleet("v2", 1)
+                )
+            ],
             0,
             ["#0 at 0: 6 replicas > ceiling 5"],
         ),
         (
-            [_observe(0, fleet("v1", 4)), _observe(1, fleet("v1", 2), fleet("v2", 2, phase="pending"))],
+            [
+                _observe(0, fleet("v1", 4)),
+                _observe(1, fleet("v1", 2), fleet("v2", 2, phase="pending")),
+            ],
             0,
             ["#1 at 1: 2 available < floor 3"],
         ),
         (
-            [_observe(0, fleet("v1", 4, ready_since=-9.0)), _observe(5, fleet("v1", 2, ready_since=-9.0), fleet("v2", 1, ready_since=0.0))],
+            [
+                _observe(0, fleet("v1", 4, ready_since=-9.0)),
+                _observe(5, fleet("v1", 2, ready_since=-9.0), fleet("v2", 1, ready_since=0.0)),
+            ],
             5,
             [],
         ),
         (  # ready, but not for minReadySeconds yet: not available
-            [_observe(0, fleet("v1", 4, ready_since=-9.0)), _observe(5, fleet("v1", 2, ready_since=-9.0), fleet("v2", 2, ready_since=1.0))],
+            [
+                _observe(0, fleet("v1", 4, ready_since=-9.0)),
+                _observe(5, fleet("v1", 2, ready_since=-9.0), fleet("v2", 2, ready_since=1.0)),
+            ],
             5,
             ["#1 at 5: 2 available < floor 3"],
         ),
@@ -448,7 +485,7 @@ def _observe(now: float, *groups: list[Replica]) -> Observation:
             ["#0 at 0: 6 replicas > ceiling 5", "#1 at 1: 1 available < floor 3"],
         ),
     ],
-)  # fmt: skip
+)
 def test_fencepost_checker(
     history: list[Observation], min_ready_seconds: float, violations: list[str]
 ) -> None:
@@ -499,15 +536,30 @@ class World:
         return Observation(now, tuple(self.replicas.values()))
 
 
+BOUNDS: list[int | Percent] = [
+    0,
+    1,
+    2,
+    3,
+    Percent(0),
+    Percent(10),
+    Percent(25),
+    Percent(50),
+    Percent(100),
+]
+
+
 def _random_bound(rng: random.Random) -> int | Percent:
-    return rng.choice([0, 1, 2, 3, Percent(0), Percent(10), Percent(25), Percent(50), Percent(100)])
+    return rng.choice(BOUNDS)
 
 
 @pytest.mark.parametrize("seed", range(300))
 def test_random_rollouts_keep_the_fenceposts_and_finish(seed: int) -> None:
     rng = random.Random(seed)
     old_count = rng.randint(0, 12)
-    desired = rng.choice([old_count, rng.randint(0, 12)])  # often a pure rollout, sometimes rescaled
+    desired = rng.choice(
+        [old_count, rng.randint(0, 12)]
+    )  # often a pure rollout, sometimes rescaled
     surge, unavailable = _random_bound(rng), _random_bound(rng)
     if surge in (0, Percent(0)) and unavailable in (0, Percent(0)):
         surge = 1  # the spec validator rejects both 0

@@ -82,10 +82,10 @@ def raw_sql(store_url: str) -> RawSQL:
     def run(statement: str) -> list[tuple[object, ...]]:
         if store_url.startswith("sqlite:"):
             path = store_url.removeprefix("sqlite:///")
-            with closing(sqlite3.connect(path)) as connection, connection:
-                return connection.execute(statement).fetchall()
-        with psycopg.connect(store_url, autocommit=True) as connection:
-            cursor = connection.execute(statement)
+            with closing(sqlite3.connect(path)) as database, database:
+                return database.execute(statement).fetchall()
+        with psycopg.connect(store_url, autocommit=True) as server:
+            cursor = server.execute(statement)
             return cursor.fetchall() if cursor.description else []
 
     return run

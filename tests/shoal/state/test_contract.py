@@ -69,9 +69,26 @@ def test_bodies_round_trip_as_json(store: StateStore) -> None:
     assert stored.body == body
 
 
-def test_a_body_that_is_not_json_is_refused(store: StateStore) -> None:
-    with store.transaction() as tx, pytest.raises(ValueError, match="JSON"):
-        tx.put("node", "n1", {"load": math.nan})
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"load": math.nan}, "JSON"),
+        ({"load": [math.inf]}, "JSON"),
+        ({"log": "a\x00b"}, "NUL"),
+        ({"a\x00b": "log"}, "NUL"),
+    ],
+    ids=["nan", "infinity", "nul-in-value", "nul-in-key"],
+)
+def test_a_body_either_backend_cannot_store_is_refused(
+    store: StateStore, body: dict[str, object], reason: str
+) -> None:
+    with store.transaction() as tx, pytest.raises(ValueError, match=reason):
+        tx.put("node", "n1", body)
+
+
+def test_an_outbox_with_nul_characters_is_refused(store: StateStore) -> None:
+    with store.transaction() as tx, pytest.raises(ValueError, match="NUL"):
+        tx.inbox_put("scheduler", "/src", "e1", [{"data": "a\x00b"}])
 
 
 def test_kinds_are_separate_namespaces(store: StateStore) -> None:

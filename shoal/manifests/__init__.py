@@ -1,0 +1,2 @@
+"""Knative manifests from code: `shoal manifests` renders the registered functions into
+`manifests/base/` (see `render`), and `--check` compares (see `files`)."""

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+
+from shoal.orchestration.nodes import Liveness, lost_nodes, lost_replicas
+
+HEARTBEATS = {"a": 100.0, "b": 97.0, "c": 96.9, "d": 50.0, "e": 101.0}
+
+
+@pytest.mark.parametrize(
+    ("heartbeats", "now", "liveness", "lost"),
+    [
+        ({}, 100.0, Liveness(), ()),
+        # default: 1 s heartbeats, lost after 3 missed, i.e. more than 3 s of silence
+        (HEARTBEATS, 100.0, Liveness(), ("c", "d")),
+        ({"a": 100.0}, 103.0, Liveness(), ()),  # exactly 3 s: the third may be in flight
+        ({"a": 100.0}, 103.001, Liveness(), ("a",)),
+        ({"a": 100.0}, 100.0, Liveness(), ()),
+        ({"a": 105.0}, 100.0, Liveness(), ()),  # a clock ahead of ours counts as fresh
+        (HEARTBEATS, 200.0, Liveness(), ("a", "b", "c", "d", "e")),  # sorted by name
+        # other intervals and grace
+        ({"a": 100.0}, 105.0, Liveness(heartbeat_interval=2.0), ()),
+        ({"a": 100.0}, 106.5, Liveness(heartbeat_interval=2.0), ("a",)),
+        ({"a": 100.0}, 101.5, Liveness(missed_heartbeats=1), ("a",)),
+        ({"a": 100.0}, 109.0, Liveness(heartbeat_interval=0.5, missed_heartbeats=20), ()),
+        ({"a": 100.0}, 111.0, Liveness(heartbeat_interval=0.5, missed_heartbeats=20), ("a",)),
+        ({"a": 0.0, "b": 1e9}, 1e9 + 1, Liveness(), ("a",)),
+    ],
+)
+def test_lost_nodes(
+    heartbeats: dict[str, float], now: float, liveness: Liveness, lost: tuple[str, ...]
+) -> None:
+    assert lost_nodes(heartbeats, now, liveness) == lost
+
+
+@pytest.mark.parametrize(
+    ("replica_nodes", "lost", "expected"),
+    [
+        ({}, {"a"}, ()),
+        ({"web-1": "a", "web-2": "b", "api-1": "a"}, set(), ()),
+        ({"web-1": "a", "web-2": "b", "api-1": "a"}, {"a"}, ("api-1", "web-1")),
+        ({"web-1": "a", "web-2": "b", "api-1": "a"}, {"a", "b"}, ("api-1", "web-1", "web-2")),
+        ({"web-1": "a"}, {"z"}, ()),
+        ({"web-1": "a", "web-2": "b"}, ("b",), ("web-2",)),
+    ],
+)
+def test_lost_replicas(
+    replica_nodes: dict[str, str], lost: set[str] | tuple[str, ...], expected: tuple[str, ...]
+) -> None:
+    assert lost_replicas(replica_nodes, lost) == expected
+
+
+def test_lost_nodes_feed_lost_replicas() -> None:
+    lost = lost_nodes({"a": 0.0, "b": 9.0}, 10.0)
+    assert lost_replicas({"web-1": "a", "web-2": "b"}, lost) == ("web-1",)
+
+
+@pytest.mark.parametrize(("interval", "missed"), [(0.0, 3), (-1.0, 3), (1.0, 0), (1.0, -2)])
+def test_liveness_rejects_settings_that_would_lose_every_node(interval: float, missed: int) -> None:
+    with pytest.raises(ValueError, match="heartbeat_interval must be above 0"):
+        Liveness(heartbeat_interval=interval, missed_heartbeats=missed)
+
+
+def test_grace_seconds() -> None:
+    assert Liveness().grace_seconds == 3.0
+    assert Liveness(heartbeat_interval=2.5, missed_heartbeats=4).grace_seconds == 10.0

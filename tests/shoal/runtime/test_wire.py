@@ -1,0 +1,86 @@
+"""CloudEvents on the wire: what a handler sees of a request, and how emitted events travel."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cloudevents.http import from_http
+
+from shoal.runtime.event import Event
+from shoal.runtime.wire import binary_message, parse_request, structured_message
+
+BINARY = {"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/tests", "ce-type": "t"}
+STRUCTURED = {"Content-Type": "application/cloudevents+json"}
+
+
+def structured_body(**fields: object) -> bytes:
+    fields = {"specversion": "1.0", "id": "1", "source": "/tests", "type": "t", **fields}
+    return json.dumps(fields).encode()
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "data"),
+    [
+        ({**BINARY, "Content-Type": "application/json"}, b'{"a": [1]}', {"a": [1]}),
+        ({**BINARY, "Content-Type": "application/vnd.x+json"}, b"[1, 2]", [1, 2]),
+        ({**BINARY, "Content-Type": "text/plain"}, b"123", b"123"),
+        (BINARY, b"opaque", b"opaque"),
+        (BINARY, b"", None),
+        (STRUCTURED, structured_body(data={"a": 1}), {"a": 1}),
+        (STRUCTURED, structured_body(data="text"), "text"),
+        (STRUCTURED, structured_body(datacontenttype="text/plain", data="text"), b"text"),
+        (STRUCTURED, structured_body(data_base64="aGk="), b"hi"),
+        (STRUCTURED, structured_body(data=None), None),
+        (STRUCTURED, structured_body(), None),
+    ],
+)
+def test_data_is_decoded_json_when_the_content_type_is_json_and_bytes_otherwise(
+    headers: dict[str, str], body: bytes, data: object
+) -> None:
+    assert parse_request(headers, body).data == data
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ({**BINARY, "ce-subject": "caf%C3%A9", "ce-node": "n%201"}, b""),
+        (STRUCTURED, structured_body(subject="café", node="n 1")),
+    ],
+)
+def test_attributes_are_exactly_those_that_arrived(headers: dict[str, str], body: bytes) -> None:
+    event = parse_request(headers, body)
+
+    # No `time` appears where the sender set none (the SDK would invent one).
+    assert event == Event(
+        id="1", source="/tests", type="t", subject="café", extensions={"node": "n 1"}
+    )
+
+
+def test_binary_messages_percent_encode_and_the_sdk_reads_them_back() -> None:
+    emitted = {
+        "specversion": "1.0",
+        "id": "e1",
+        "source": "/shoal/echo",
+        "type": "dev.shoal.test.echoed",
+        "subject": 'say "100%" ✓',
+        "shoalnode": "node-1",
+        "datacontenttype": "application/json",
+        "data": {"text": "ünïcode"},
+    }
+
+    headers, body = binary_message(emitted)
+
+    assert headers["ce-subject"] == "say%20%22100%25%22%20%E2%9C%93"
+    assert headers["Content-Type"] == "application/json"
+    assert parse_request(headers, body).subject == 'say "100%" ✓'
+    assert from_http(headers, body).get_data() == {"text": "ünïcode"}
+
+
+def test_structured_messages_are_the_json_format_unchanged() -> None:
+    emitted = {"specversion": "1.0", "id": "e1", "source": "/s", "type": "t", "data": {"n": 1}}
+
+    headers, body = structured_message(emitted)
+
+    assert headers == {"Content-Type": "application/cloudevents+json"}
+    assert json.loads(body) == emitted
