@@ -15,6 +15,7 @@ from shoal.runtime.decorator import function, spec_of
 from shoal.runtime.errors import PermanentError
 from shoal.runtime.event import Emit, Event
 from shoal.runtime.http import Target
+from shoal.runtime.logs import FunctionLogger
 from shoal.runtime.spec import FunctionSpec, Handler
 from shoal.runtime.subscriptions import (
     Delivery,
@@ -36,6 +37,7 @@ __all__ = [
     "Emit",
     "Event",
     "Filter",
+    "FunctionLogger",
     "FunctionSpec",
     "Handler",
     "PermanentError",
