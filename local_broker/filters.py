@@ -269,12 +269,16 @@ def _compile_cesql(value: object, where: str, on_error: CesqlErrorHandler | None
     if not isinstance(value, str) or not value.strip():
         raise FilterError(f"{where}: must be a CESQL expression (a non-empty string)")
     try:
-        return _Cesql(compile_expression(value), on_error)
+        expression = compile_expression(value)
     except CesqlParseError as error:
         raise FilterError(
             f"{where}: invalid CESQL at column {error.position}: {error.reason}",
             position=error.position,
         ) from error
+    if expression.unresolved_calls:
+        # The expression would never match: refuse it now rather than at delivery time.
+        raise FilterError(f"{where}: invalid CESQL: {'; '.join(expression.unresolved_calls)}")
+    return _Cesql(expression, on_error)
 
 
 def _string_map(value: object, where: str, *, empty_allowed: bool) -> tuple[tuple[str, str], ...]:

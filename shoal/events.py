@@ -10,7 +10,7 @@ in step). The orchestration functions extend the schemas as they need more field
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -57,10 +57,29 @@ class ReplicaRequested(TypedDict):
     template_hash: str
 
 
+class ReplicaPort(TypedDict):
+    name: str
+    port: int
+    """The host port the scheduler assigned; the replica gets it as $PORT_<NAME> (and the first
+    port as $PORT)."""
+
+
 class ReplicaScheduled(TypedDict):
+    """The replica and its whole pod template, so the agent can run it without reading state.
+
+    Replica names are never reused: an agent that stopped a replica ignores a later
+    `replica.scheduled` for it. A replica that exited is started again in place by a new
+    `replica.scheduled` (a new event id); a redelivery of the one that started it is ignored.
+    """
+
     deployment: str
     replica: str
     node: str
+    image: str
+    command: Sequence[str]
+    env: Mapping[str, str]
+    resources: Capacity
+    ports: Sequence[ReplicaPort]
 
 
 class ReplicaUnschedulable(TypedDict):
@@ -82,6 +101,8 @@ class ReplicaExited(TypedDict):
     replica: str
     node: str
     exit_code: int
+    """The process's exit status; 128 + N when signal N ended it, 128 when it could not start."""
+    reason: str
 
 
 class ReplicaLost(TypedDict):
@@ -96,16 +117,39 @@ class Capacity(TypedDict):
     memory_mib: int
 
 
+class ReplicaRef(TypedDict):
+    deployment: str
+    replica: str
+
+
 class NodeJoined(TypedDict):
     node: str
     capacity: Capacity
     labels: Mapping[str, str]
+    replicas: Sequence[ReplicaRef]
+    """What the node runs as it joins (after an agent restart, what it kept running)."""
+
+
+class ReplicaUsage(TypedDict):
+    deployment: str
+    replica: str
+    cpu_millis: int
+    memory_mib: int
+    cpu_utilization: int | None
+    """Percent of the replica's cpu request in use (HPA's measure); None without a request."""
+    started_at: str
+    """RFC 3339 time the replica started, for HPA's handling of replicas still starting up."""
 
 
 class NodeHeartbeat(TypedDict):
     node: str
     capacity: Capacity
+    allocated: Capacity
+    """The sum of the resources its replicas request."""
     usage: Capacity
+    """The sum of its replicas' measured use."""
+    replicas: Sequence[ReplicaUsage]
+    """Every replica running on the node."""
 
 
 class NodeLost(TypedDict):

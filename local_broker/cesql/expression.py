@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from local_broker.cesql.checks import unresolved_calls
 from local_broker.cesql.compiler import compile_node
 from local_broker.cesql.errors import CesqlError, CesqlParseError, NodeEvaluationError
 from local_broker.cesql.parser import parse
@@ -44,7 +45,7 @@ _FALSE = EvaluationResult(False)
 class Expression:
     """A compiled CESQL expression. Immutable; safe to share between threads."""
 
-    __slots__ = ("_evaluate", "_root", "_zero", "source")
+    __slots__ = ("_evaluate", "_root", "_zero", "source", "unresolved_calls")
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -58,6 +59,8 @@ class Expression:
             ) from None
         self._evaluate = compiled.evaluate
         self._zero = ZERO_VALUES[compiled.type]
+        # Calls that will always report missingFunction (see `checks`).
+        self.unresolved_calls: tuple[str, ...] = tuple(unresolved_calls(self._root))
 
     def evaluate(self, attributes: Attributes) -> EvaluationResult:
         """Evaluate against an event's context attributes (extensions included, no data)."""

@@ -425,3 +425,11 @@ def test_filters_compare_by_spec() -> None:
 
 def test_filter_repr_shows_the_spec() -> None:
     assert "dev.shoal." in repr(compile_filter(None, [{"prefix": {"type": "dev.shoal."}}]))
+
+
+@pytest.mark.parametrize(
+    "expression", ["NOPE(type)", "LENGTH(type, 1) > 0", "subject IN ('a', MISSING())"]
+)
+def test_cesql_calling_an_unknown_function_fails_at_load(expression: str) -> None:
+    with pytest.raises(FilterError, match="no function"):
+        compile_filter(None, [{"cesql": expression}])
