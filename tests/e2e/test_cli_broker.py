@@ -1,0 +1,194 @@
+"""`shoal broker`, `shoal send` and `shoal events` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from shoal.cli.main import main
+from tests.e2e.conftest import free_port, shoal_command, shoal_process, wait_http_ok
+from tests.local_broker.conftest import trigger
+
+
+@pytest.fixture
+def broker_url(tmp_path: Path) -> object:
+    port = free_port()
+    closed = free_port()  # nothing listens there: every delivery fails at once
+    manifests = tmp_path / "triggers.yaml"
+    manifests.write_text(
+        yaml.safe_dump(
+            trigger(
+                "nowhere",
+                f"http://127.0.0.1:{closed}/",
+                attributes={"type": "dev.shoal.undeliverable"},
+                delivery={"retry": 0},
+            )
+        )
+    )
+    args = [
+        "broker",
+        "--manifests",
+        str(manifests),
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp_path / "data"),
+    ]
+    with shoal_process(args, tmp_path / "broker.log") as process:
+        wait_http_ok(f"http://127.0.0.1:{port}/readyz", 15.0, process)
+        yield f"http://127.0.0.1:{port}/default/default"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+
+
+def test_send_then_list_events(broker_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "send",
+                "--broker",
+                broker_url,
+                "--type",
+                "dev.shoal.test",
+                "--source",
+                "/me",
+                "--subject",
+                "web",
+                "--data",
+                '{"a": 1}',
+                "-e",
+                "node=n1",
+                "--id",
+                "e-1",
+            ]
+        )
+        == 0
+    )
+    assert "202" in capsys.readouterr().out
+    assert (
+        main(
+            [
+                "send",
+                "--broker",
+                broker_url,
+                "--type",
+                "dev.shoal.other",
+                "--source",
+                "/me",
+                "--id",
+                "e-2",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+
+    assert main(["events", "--broker", broker_url, "-o", "json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [entry["event"]["id"] for entry in lines] == ["e-1", "e-2"]
+    first = lines[0]["event"]
+    assert first["node"] == "n1"
+    assert first["data"] == {"a": 1}
+
+    assert main(["events", "--broker", broker_url, "--type", "dev.shoal.other"]) == 0
+    text = capsys.readouterr().out
+    assert "e-2" in text
+    assert "e-1" not in text
+
+
+def test_send_reports_bad_data_and_rejections(
+    broker_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [
+                "send",
+                "--broker",
+                broker_url,
+                "--type",
+                "t",
+                "--source",
+                "/me",
+                "--data",
+                "{not json",
+            ]
+        )
+        == 2
+    )
+    assert "not valid JSON" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "send",
+                "--broker",
+                broker_url,
+                "--type",
+                "t",
+                "--source",
+                "/me",
+                "-e",
+                "knativebrokerttl=1",
+            ]
+        )
+        == 1
+    )
+    assert "400" in capsys.readouterr().err
+
+
+def test_dead_letters_are_listed(broker_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "send",
+                "--broker",
+                broker_url,
+                "--type",
+                "dev.shoal.undeliverable",
+                "--source",
+                "/me",
+                "--id",
+                "lost-1",
+            ]
+        )
+        == 0
+    )
+    for _ in range(100):
+        capsys.readouterr()
+        assert main(["events", "--broker", broker_url, "--dead"]) == 0
+        out = capsys.readouterr().out
+        if "lost-1" in out:
+            break
+        time.sleep(0.05)
+    assert "lost-1" in out
+    assert "dead#1 [" in out
+
+
+def test_broker_refuses_to_start_on_a_bad_manifest(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        yaml.safe_dump(trigger("broken", "http://127.0.0.1:1/", filters=[{"exact": {}}]))
+    )
+    result = subprocess.run(
+        shoal_command(
+            "broker",
+            "--manifests",
+            str(bad),
+            "--port",
+            str(free_port()),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "bad.yaml" in result.stderr
+    assert "broken" in result.stderr
