@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import statistics
@@ -86,7 +87,8 @@ def function_server(source: Path, target: str, env: Mapping[str, str]) -> Iterat
         wait_http_ok(url, timeout=30, process=process)
         yield url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -122,16 +124,15 @@ def postgres_schema() -> Iterator[str]:
 async def drive(url: str, requests: int, seconds: float, concurrency: int) -> Run:
     """Post up to `requests` events within `seconds`, `concurrency` at a time."""
     indexes = iter(range(requests))
-    run_id = uuid.uuid4().hex[:8]
     counts = {"ok": 0, "failed": 0}
 
     async def worker(session: aiohttp.ClientSession, deadline: float) -> None:
-        for index in indexes:
+        for _index in indexes:
             if time.monotonic() > deadline:
                 return
             headers = {
                 "ce-specversion": "1.0",
-                "ce-id": f"{run_id}-{index}",
+                "ce-id": str(uuid.uuid4()),
                 "ce-source": "/bench",
                 "ce-type": "dev.shoal.bench",
                 "ce-subject": "web-1",

@@ -10,43 +10,50 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, Final
+from urllib.parse import parse_qs
 
-from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from local_broker.ingress import RUNTIME_KEY
+from local_broker.http.message import Request, Response, json_response
 from local_broker.jsonformat import event_to_json
 from local_broker.log import EventLog
 from local_broker.runtime import BrokerRuntime
 
 MAX_LIMIT = 1000
 MAX_WAIT_SECONDS = 30.0
+AdminHandler = Callable[[BrokerRuntime, Request], Coroutine[Any, Any, Response]]
 
 
-async def handle_healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+async def handle_healthz(_runtime: BrokerRuntime, _request: Request) -> Response:
+    return json_response({"status": "ok"})
 
 
-async def handle_readyz(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME_KEY]
+async def handle_readyz(runtime: BrokerRuntime, _request: Request) -> Response:
     if runtime.ready:
-        return web.json_response({"status": "ready"})
-    return web.json_response({"status": "not ready"}, status=503)
+        return json_response({"status": "ready"})
+    return json_response({"status": "not ready"}, 503)
 
 
-async def handle_metrics(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME_KEY]
-    return web.Response(
-        body=runtime.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST}
-    )
+async def handle_metrics(runtime: BrokerRuntime, _request: Request) -> Response:
+    return Response(200, runtime.metrics.exposition(), CONTENT_TYPE_LATEST)
 
 
 class QueryError(ValueError):
     pass
 
 
-def _int_param(request: web.Request, name: str, default: int, maximum: int | None = None) -> int:
-    raw = request.query.get(name)
+def _query(request: Request) -> dict[str, str]:
+    """The first value of each query parameter (blank ones kept, as aiohttp does)."""
+    parsed = parse_qs(request.query_string, keep_blank_values=True)
+    return {name: values[0] for name, values in parsed.items()}
+
+
+def _int_param(
+    query: Mapping[str, str], name: str, default: int, maximum: int | None = None
+) -> int:
+    raw = query.get(name)
     if raw is None:
         return default
     try:
@@ -58,8 +65,8 @@ def _int_param(request: web.Request, name: str, default: int, maximum: int | Non
     return min(value, maximum) if maximum is not None else value
 
 
-def _log_of(runtime: BrokerRuntime, request: web.Request) -> EventLog:
-    broker = request.query.get("broker", "default/default")
+def _log_of(runtime: BrokerRuntime, query: Mapping[str, str]) -> EventLog:
+    broker = query.get("broker", "default/default")
     namespace, _, name = broker.partition("/")
     log = runtime.logs.get((namespace, name))
     if log is None:
@@ -68,16 +75,16 @@ def _log_of(runtime: BrokerRuntime, request: web.Request) -> EventLog:
     return log
 
 
-async def handle_events(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME_KEY]
+async def handle_events(runtime: BrokerRuntime, request: Request) -> Response:
+    query = _query(request)
     try:
-        log = _log_of(runtime, request)
-        after = _int_param(request, "after", 0)
-        limit = _int_param(request, "limit", 100, MAX_LIMIT)
-        wait = min(float(_int_param(request, "wait", 0)), MAX_WAIT_SECONDS)
+        log = _log_of(runtime, query)
+        after = _int_param(query, "after", 0)
+        limit = _int_param(query, "limit", 100, MAX_LIMIT)
+        wait = min(float(_int_param(query, "wait", 0)), MAX_WAIT_SECONDS)
     except QueryError as error:
-        return web.json_response({"error": str(error)}, status=400)
-    event_type = request.query.get("type")
+        return json_response({"error": str(error)}, 400)
+    event_type = query.get("type")
     head = log.head()
     records = log.read_range(after, limit, event_type)
     if not records and wait > 0 and head <= after:
@@ -89,7 +96,7 @@ async def handle_events(request: web.Request) -> web.Response:
     # instead of scanning the non-matching events again.
     last = records[-1].seq if records else after
     scanned = last if len(records) == limit else max(head, last)
-    return web.json_response(
+    return json_response(
         {
             "head": head,
             "scanned": scanned,
@@ -101,16 +108,16 @@ async def handle_events(request: web.Request) -> web.Response:
     )
 
 
-async def handle_dead_letters(request: web.Request) -> web.Response:
-    runtime = request.app[RUNTIME_KEY]
+async def handle_dead_letters(runtime: BrokerRuntime, request: Request) -> Response:
+    query = _query(request)
     try:
-        log = _log_of(runtime, request)
-        after = _int_param(request, "after", 0)
-        limit = _int_param(request, "limit", 100, MAX_LIMIT)
+        log = _log_of(runtime, query)
+        after = _int_param(query, "after", 0)
+        limit = _int_param(query, "limit", 100, MAX_LIMIT)
     except QueryError as error:
-        return web.json_response({"error": str(error)}, status=400)
+        return json_response({"error": str(error)}, 400)
     letters = log.dead_letters(limit=limit, after_id=after)
-    return web.json_response(
+    return json_response(
         {
             "dead_letters": [
                 {
@@ -127,9 +134,11 @@ async def handle_dead_letters(request: web.Request) -> web.Response:
     )
 
 
-def add_admin_routes(app: web.Application) -> None:
-    app.router.add_get("/healthz", handle_healthz)
-    app.router.add_get("/readyz", handle_readyz)
-    app.router.add_get("/metrics", handle_metrics)
-    app.router.add_get("/-/events", handle_events)
-    app.router.add_get("/-/dead-letters", handle_dead_letters)
+# GET (and HEAD) only.
+ADMIN_ROUTES: Final[Mapping[str, AdminHandler]] = {
+    "/healthz": handle_healthz,
+    "/readyz": handle_readyz,
+    "/metrics": handle_metrics,
+    "/-/events": handle_events,
+    "/-/dead-letters": handle_dead_letters,
+}

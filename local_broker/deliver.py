@@ -16,11 +16,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import aiohttp
-
 from local_broker.backoff import backoff_delay, is_retryable, retry_after_seconds
 from local_broker.binding import BindingError, decode_reply, encode_binary, encode_structured
 from local_broker.event import CloudEvent
+from local_broker.http.client import HttpClient, HttpClientError, WireHeaders
 from local_broker.manifests import DeliverySpec
 
 # An attempt without a configured `delivery.timeout` still ends: a subscriber that never answers
@@ -75,40 +74,58 @@ class Failed:
 Outcome = Delivered | Failed
 
 
-def outgoing_request(event: CloudEvent, *, structured: bool) -> tuple[dict[str, str], bytes]:
-    headers, body = encode_structured(event) if structured else encode_binary(event)
+def outgoing_request(event: CloudEvent, *, structured: bool) -> tuple[WireHeaders, bytes]:
+    encoded, body = encode_structured(event) if structured else encode_binary(event)
     # Only the event's own headers go out (Knative data plane, "Event Delivery").
-    headers = {
-        name: value
-        for name, value in headers.items()
-        if name.lower().startswith(_FORWARDED_PREFIXES) or name.lower() in _FORWARDED_HEADERS
-    }
+    headers = WireHeaders()
+    for name, value in encoded.items():
+        lowered = name.lower()
+        if lowered.startswith(_FORWARDED_PREFIXES) or lowered in _FORWARDED_HEADERS:
+            headers[name] = value
     headers["Prefer"] = "reply"
     return headers, body
 
 
+class OutgoingRequests:
+    """Each event's outgoing request, encoded once for all the Triggers that deliver it.
+
+    Dispatchers of one Broker read the same record objects from its log's memory tail, so the
+    event's identity is the key; an entry holds its event, so the identity stays unique while
+    the entry lives. The oldest entries go first beyond `capacity`.
+    """
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._capacity = capacity
+        self._entries: dict[tuple[int, bool], tuple[CloudEvent, WireHeaders, bytes]] = {}
+
+    def get(self, event: CloudEvent, *, structured: bool) -> tuple[WireHeaders, bytes]:
+        key = (id(event), structured)
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] is event:
+            return entry[1], entry[2]
+        headers, body = outgoing_request(event, structured=structured)
+        entries = self._entries
+        if len(entries) >= self._capacity:
+            del entries[next(iter(entries))]
+        entries[key] = (event, headers, body)
+        return headers, body
+
+
 async def attempt_once(
-    session: aiohttp.ClientSession,
+    client: HttpClient,
     url: str,
     headers: Mapping[str, str],
     body: bytes,
     timeout: float,
 ) -> Attempt:
+    """POST once; any transport failure is an Attempt with status None and the reason."""
     try:
-        # No Content-Type of aiohttp's own: an event without datacontenttype must stay without.
-        async with session.post(
-            url,
-            data=body,
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=timeout),
-            skip_auto_headers=("Content-Type",),
-        ) as response:
-            content = await response.read()
-            return Attempt(response.status, content, dict(response.headers))
+        response = await client.request("POST", url, headers, body, timeout)
     except TimeoutError:
         return Attempt(None, b"", {}, f"no answer within {timeout:g} s")
-    except aiohttp.ClientError as error:
-        return Attempt(None, b"", {}, f"{type(error).__name__}: {error}")
+    except HttpClientError as error:
+        return Attempt(None, b"", {}, str(error))
+    return Attempt(response.status, response.body, response.headers)
 
 
 def _reply_of(attempt: Attempt) -> tuple[CloudEvent | None, Attempt]:
@@ -120,7 +137,7 @@ def _reply_of(attempt: Attempt) -> tuple[CloudEvent | None, Attempt]:
 
 
 async def deliver_with_retries(
-    session: aiohttp.ClientSession,
+    client: HttpClient,
     url: str,
     event: CloudEvent,
     spec: DeliverySpec,
@@ -129,11 +146,25 @@ async def deliver_with_retries(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Outcome:
     headers, body = outgoing_request(event, structured=spec.format == "json")
+    return await send_with_retries(client, url, headers, body, spec, on_retry=on_retry, sleep=sleep)
+
+
+async def send_with_retries(
+    client: HttpClient,
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    spec: DeliverySpec,
+    *,
+    on_retry: Callable[[Attempt], None] = lambda _attempt: None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> Outcome:
+    """`deliver_with_retries` for an event already encoded by `outgoing_request`."""
     timeout = spec.timeout if spec.timeout is not None else DEFAULT_ATTEMPT_TIMEOUT_SECONDS
     attempts = 0
     while True:
         attempts += 1
-        attempt = await attempt_once(session, url, headers, body, timeout)
+        attempt = await attempt_once(client, url, headers, body, timeout)
         if attempt.succeeded:
             reply, attempt = _reply_of(attempt)
             if attempt.error is None:

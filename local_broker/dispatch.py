@@ -14,16 +14,17 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-import aiohttp
-
 from local_broker.deliver import (
     Attempt,
     Delivered,
     Failed,
+    OutgoingRequests,
     dead_letter_event,
     deliver_with_retries,
+    send_with_retries,
 )
 from local_broker.event import CloudEvent
+from local_broker.http.client import HttpClient
 from local_broker.jsonlog import log_json
 from local_broker.log import DeadLetter, EventLog, LogRecord
 from local_broker.manifests import Trigger
@@ -38,18 +39,22 @@ class TriggerDispatcher:
         self,
         trigger: Trigger,
         log: EventLog,
-        session: aiohttp.ClientSession,
+        client: HttpClient,
         ingest_reply: ReplyIngest,
         metrics: BrokerMetrics,
         *,
         window: int,
+        outgoing: OutgoingRequests,
     ) -> None:
         self.trigger = trigger
         self._log = log
-        self._session = session
+        self._client = client
         self._ingest_reply = ingest_reply
-        self._metrics = metrics
+        self._metrics = metrics.for_trigger(trigger.key)
+        self._outgoing = outgoing
+        self._structured = trigger.delivery.format == "json"
         self._slots = asyncio.Semaphore(window)
+        # In dispatch order, so the first key is the lowest sequence number still in flight.
         self._pending: dict[int, asyncio.Task[None]] = {}
         self._position = 0
         self._stopping = False
@@ -103,33 +108,34 @@ class TriggerDispatcher:
             self._slots.release()
             if self._stopping and _task.cancelled():
                 return
-            low_watermark = min(self._pending) - 1 if self._pending else self._position
+            pending = self._pending
+            low_watermark = next(iter(pending)) - 1 if pending else self._position
             self._log.set_cursor(self.trigger.key, low_watermark)
 
         return done
 
     async def _deliver(self, record: LogRecord) -> None:
         trigger = self.trigger
-        outcome = await deliver_with_retries(
-            self._session,
+        headers, body = self._outgoing.get(record.event, structured=self._structured)
+        outcome = await send_with_retries(
+            self._client,
             trigger.subscriber,
-            record.event,
+            headers,
+            body,
             trigger.delivery,
             on_retry=self._note_retry,
         )
         if isinstance(outcome, Delivered):
-            self._metrics.delivered.labels(trigger.key).inc()
-            self._metrics.latency.labels(trigger.key).observe(
-                max(0.0, time.time() - record.arrival)
-            )
+            self._metrics.delivered.inc()
+            self._metrics.latency.observe(max(0.0, time.time() - record.arrival))
             if outcome.reply is not None:
                 await self._ingest_reply(record.event, outcome.reply)
-                self._metrics.replies.labels(trigger.key).inc()
+                self._metrics.replies.inc()
             return
         await self._dead_letter(record, outcome)
 
     def _note_retry(self, attempt: Attempt) -> None:
-        self._metrics.retried.labels(self.trigger.key).inc()
+        self._metrics.retried.inc()
         self._log_failure(attempt, final=False)
 
     def _log_failure(self, attempt: Attempt, *, final: bool) -> None:
@@ -146,10 +152,10 @@ class TriggerDispatcher:
     async def _dead_letter(self, record: LogRecord, failure: Failed) -> None:
         trigger = self.trigger
         self._log_failure(failure.last, final=True)
-        self._metrics.dead_lettered.labels(trigger.key).inc()
+        self._metrics.dead_lettered.inc()
         if trigger.dead_letter_sink is not None:
             outcome = await deliver_with_retries(
-                self._session,
+                self._client,
                 trigger.dead_letter_sink,
                 dead_letter_event(record.event, failure),
                 trigger.delivery,

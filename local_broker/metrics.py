@@ -1,15 +1,41 @@
-"""Prometheus metrics of one broker instance (its own registry, so several can share a process)."""
+"""Prometheus metrics of one broker instance (its own registry, so several can share a process).
+
+`labels()` costs a lock and a tuple lookup each time: hot paths take their labelled children
+once (`for_trigger`, `for_broker`) and keep them.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
+@dataclass(frozen=True, slots=True)
+class TriggerMetrics:
+    """One Trigger's labelled children."""
+
+    delivered: Counter
+    retried: Counter
+    dead_lettered: Counter
+    replies: Counter
+    latency: Histogram
+
+
+@dataclass(frozen=True, slots=True)
+class IngressMetrics:
+    """One Broker's labelled children."""
+
+    accepted: Counter
+    duplicates: Counter
+
+
 class BrokerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._ingress: dict[str, IngressMetrics] = {}
         self.accepted = Counter(
             "broker_events_accepted",
             "Events durably accepted at ingress",
@@ -65,6 +91,22 @@ class BrokerMetrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+
+    def for_trigger(self, trigger: str) -> TriggerMetrics:
+        return TriggerMetrics(
+            delivered=self.delivered.labels(trigger),
+            retried=self.retried.labels(trigger),
+            dead_lettered=self.dead_lettered.labels(trigger),
+            replies=self.replies.labels(trigger),
+            latency=self.latency.labels(trigger),
+        )
+
+    def for_broker(self, broker: str) -> IngressMetrics:
+        children = self._ingress.get(broker)
+        if children is None:
+            children = IngressMetrics(self.accepted.labels(broker), self.duplicates.labels(broker))
+            self._ingress[broker] = children
+        return children
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

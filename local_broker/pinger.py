@@ -16,10 +16,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-import aiohttp
-
 from local_broker.deliver import Delivered, deliver_with_retries
 from local_broker.event import CloudEvent
+from local_broker.http.client import HttpClient
 from local_broker.jsonlog import log_json
 from local_broker.manifests import DEFAULT_DELIVERY, PingSource
 from local_broker.stamping import rfc3339
@@ -51,8 +50,8 @@ def next_tick(source: PingSource, after: datetime) -> datetime:
 
 
 class PingScheduler:
-    def __init__(self, session: aiohttp.ClientSession) -> None:
-        self._session = session
+    def __init__(self, client: HttpClient) -> None:
+        self._client = client
         self._tasks: dict[PingSource, asyncio.Task[None]] = {}
         self._sends: set[asyncio.Task[None]] = set()
 
@@ -77,7 +76,7 @@ class PingScheduler:
             send.add_done_callback(self._sends.discard)
 
     async def _send(self, source: PingSource, event: CloudEvent) -> None:
-        outcome = await deliver_with_retries(self._session, source.sink, event, DEFAULT_DELIVERY)
+        outcome = await deliver_with_retries(self._client, source.sink, event, DEFAULT_DELIVERY)
         if not isinstance(outcome, Delivered):
             log_json(
                 logging.WARNING,

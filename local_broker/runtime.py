@@ -13,10 +13,10 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import aiohttp
-
+from local_broker.deliver import OutgoingRequests
 from local_broker.dispatch import TriggerDispatcher
 from local_broker.event import CloudEvent
+from local_broker.http.client import HttpClient
 from local_broker.jsonlog import log_json
 from local_broker.log import EventLog
 from local_broker.manifests import BrokerConfig, Trigger
@@ -37,20 +37,20 @@ class BrokerRuntime:
         self.config: BrokerConfig | None = None
         self.logs: dict[BrokerKey, EventLog] = {}
         self._dispatchers: dict[str, TriggerDispatcher] = {}
-        self._session: aiohttp.ClientSession | None = None
+        self._client: HttpClient | None = None
+        self._outgoing = OutgoingRequests()  # shared: Triggers of a Broker deliver the same events
         self._pings: PingScheduler | None = None
         self._housekeeping: asyncio.Task[None] | None = None
         self.ready = False
 
     @property
-    def session(self) -> aiohttp.ClientSession:
-        assert self._session is not None, "start() the runtime first"
-        return self._session
+    def client(self) -> HttpClient:
+        assert self._client is not None, "start() the runtime first"
+        return self._client
 
     async def start(self, config: BrokerConfig) -> None:
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30)
-        self._session = aiohttp.ClientSession(connector=connector)
-        self._pings = PingScheduler(self.session)
+        self._client = HttpClient()
+        self._pings = PingScheduler(self.client)
         await self.apply(config)
         self._housekeeping = asyncio.create_task(self._keep_house(), name="housekeeping")
         self.ready = True
@@ -96,10 +96,11 @@ class BrokerRuntime:
         dispatcher = TriggerDispatcher(
             trigger,
             log,
-            self.session,
+            self.client,
             ingest_reply,
             self.metrics,
             window=self.settings.in_flight_per_trigger,
+            outgoing=self._outgoing,
         )
         dispatcher.start()
         return dispatcher
@@ -115,10 +116,10 @@ class BrokerRuntime:
         log = self.logs[broker]
         sequences = await log.append(stamped, now=now)
         accepted = sum(1 for seq in sequences if seq is not None)
-        name = "/".join(broker)
-        self.metrics.accepted.labels(name).inc(accepted)
+        counters = self.metrics.for_broker("/".join(broker))
+        counters.accepted.inc(accepted)
         if accepted < len(sequences):
-            self.metrics.duplicates.labels(name).inc(len(sequences) - accepted)
+            counters.duplicates.inc(len(sequences) - accepted)
         return sequences
 
     async def _keep_house(self) -> None:
@@ -147,8 +148,8 @@ class BrokerRuntime:
         for log in self.logs.values():
             await log.close()
         self.logs.clear()
-        if self._session is not None:
-            await self._session.close()
+        if self._client is not None:
+            await self._client.close()
 
 
 def _broker_of(trigger: Trigger) -> BrokerKey:

@@ -10,19 +10,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 import uvloop
-from aiohttp import web
 
-from local_broker.admin import add_admin_routes
 from local_broker.cesql import CesqlError
-from local_broker.ingress import RUNTIME_KEY, add_ingress_routes
+from local_broker.http.server import HttpServer, ServerLimits
 from local_broker.jsonlog import log_json
 from local_broker.manifests import BrokerConfig, ManifestError, load_manifests
 from local_broker.metrics import BrokerMetrics
+from local_broker.routes import broker_handler
 from local_broker.runtime import BrokerRuntime
 from local_broker.settings import BrokerSettings
 
 Fingerprint = tuple[tuple[str, int, int], ...]
 YAML_SUFFIXES = (".yaml", ".yml")
+# Requests still being answered at shutdown get this long (ingress answers 503 by then).
+HTTP_SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 def manifest_fingerprint(paths: tuple[Path, ...]) -> Fingerprint:
@@ -45,7 +46,7 @@ class BrokerServer:
         self.settings = settings
         self.metrics = BrokerMetrics()
         self.runtime = BrokerRuntime(settings, self.metrics)
-        self._runner: web.AppRunner | None = None
+        self._http: HttpServer | None = None
         self._watcher: asyncio.Task[None] | None = None
         self.port = settings.port
 
@@ -67,20 +68,14 @@ class BrokerServer:
     async def start(self) -> None:
         fingerprint = manifest_fingerprint(self.settings.manifests)
         self._load()  # a bad manifest fails before anything listens
-        app = web.Application(client_max_size=self.settings.max_event_bytes)
-        app[RUNTIME_KEY] = self.runtime
-        add_admin_routes(app)
-        add_ingress_routes(app)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        limits = ServerLimits(max_body_bytes=self.settings.max_event_bytes)
+        self._http = HttpServer(broker_handler(self.runtime), limits)
         try:
-            await site.start()
-            self.port = _bound_port(self._runner)
+            self.port = await self._http.start(self.settings.host, self.settings.port)
             # Until the runtime is up, ingress answers 503 (not ready), never 404.
             await self.runtime.start(await asyncio.to_thread(self._load))
         except BaseException:
-            await self._runner.cleanup()
+            await self._http.close(grace_seconds=0.0)
             raise
         self._watcher = asyncio.create_task(self._watch(fingerprint), name="manifest watcher")
 
@@ -112,15 +107,8 @@ class BrokerServer:
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
         await self.runtime.stop()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-
-def _bound_port(runner: web.AppRunner) -> int:
-    for address in runner.addresses:
-        if isinstance(address, tuple):
-            return int(address[1])
-    raise RuntimeError("the broker's listening socket has no port")
+        if self._http is not None:
+            await self._http.close(HTTP_SHUTDOWN_GRACE_SECONDS)
 
 
 async def serve(settings: BrokerSettings, on_started: Callable[[BrokerServer], None]) -> None:
@@ -139,4 +127,8 @@ async def serve(settings: BrokerSettings, on_started: Callable[[BrokerServer], N
 
 
 def run(settings: BrokerSettings, on_started: Callable[[BrokerServer], None]) -> None:
+    import gc, os
+
+    if os.environ.get("GCT"):
+        gc.set_threshold(*map(int, os.environ["GCT"].split(",")))
     uvloop.run(serve(settings, on_started))

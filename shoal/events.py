@@ -12,11 +12,14 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 DEPLOYMENT_APPLIED = "dev.shoal.deployment.applied"
 DEPLOYMENT_DELETED = "dev.shoal.deployment.deleted"
 DEPLOYMENT_SCALED = "dev.shoal.deployment.scaled"
+DEPLOYMENT_ROLLBACK = "dev.shoal.deployment.rollback"
+DEPLOYMENT_REJECTED = "dev.shoal.deployment.rejected"
+DEPLOYMENT_STALLED = "dev.shoal.deployment.stalled"
 REPLICA_REQUESTED = "dev.shoal.replica.requested"
 REPLICA_SCHEDULED = "dev.shoal.replica.scheduled"
 REPLICA_UNSCHEDULABLE = "dev.shoal.replica.unschedulable"
@@ -51,10 +54,68 @@ class DeploymentScaled(TypedDict):
     reason: str
 
 
-class ReplicaRequested(TypedDict):
+class DeploymentRollback(TypedDict):
+    """Roll back to an earlier revision, as `kubectl rollout undo --to-revision=N` does: its pod
+    template (image, command, env, resources, ports) replaces the current one."""
+
     deployment: str
-    replica: str
-    template_hash: str
+    revision: NotRequired[int]
+    """The revision number to go back to; 0 or absent: the one before the current revision."""
+
+
+class SpecProblem(TypedDict):
+    path: str
+    """The field at fault, e.g. `spec.strategy.maxSurge`; empty for the whole document."""
+    message: str
+    """What is wrong and what to write instead."""
+
+
+class DeploymentRejected(TypedDict):
+    deployment: NotRequired[str]
+    """The deployment's name; absent when the document has no usable `metadata.name`."""
+    reason: str
+    """Every problem on one line each, for people and logs."""
+    problems: Sequence[SpecProblem]
+
+
+class DeploymentStalled(TypedDict):
+    """No progress for `progressDeadlineSeconds` (Kubernetes' ProgressDeadlineExceeded); sent
+    once each time a rollout stalls. The rollout keeps going if it can."""
+
+    deployment: str
+    revision: str
+    progress_deadline_seconds: int
+    replicas: int
+    updated: int
+    available: int
+    reason: str
+
+
+class ReplicaTemplate(TypedDict):
+    image: str
+    command: Sequence[str]
+    env: Mapping[str, str]
+    resources: Capacity
+    ports: Sequence[str]
+    """The port names; the scheduler assigns a free host port to each."""
+
+
+class ReplicaRequested(TypedDict):
+    """Replicas of one revision of a deployment to run, many per event (one event per revision
+    and per 10,000 replicas). Each is a Replica record already, with its resource requests.
+
+    A listed replica without a `node` is to be placed. A listed replica that has a `node` (an
+    `exited` one whose restart back-off passed, or one that stayed `scheduled` without news) is to
+    be started again on that node: send it `replica.scheduled` again, with a new event id, and
+    keep its allocation there. A listed replica whose record is gone was stopped meanwhile: skip it.
+    """
+
+    deployment: str
+    revision: str
+    """The template hash (the `revision` label of the Replica records)."""
+    replicas: Sequence[str]
+    template: ReplicaTemplate
+    node_selector: Mapping[str, str]
 
 
 class ReplicaPort(TypedDict):
@@ -178,6 +239,9 @@ CATALOG: tuple[EventType, ...] = (
     EventType(DEPLOYMENT_APPLIED, DeploymentApplied, "user, images", "deployments"),
     EventType(DEPLOYMENT_DELETED, DeploymentDeleted, "user", "deployments"),
     EventType(DEPLOYMENT_SCALED, DeploymentScaled, "user, autoscaler", "deployments"),
+    EventType(DEPLOYMENT_ROLLBACK, DeploymentRollback, "user", "deployments"),
+    EventType(DEPLOYMENT_REJECTED, DeploymentRejected, "deployments", "user"),
+    EventType(DEPLOYMENT_STALLED, DeploymentStalled, "deployments", "user"),
     EventType(REPLICA_REQUESTED, ReplicaRequested, "deployments", "scheduler"),
     EventType(REPLICA_SCHEDULED, ReplicaScheduled, "scheduler", "agent, deployments"),
     EventType(REPLICA_UNSCHEDULABLE, ReplicaUnschedulable, "scheduler", "deployments"),

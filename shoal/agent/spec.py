@@ -48,7 +48,7 @@ class ReplicaSpec:
     image: str
     command: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=_no_env)
-    resources: Resources = Resources()
+    resources: Resources = field(default_factory=Resources)
     ports: tuple[AssignedPort, ...] = ()
 
     def environment(self) -> dict[str, str]:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import cast
 
-SUBCOMMAND_MODULES = ("broker", "send", "events", "cesql", "manifests", "up")
+SUBCOMMAND_MODULES = ("broker", "send", "events", "cesql", "manifests", "up", "agent")
 
 
 def build_parser() -> argparse.ArgumentParser:

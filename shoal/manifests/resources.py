@@ -1,7 +1,8 @@
 """One Knative resource per function, subscription and tick, as plain dicts (no YAML here).
 
 Every function runs from one image, told apart by `FUNCTION_TARGET` and `FUNCTION_SOURCE`,
-with `functions-framework` as the command, exactly what `shoal up` and the contract test run.
+with `functions-framework` as the command (in the server mode `WORKERS` and `THREADS` select),
+exactly what `shoal up` and the contract test run.
 `SHOAL_STATE_URL` comes from the Secret `shoal-state` (key `url`), which the deployer creates:
 credentials never go into generated files. `K_SINK` is not set here: the SinkBinding injects
 the Broker's address into every Service labelled as a Shoal function.
@@ -30,6 +31,10 @@ PERIOD_ANNOTATION = "shoal.dev/period-seconds"
 STATE_SECRET = {"name": "shoal-state", "key": "url"}
 SINK_BINDING = "shoal-functions"
 COMMAND = ["functions-framework"]
+# functions-framework's server mode (gunicorn, gthread worker; docs/benchmarks.md says why).
+# Set explicitly: its default of 4 threads per CPU counts the node's CPUs, not the pod's.
+SERVER_WORKERS = 1
+SERVER_THREADS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +59,8 @@ def service(spec: FunctionSpec, source: Path, target: Target) -> Document:
         {"name": "FUNCTION_TARGET", "value": spec.name},
         {"name": "FUNCTION_SOURCE", "value": source.as_posix()},
         {"name": "SHOAL_STATE_URL", "valueFrom": {"secretKeyRef": dict(STATE_SECRET)}},
+        {"name": "WORKERS", "value": str(SERVER_WORKERS)},
+        {"name": "THREADS", "value": str(SERVER_THREADS)},
     ]
     container = {"image": target.image, "command": list(COMMAND), "env": env}
     return {

@@ -11,14 +11,15 @@ transactions (`shoal.state`) keep their reads consistent:
   and `scheduled`/`unschedulable`; deployments records what agents report (`running`, `exited`,
   `stopped`) and `stopping`; nodes sets `lost`.
 - `Node` (name = node name; owner: nodes for membership and liveness, scheduler for
-  `allocated` and `ports`): capacity, labels, readiness, last heartbeat, usage.
+  `allocations` and their sums `allocated_*` and `ports`): capacity, labels, readiness, last
+  heartbeat, usage.
 
 Bodies are plain JSON objects; the dataclasses here convert both ways so no function parses
 another's JSON by hand. Times are float seconds since the epoch.
 """
 
 from shoal.model.deployment import DEPLOYMENT, DeploymentRecord, RevisionRecord
-from shoal.model.node import NODE, NodeRecord
+from shoal.model.node import NODE, Allocation, NodeRecord
 from shoal.model.replica import (
     ACTIVE_PHASES,
     PHASES,
@@ -35,6 +36,7 @@ __all__ = [
     "PHASES",
     "REPLICA",
     "TERMINAL_PHASES",
+    "Allocation",
     "DeploymentRecord",
     "NodeRecord",
     "ReplicaRecord",

@@ -46,6 +46,17 @@ class DeploymentRecord:
     available: int = 0
     image_digests: Mapping[str, str] = field(default_factory=dict)
     """Repository:tag -> digest pinned by `images` (so the same push twice does nothing)."""
+    follows: str | None = None
+    """The `repository:tag` whose pushes re-pin the image (label `follows`, which `images`
+    selects by); None when the image is pinned to a digest by the user."""
+    blocked: bool = False
+    """The last step left work waiting for replicas to start or stop (old replicas to replace,
+    new ones beyond the surge room): replica events then run the next step without delay."""
+    stepped_at: float = 0.0
+    """When the last whole reconcile step ran."""
+
+    def labels(self) -> dict[str, str]:
+        return {} if self.follows is None else {"follows": self.follows}
 
     def to_body(self) -> dict[str, object]:
         body = asdict(self)

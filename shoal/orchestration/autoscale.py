@@ -7,7 +7,8 @@ From https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/:
   average says "scale up" pods not yet ready, are set aside; the average is then recomputed
   counting missing pods at 100 % of the target on a scale-down and at 0 % on a scale-up, and
   not-yet-ready pods at 0 %. If the recomputed ratio is within the tolerance or points the other
-  way, nothing changes.
+  way, nothing changes. A pod that has not started (Pending) is not yet ready, never missing
+  (the controller's `groupPods` checks the phase before the metric).
 - #stabilization-window: a scale-down goes only as far as the highest recommendation of the last
   300 s, so a brief dip does not remove replicas that are needed again moments later.
 - #default-behavior: a scale-up adds at most max(100 %, 4 pods) of the replicas counted at the
@@ -32,11 +33,16 @@ __all__ = ["Decision", "History", "PodMetric", "Policy", "decide", "metric_repli
 
 @dataclass(frozen=True)
 class PodMetric:
-    """One replica's CPU use as a percentage of its request; None when no metric arrived."""
+    """One replica's CPU use as a percentage of its request; None when no metric arrived.
+
+    `pending`: not started yet (HPA's Pending phase). HPA sets such a pod aside as not yet
+    ready before it looks for a metric, so it never counts as a missing one.
+    """
 
     name: str
     cpu_utilization: float | None
     ready: bool = True
+    pending: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,10 +86,14 @@ def metric_replicas(
 ) -> int:
     """The replica count the metrics ask for, before stabilization, rate limit and bounds."""
     measured = [
-        _exact(pod.cpu_utilization) for pod in pods if pod.ready and pod.cpu_utilization is not None
+        _exact(pod.cpu_utilization)
+        for pod in pods
+        if pod.ready and not pod.pending and pod.cpu_utilization is not None
     ]
-    missing = sum(1 for pod in pods if pod.cpu_utilization is None)
-    unready = sum(1 for pod in pods if not pod.ready and pod.cpu_utilization is not None)
+    missing = sum(1 for pod in pods if not pod.pending and pod.cpu_utilization is None)
+    unready = sum(
+        1 for pod in pods if pod.pending or (not pod.ready and pod.cpu_utilization is not None)
+    )
     if not measured:
         return current
     goal, slack = _exact(target), _exact(tolerance)
@@ -113,7 +123,9 @@ def decide(
     if current == 0:
         return Decision(0, history, "autoscaling is paused at 0 replicas; scale up to resume it")
     raw = metric_replicas(current, pods, policy.target_cpu_utilization, policy.tolerance)
-    reporting = any(pod.ready and pod.cpu_utilization is not None for pod in pods)
+    reporting = any(
+        pod.ready and not pod.pending and pod.cpu_utilization is not None for pod in pods
+    )
     window = [
         (t, r) for t, r in history.recommendations if now - t < policy.scale_down_window_seconds
     ]

@@ -5,14 +5,17 @@ interval * missed_heartbeats seconds have passed since the last one (at exactly 
 still counts as alive, since its heartbeat may be in flight). Kubernetes' node controller works
 the same way with a longer grace period
 (https://kubernetes.io/docs/concepts/architecture/nodes/#node-controller).
+
+A node that comes back (a network partition heals, an agent restarts) may still run replicas
+that were declared lost and replaced meanwhile: `stale_replicas` names them, to be stopped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["Liveness", "lost_nodes", "lost_replicas"]
+__all__ = ["Liveness", "lost_nodes", "lost_replicas", "stale_replicas"]
 
 
 @dataclass(frozen=True)
@@ -46,3 +49,15 @@ def lost_nodes(
 def lost_replicas(replica_nodes: Mapping[str, str], lost: Collection[str]) -> tuple[str, ...]:
     """Replicas (name -> node they run on) that were on a lost node, by name."""
     return tuple(sorted(replica for replica, node in replica_nodes.items() if node in lost))
+
+
+def stale_replicas(
+    node: str, reported: Iterable[str], placed: Mapping[str, str]
+) -> tuple[str, ...]:
+    """Replicas `node` reports running that must not run there, by name.
+
+    `placed` maps each replica that should run to the node it is placed on; a reported replica
+    missing from it (lost, stopped, deleted, waiting to be placed anew) or placed on another node
+    is stale.
+    """
+    return tuple(sorted(replica for replica in set(reported) if placed.get(replica) != node))

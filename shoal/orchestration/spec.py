@@ -3,8 +3,9 @@
 Field meanings and defaults follow the Kubernetes Deployment
 (https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#writing-a-deployment-spec):
 replicas defaults to 1, maxSurge and maxUnavailable to 25%, progressDeadlineSeconds to 600 and
-must exceed minReadySeconds, revisionHistoryLimit to 10. Validation reports every problem at once,
-each naming the field path and what to write instead, and never stops at the first one.
+must exceed minReadySeconds, revisionHistoryLimit to 10. `metadata.annotations` are strings kept
+for tools (`images` records there the tag a pinned image follows). Validation reports every problem
+at once, each naming the field path and what to write instead, and never stops at the first one.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ class Deployment:
     revision_history_limit: int = 10
     autoscale: Autoscale | None = None
     constraints: Constraints = Constraints()
+    annotations: Mapping[str, str] = field(default_factory=_empty)
 
 
 def template_hash(deployment: Deployment) -> str:
@@ -143,7 +145,9 @@ def parse_deployment(document: object) -> Deployment:
     for key, expected in (("apiVersion", API_VERSION), ("kind", KIND)):
         if top.get(key) != expected:
             reader.problem(key, f"is {top.get(key)!r}; write {key}: {expected}")
-    name = _name(reader, reader.fields(top.get("metadata"), "metadata", {"name"}))
+    metadata = reader.fields(top.get("metadata"), "metadata", {"name", "annotations"})
+    name = _name(reader, metadata)
+    annotations = reader.string_map(metadata.get("annotations", {}), "metadata.annotations")
     spec = reader.fields(
         top.get("spec"),
         "spec",
@@ -178,6 +182,7 @@ def parse_deployment(document: object) -> Deployment:
         revision_history_limit=reader.integer(spec, "revisionHistoryLimit", "spec", default=10),
         autoscale=_autoscale(reader, spec.get("autoscale"), template.resources),
         constraints=_constraints(reader, spec.get("constraints", {})),
+        annotations=annotations,
     )
     if reader.problems:
         raise InvalidSpec(reader.problems)

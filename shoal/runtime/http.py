@@ -6,6 +6,7 @@ not at import: settings come from the process environment then (`K_SINK`, `SHOAL
 and the store is opened in the process that serves (gunicorn forks workers after import).
 
 `GET` answers 200 with the function's name: readiness probes and `curl` can see what runs.
+A state store that cannot be opened yet answers 503 (retried) until it can.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from typing import Protocol, cast
 import flask
 
 from shoal.runtime.invoke import Invoker
-from shoal.runtime.logs import configure_logging
+from shoal.runtime.logs import FunctionLogger, configure_logging
 from shoal.runtime.publisher import HttpPublisher
 from shoal.runtime.settings import RuntimeSettings
 from shoal.runtime.spec import FunctionSpec
-from shoal.state import open_store
+from shoal.state import StateError, open_store
 
 
 class Target(Protocol):
@@ -46,12 +47,12 @@ def invoker_from_settings(spec: FunctionSpec, settings: RuntimeSettings) -> Invo
 
 
 def respond(invoker: Invoker, request: flask.Request) -> flask.Response:
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         spec = invoker.spec
         info = {"function": spec.name, "service": spec.service, "source": spec.event_source}
         return flask.Response(json.dumps(info), 200, mimetype="application/json")
     if request.method != "POST":
-        return flask.Response(status=405, headers={"Allow": "GET, POST"})
+        return flask.Response(status=405, headers={"Allow": "GET, HEAD, POST"})
     result = invoker.handle(dict(request.headers.items()), request.get_data())
     response = flask.Response(result.body, result.status, dict(result.headers))
     if not result.body:
@@ -75,7 +76,13 @@ def make_target(spec: FunctionSpec) -> Target:
         return invokers[0]
 
     def target(request: flask.Request) -> flask.Response:
-        return respond(invoker(), request)
+        try:
+            served = invoker()
+        except StateError as error:  # e.g. the database is not up yet: the broker retries
+            FunctionLogger(spec.name).error("cannot open the state store", error=str(error))
+            body = json.dumps({"error": f"cannot open the state store: {error}"})
+            return flask.Response(body, 503, mimetype="application/json")
+        return respond(served, request)
 
     target.__name__ = target.__qualname__ = spec.name
     target.__doc__ = spec.handler.__doc__

@@ -8,6 +8,7 @@ adapter) points at stderr, where Knative and `shoal up` collect them.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import sys
@@ -45,14 +46,15 @@ def configure_logging(stream: TextIO = sys.stderr, level: int = logging.INFO) ->
 class FunctionLogger:
     """`log.info("placed", node="n1")` -> one JSON line with the bound fields and `node`."""
 
-    def __init__(self, function: str, bound: Mapping[str, object] | None = None) -> None:
+    def __init__(self, function: str) -> None:
         self._logger = logging.getLogger(f"{ROOT_LOGGER}.{function}")
-        self._function = function
-        self._bound = {"function": function, **(bound or {})}
+        self._bound: Mapping[str, object] = {"function": function}
 
     def bind(self, **fields: object) -> FunctionLogger:
         """A logger that adds `fields` to every line."""
-        return FunctionLogger(self._function, {**self._bound, **fields})
+        bound = copy.copy(self)
+        bound._bound = {**self._bound, **fields}
+        return bound
 
     def info(self, message: str, **fields: object) -> None:
         self._log(logging.INFO, message, fields)

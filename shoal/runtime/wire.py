@@ -38,8 +38,6 @@ _HINT = (
     f"event with Content-Type {STRUCTURED} (structured mode)"
 )
 
-JsonEvent = dict[str, object]
-
 
 class _Parsed(abstract.CloudEvent):
     """The SDK's extension point: receives exactly the attributes and data it parsed."""

@@ -13,7 +13,10 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "functions.md"
 def _type_name(annotation: object) -> str:
     if isinstance(annotation, type):
         return annotation.__name__
-    return str(annotation).replace("collections.abc.", "").replace("typing.", "")
+    text = str(annotation)
+    for module in ("collections.abc.", "typing.", "shoal.events."):
+        text = text.replace(module, "")
+    return text
 
 
 def catalog_table() -> str:

@@ -81,6 +81,8 @@ def test_a_service_runs_the_one_image_selected_by_target_and_source(
                                     "secretKeyRef": {"name": "shoal-state", "key": "url"}
                                 },
                             },
+                            {"name": "WORKERS", "value": "1"},
+                            {"name": "THREADS", "value": "8"},
                         ],
                     }
                 ]

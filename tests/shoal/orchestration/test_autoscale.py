@@ -13,8 +13,10 @@ from shoal.orchestration.autoscale import (
 from shoal.orchestration.spec import Autoscale
 
 
-def pods(*utilizations: float | None, ready: bool = True, first: int = 0) -> list[PodMetric]:
-    return [PodMetric(f"p{first + i}", u, ready) for i, u in enumerate(utilizations)]
+def pods(
+    *utilizations: float | None, ready: bool = True, first: int = 0, pending: bool = False
+) -> list[PodMetric]:
+    return [PodMetric(f"p{first + i}", u, ready, pending) for i, u in enumerate(utilizations)]
 
 
 @pytest.mark.parametrize(
@@ -55,6 +57,12 @@ def pods(*utilizations: float | None, ready: bool = True, first: int = 0) -> lis
         (4, pods(10, 10) + pods(90, 90, ready=False, first=2), 50, 1),
         # an unready pod without a metric is a missing one
         (4, pods(20, 20, 20) + pods(None, ready=False, first=3), 50, 3),
+        # ...but a pending (not started) one is not yet ready: 0 % on a scale-up...
+        (4, pods(150, 150) + pods(None, None, ready=False, pending=True, first=2), 50, 6),
+        (4, pods(100, 100) + pods(None, None, ready=False, pending=True, first=2), 50, 4),
+        # ...and left out of a scale-down, where a missing one would count at the target
+        (4, pods(20, 20) + pods(None, None, ready=False, pending=True, first=2), 50, 1),
+        (4, pods(20, 20, None, None), 50, 3),
         # set-aside pods only damp a change: never a scale-down from a scale-up reading
         (10, pods(100, 100, 100, None), 50, 10),  # 6 < 10 while the metric says "up"
         # no usable metric at all: keep the count

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from shoal.orchestration.nodes import Liveness, lost_nodes, lost_replicas
+from shoal.orchestration.nodes import Liveness, lost_nodes, lost_replicas, stale_replicas
 
 HEARTBEATS = {"a": 100.0, "b": 97.0, "c": 96.9, "d": 50.0, "e": 101.0}
 
@@ -64,3 +64,21 @@ def test_liveness_rejects_settings_that_would_lose_every_node(interval: float, m
 def test_grace_seconds() -> None:
     assert Liveness().grace_seconds == 3.0
     assert Liveness(heartbeat_interval=2.5, missed_heartbeats=4).grace_seconds == 10.0
+
+
+@pytest.mark.parametrize(
+    ("reported", "placed", "stale"),
+    [
+        ((), {"r1": "n1"}, ()),
+        (("r1", "r2"), {"r1": "n1", "r2": "n1"}, ()),
+        # lost, stopped or deleted while the node was away: no longer placed anywhere
+        (("r1", "r2"), {"r1": "n1"}, ("r2",)),
+        # replaced by a replica of the same name placed elsewhere
+        (("r2", "r1"), {"r1": "n2", "r2": "n1"}, ("r1",)),
+        (("r3", "r1", "r3"), {}, ("r1", "r3")),  # sorted, once each
+    ],
+)
+def test_stale_replicas(
+    reported: tuple[str, ...], placed: dict[str, str], stale: tuple[str, ...]
+) -> None:
+    assert stale_replicas("n1", reported, placed) == stale

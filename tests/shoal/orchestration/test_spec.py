@@ -127,6 +127,8 @@ Get = Callable[[Deployment], object]
             2,
         ),
         ("spec.image", "web", lambda d: d.template.image, "web"),
+        ("metadata.annotations", DELETE, lambda d: d.annotations, {}),
+        ("metadata.annotations", {"team": "a"}, lambda d: d.annotations, {"team": "a"}),
     ],
 )
 def test_valid_fields(
@@ -150,6 +152,8 @@ def test_valid_fields(
         ("metadata.name", 7, "metadata.name", "write e.g. '7'"),
         ("metadata.name", DELETE, "metadata.name", "is required; write e.g. metadata: {name: web}"),
         ("metadata.labels", {}, "metadata.labels", "not a known field"),
+        ("metadata.annotations", {"n": 3}, "metadata.annotations.n", 'quote it: n: "3"'),
+        ("metadata.annotations", "team=a", "metadata.annotations", "must be a mapping"),
         ("spec.replica", 3, "spec.replica", "did you mean 'replicas'?"),
         ("spec.maxSurge", 1, "spec.maxSurge", "not a known field"),
         ("spec.replicas", -1, "spec.replicas", "write a whole number of at least 0"),

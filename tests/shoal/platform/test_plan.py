@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,7 @@ BINDING = {
 SECRETS = {("shoal-state", "url"): "sqlite:////tmp/x.db"}
 
 
-def write(folder: Path, *documents: dict[str, object]) -> Path:
+def write(folder: Path, *documents: Mapping[str, object]) -> Path:
     (folder / "all.yaml").write_text(yaml.safe_dump_all(documents))
     (folder / "kustomization.yaml").write_text("resources: [all.yaml]\n")
     return folder

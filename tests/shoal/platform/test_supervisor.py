@@ -7,6 +7,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -94,12 +95,12 @@ async def test_stop_ends_the_whole_process_group_even_what_ignores_sigterm(
     await child.stop()
 
     for pid in map(int, pids.read_text().split()):
-        await wait_until(lambda pid=pid: not _alive(pid), timeout=10)
+        await wait_until(partial(_gone, pid), timeout=10)
 
 
-def _alive(pid: int) -> bool:
+def _gone(pid: int) -> bool:
     try:
         state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
-        return False
-    return state != "Z"
+        return True
+    return state == "Z"

@@ -112,4 +112,20 @@ def test_get_says_which_function_runs_and_other_methods_are_refused(
         "source": "/shoal/echo",
     }
     refused = client.put("/", data=b"")
-    assert (refused.status_code, refused.headers["Allow"]) == (405, "GET, POST")
+    assert (refused.status_code, refused.headers["Allow"]) == (405, "GET, HEAD, POST")
+
+
+def test_a_state_store_that_cannot_be_opened_answers_503_until_it_can(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    client = serve(monkeypatch, tmp_path, "echo", None).test_client()
+    monkeypatch.setenv("SHOAL_STATE_URL", f"sqlite:///{tmp_path / 'missing' / 'state.db'}")
+    headers, body = echo_request(emit=0)
+
+    refused = client.post("/", headers=headers, data=body)
+    (tmp_path / "missing").mkdir()
+    accepted = client.post("/", headers=headers, data=body)
+
+    assert refused.status_code == 503
+    assert "cannot open the state store" in refused.get_json()["error"]
+    assert accepted.status_code == 204

@@ -1,0 +1,218 @@
+"""nodes: node membership and liveness (joins, heartbeats, loss after missed heartbeats).
+
+- `node.joined` {node, capacity, labels, replicas}: the Node is created or updated (capacity,
+  labels, ready) and keeps what the scheduler placed on it.
+- `node.heartbeat` {node, capacity, allocated, usage, replicas}: `last_heartbeat`, usage and
+  each replica's cpu utilisation (what the autoscaler reads). For a ready node that is one get
+  and one put: a thousand nodes beat every second.
+- A node that comes back (a join, or a heartbeat while it is not ready) is ready again, and
+  every replica it reports that is no longer placed on it (declared lost and replaced while it
+  was away) gets `replica.stop.requested` with `shoalnode=<node>`. A heartbeat from a node never
+  seen (its join lost) registers it, without labels until it joins.
+- On the `node-liveness` tick, a ready node whose last heartbeat is more than interval x missed
+  heartbeats old (`shoal.orchestration.nodes`) is lost: not ready, `node.lost`, and each replica
+  placed on it becomes `lost` with a `replica.lost` (deployments replaces it, the scheduler
+  frees its share). The tick runs every 0.5 s locally, so a node is declared lost at most 0.5 s
+  after its grace ends.
+
+Heartbeat times are when this function handles them, not the agents' clocks, so a skewed clock
+on a node cannot make it look dead or alive (Kubernetes' node controller does the same).
+`SHOAL_NODE_HEARTBEAT_INTERVAL` (seconds, default 1: the agents' `--heartbeat-interval`) and
+`SHOAL_NODE_MISSED_HEARTBEATS` (default 3) set the grace.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import cast
+
+from shoal import events
+from shoal.model import ACTIVE_PHASES, NODE, REPLICA, NodeRecord, ReplicaRecord
+from shoal.orchestration.nodes import Liveness, lost_nodes, lost_replicas, stale_replicas
+from shoal.runtime import Context, Emit, Event, PermanentError, Subscription, Tick, function
+
+INTERVAL_VARIABLE = "SHOAL_NODE_HEARTBEAT_INTERVAL"
+MISSED_VARIABLE = "SHOAL_NODE_MISSED_HEARTBEATS"
+LIVENESS_TICK = "node-liveness"
+
+
+@dataclass(frozen=True, slots=True)
+class NodesSettings:
+    liveness: Liveness = field(default_factory=Liveness)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> NodesSettings:
+        interval, missed = environ.get(INTERVAL_VARIABLE), environ.get(MISSED_VARIABLE)
+        try:
+            return cls(Liveness(float(interval or 1.0), int(missed or 3)))
+        except ValueError as error:
+            raise ValueError(
+                f"{INTERVAL_VARIABLE}={interval!r}, {MISSED_VARIABLE}={missed!r}: write "
+                f"seconds above 0 and a whole number of at least 1 ({error})"
+            ) from None
+
+
+SETTINGS = NodesSettings.from_environ(os.environ)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What an agent says about its node in `node.joined` or `node.heartbeat`."""
+
+    node: str
+    cpu_millis: int
+    memory_mib: int
+    replicas: Mapping[str, str]
+    """Every replica the node runs -> its deployment."""
+    labels: Mapping[str, str] | None = None
+    """A join's; None in a heartbeat, which carries none."""
+    usage: tuple[int, int] | None = None
+    """A heartbeat's: cpu millicores and memory MiB in use; None in a join."""
+    utilization: Mapping[str, float] = field(default_factory=dict)
+    """A heartbeat's: each replica's cpu use in percent of its request, where known."""
+
+    @classmethod
+    def of(cls, event: Event) -> Report:
+        data = event.data_object()
+        try:
+            capacity = cast(Mapping[str, int], data["capacity"])
+            replicas = cast(Sequence[Mapping[str, object]], data["replicas"])
+            report = cls(
+                node=str(data["node"]),
+                cpu_millis=int(capacity["cpu_millis"]),
+                memory_mib=int(capacity["memory_mib"]),
+                replicas={str(r["replica"]): str(r["deployment"]) for r in replicas},
+            )
+            if event.type == events.NODE_JOINED:
+                return replace(report, labels=dict(cast(Mapping[str, str], data["labels"])))
+            usage = cast(Mapping[str, int], data["usage"])
+            utilization = {
+                str(r["replica"]): float(cast(float, r["cpu_utilization"]))
+                for r in replicas
+                if r.get("cpu_utilization") is not None
+            }
+            used = (int(usage["cpu_millis"]), int(usage["memory_mib"]))
+            return replace(report, usage=used, utilization=utilization)
+        except (KeyError, TypeError, ValueError) as error:
+            raise PermanentError(
+                f"{event.type} data is not shaped as shoal.events says: {error!r}"
+            ) from None
+
+
+@function(
+    subscriptions=[
+        Subscription(name="joined", attributes={"type": events.NODE_JOINED}),
+        Subscription(name="heartbeat", attributes={"type": events.NODE_HEARTBEAT}),
+        Tick(LIVENESS_TICK, "* * * * *", local_period_seconds=0.5),
+    ]
+)
+def nodes(event: Event, ctx: Context) -> list[Emit]:
+    """Records joins and heartbeats; declares nodes lost when their heartbeats stop."""
+    if event.type in (events.NODE_JOINED, events.NODE_HEARTBEAT):
+        return report(ctx, Report.of(event))
+    if event.source.endswith(f"/pingsources/{LIVENESS_TICK}"):
+        return detect_lost(ctx)
+    raise PermanentError(f"nodes does not handle {event.type} from {event.source}")
+
+
+def report(ctx: Context, seen: Report) -> list[Emit]:
+    now = ctx.now().timestamp()
+    resource = ctx.state.get(NODE, seen.node)
+    known = None if resource is None else NodeRecord.from_body(resource.body)
+    node = known or NodeRecord(seen.node, seen.cpu_millis, seen.memory_mib, joined_at=now)
+    node = replace(
+        node,
+        cpu_millis=seen.cpu_millis,
+        memory_mib=seen.memory_mib,
+        ready=True,
+        last_heartbeat=now,
+    )
+    if seen.labels is not None:
+        node = replace(node, labels=seen.labels, joined_at=now)
+    if seen.usage is not None:
+        node = replace(
+            node,
+            usage_cpu_millis=seen.usage[0],
+            usage_memory_mib=seen.usage[1],
+            replica_cpu_utilization=seen.utilization,
+        )
+    ctx.state.put(NODE, seen.node, node.to_body())
+    if known is not None and known.ready and seen.labels is None:
+        return []  # an ordinary heartbeat
+    ctx.log.info("node ready", node=seen.node, returned=known is not None)
+    return _stop_stale(ctx, seen)
+
+
+def _stop_stale(ctx: Context, seen: Report) -> list[Emit]:
+    """replica.stop.requested for what the node runs but should not run any more."""
+    placed: dict[str, str] = {}
+    for name in seen.replicas:
+        resource = ctx.state.get(REPLICA, name)
+        replica = None if resource is None else ReplicaRecord.from_body(resource.body)
+        if replica is not None and replica.node is not None and replica.phase in ACTIVE_PHASES:
+            placed[name] = replica.node
+    emits: list[Emit] = []
+    for name in stale_replicas(seen.node, seen.replicas, placed):
+        data: events.ReplicaOnNode = {
+            "deployment": seen.replicas[name],
+            "replica": name,
+            "node": seen.node,
+        }
+        emits.append(
+            Emit(
+                events.REPLICA_STOP_REQUESTED,
+                dict(data),
+                subject=name,
+                extensions={events.NODE_EXTENSION: seen.node},
+            )
+        )
+    if emits:
+        ctx.log.info("stopping stale replicas", node=seen.node, replicas=len(emits))
+    return emits
+
+
+def detect_lost(ctx: Context) -> list[Emit]:
+    now = ctx.now().timestamp()
+    nodes = {resource.name: resource.body for resource in ctx.state.list(NODE)}
+    # Two fields read by hand: parsing every NodeRecord twice a second would cost more.
+    last_heartbeats = {
+        name: cast(float, body["last_heartbeat"]) for name, body in nodes.items() if body["ready"]
+    }
+    lost = lost_nodes(last_heartbeats, now, SETTINGS.liveness)
+    emits: list[Emit] = []
+    placed: dict[str, ReplicaRecord] = {}
+    for name in lost:
+        emits.append(_lose_node(ctx, NodeRecord.from_body(nodes[name])))
+        for resource in ctx.state.list(REPLICA, label_selector={"node": name}):
+            replica = ReplicaRecord.from_body(resource.body)
+            if replica.phase in ACTIVE_PHASES:
+                placed[replica.name] = replica
+    replica_nodes = {name: cast(str, replica.node) for name, replica in placed.items()}
+    for name in lost_replicas(replica_nodes, lost):
+        emits.append(_lose_replica(ctx, placed[name], now - last_heartbeats[replica_nodes[name]]))
+    return emits
+
+
+def _lose_node(ctx: Context, node: NodeRecord) -> Emit:
+    ctx.state.put(NODE, node.name, replace(node, ready=False).to_body())
+    last = datetime.fromtimestamp(node.last_heartbeat, UTC).isoformat().replace("+00:00", "Z")
+    ctx.log.warning("node lost", node=node.name, last_heartbeat=last)
+    data: events.NodeLost = {"node": node.name, "last_heartbeat": last}
+    return Emit(events.NODE_LOST, dict(data), subject=node.name)
+
+
+def _lose_replica(ctx: Context, replica: ReplicaRecord, silent: float) -> Emit:
+    node = cast(str, replica.node)
+    reason = f"node {node} sent no heartbeat for {silent:.1f} s"
+    lost = replace(replica, phase="lost", reason=reason)
+    ctx.state.put(REPLICA, lost.name, lost.to_body(), labels=lost.labels())
+    data: events.ReplicaLost = {
+        "deployment": replica.deployment,
+        "replica": replica.name,
+        "node": node,
+        "reason": reason,
+    }
+    return Emit(events.REPLICA_LOST, dict(data), subject=replica.name)

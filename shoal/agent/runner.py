@@ -1,0 +1,135 @@
+"""Running an agent: its driver, store, sender, HTTP endpoint, Trigger file and loops.
+
+    async with running_agent(settings) as running:
+        ...  # running.url is the endpoint the Trigger points at
+
+Start-up order matters: the agent reconciles and queues its joins before it listens, so an
+event arriving after a restart meets the reconciled state; the Trigger is written once the
+endpoint answers. On exit: stop listening, finish the driver work under way, post what is
+queued (bounded by `flush_timeout_seconds`), close the driver (replicas of drivers whose
+replicas outlive the agent keep running) and the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from shoal.agent.agent import Agent
+from shoal.agent.driver import Driver
+from shoal.agent.exec import ExecDriver
+from shoal.agent.sender import EventSender
+from shoal.agent.server import build_app
+from shoal.agent.settings import AgentSettings, SettingsError
+from shoal.agent.sim import SimDriver
+from shoal.agent.store import AssignmentStore
+from shoal.agent.trigger import broker_of, render_agent_trigger, write_agent_trigger
+
+__all__ = ["RunningAgent", "create_driver", "running_agent"]
+
+log = logging.getLogger("shoal.agent")
+
+PRUNE_EVERY_SECONDS = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunningAgent:
+    agent: Agent
+    url: str
+    trigger_path: Path | None
+
+
+async def create_driver(settings: AgentSettings) -> Driver:
+    if settings.driver == "sim":
+        return SimDriver(settings.sim)
+    if settings.driver == "exec":
+        return await ExecDriver.open(
+            settings.state_dir / "exec", grace_seconds=settings.stop_grace_seconds
+        )
+    raise SettingsError(
+        f"--driver {settings.driver} is not available in this version; use exec or sim"
+    )
+
+
+@asynccontextmanager
+async def running_agent(settings: AgentSettings) -> AsyncIterator[RunningAgent]:
+    driver = await create_driver(settings)
+    store = AssignmentStore(settings.state_dir / "assignments.sqlite3")
+    store.prune(time.time() - settings.retention_seconds)
+    sender = EventSender(settings.broker_url, batch=settings.batching)
+    await sender.start()
+    agent = Agent(
+        nodes=settings.node_names,
+        capacity=settings.capacity,
+        labels=settings.labels,
+        driver=driver,
+        store=store,
+        sink=sender,
+    )
+    runner = web.AppRunner(build_app(agent, settings.name), access_log=None, handle_signals=False)
+    loops: list[asyncio.Task[None]] = []
+    try:
+        await agent.start()
+        await runner.setup()
+        await web.TCPSite(runner, settings.listen_host, settings.listen_port).start()
+        url = settings.advertise_url or _endpoint_url(settings.listen_host, _bound_port(runner))
+        trigger_path = None
+        if settings.write_trigger is not None:
+            namespace, broker = broker_of(settings.broker_url)
+            trigger = render_agent_trigger(
+                settings.name, url, broker=broker, namespace=namespace, nodes=settings.nodes
+            )
+            trigger_path = write_agent_trigger(settings.write_trigger, trigger)
+        loops.append(asyncio.create_task(agent.watch_exits(), name="exit watcher"))
+        loops.append(asyncio.create_task(_heartbeats(agent, settings), name="heartbeats"))
+        log.info("agent %s serving %d node(s) at %s", settings.name, len(agent.nodes), url)
+        yield RunningAgent(agent, url, trigger_path)
+    finally:
+        await runner.cleanup()
+        for task in loops:
+            task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        await agent.drain(settings.stop_grace_seconds + 1.0)
+        await sender.close(settings.flush_timeout_seconds)
+        await driver.close()
+        store.close()
+
+
+async def _heartbeats(agent: Agent, settings: AgentSettings) -> None:
+    """A heartbeat per node every interval (a missed tick is skipped, not caught up), and
+    now and then the pruning of old records."""
+    loop = asyncio.get_running_loop()
+    next_beat = next_prune = loop.time()
+    while True:
+        agent.send_heartbeats(await agent.driver.usage())
+        now = loop.time()
+        if now >= next_prune:
+            agent.prune(time.time() - settings.retention_seconds)
+            next_prune = now + PRUNE_EVERY_SECONDS
+        next_beat += settings.heartbeat_interval
+        if next_beat < now:
+            next_beat = now + settings.heartbeat_interval
+        await asyncio.sleep(next_beat - now)
+
+
+def _bound_port(runner: web.AppRunner) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            return int(address[1])
+    raise RuntimeError("the agent's listening socket has no port")
+
+
+def _endpoint_url(host: str, port: int) -> str:
+    if host in ("", "0.0.0.0", "::"):  # listening everywhere: name this machine
+        host = socket.gethostname()
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"

@@ -1,0 +1,92 @@
+"""The agent's HTTP endpoint.
+
+- `POST /`: the subscriber of the agent's Trigger. One CloudEvent (binary or structured mode):
+  202 once the decision is recorded (the driver work follows), 400 with `{"error": ...}` for
+  an event the agent can never act on (not retried by the broker: dead-lettered).
+- `GET /`: 200 with `{"agent", "driver", "nodes", "replicas"}` once the agent runs (readiness).
+- `POST /sim/load` (sim driver only): `{"deployment": "web", "cpu_utilization": 90}` sets the
+  cpu utilisation the heartbeats report for that deployment's replicas; 200 with
+  `{"deployment", "cpu_utilization", "replicas"}` (how many run now). 404 with other drivers.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from shoal.agent.agent import Agent
+from shoal.agent.errors import InvalidEvent
+from shoal.agent.sim import SimDriver
+from shoal.runtime.errors import NotACloudEventError
+from shoal.runtime.wire import parse_request
+
+__all__ = ["build_app"]
+
+AGENT_KEY = web.AppKey("agent", Agent)
+NAME_KEY = web.AppKey("name", str)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+async def handle_event(request: web.Request) -> web.Response:
+    body = await request.read()
+    try:
+        event = parse_request(request.headers, body)
+        await request.app[AGENT_KEY].receive(event)
+    except (NotACloudEventError, InvalidEvent) as error:
+        return _error(400, str(error))
+    return web.Response(status=202)
+
+
+async def handle_status(request: web.Request) -> web.Response:
+    agent = request.app[AGENT_KEY]
+    return web.json_response(
+        {
+            "agent": request.app[NAME_KEY],
+            "driver": agent.driver.kind,
+            "nodes": list(agent.nodes),
+            "replicas": len(agent.running()),
+        }
+    )
+
+
+async def handle_sim_load(request: web.Request) -> web.Response:
+    driver = request.app[AGENT_KEY].driver
+    if not isinstance(driver, SimDriver):
+        return _error(404, f"/sim/load needs --driver sim; this agent runs --driver {driver.kind}")
+    example = '{"deployment": "web", "cpu_utilization": 90}'
+    try:
+        document = json.loads(await request.read())
+    except ValueError:
+        return _error(400, f"the body must be JSON like {example}")
+    if not isinstance(document, Mapping):
+        return _error(400, f"the body must be a JSON object like {example}")
+    deployment, utilization = document.get("deployment"), document.get("cpu_utilization")
+    if not isinstance(deployment, str) or not deployment:
+        return _error(400, f"deployment must be a deployment's name, as in {example}")
+    if (
+        not isinstance(utilization, int | float)
+        or isinstance(utilization, bool)
+        or not math.isfinite(utilization)
+        or utilization < 0
+    ):
+        return _error(400, f"cpu_utilization must be a percentage >= 0, as in {example}")
+    replicas = driver.set_load(deployment, float(utilization))
+    return web.json_response(
+        {"deployment": deployment, "cpu_utilization": utilization, "replicas": replicas}
+    )
+
+
+def build_app(agent: Agent, name: str) -> web.Application:
+    app = web.Application()
+    app[AGENT_KEY] = agent
+    app[NAME_KEY] = name
+    app.router.add_post("/", handle_event)
+    app.router.add_get("/", handle_status)
+    app.router.add_post("/sim/load", handle_sim_load)
+    return app

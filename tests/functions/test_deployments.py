@@ -1,0 +1,491 @@
+"""The deployments function, driven through the runtime with a scripted scheduler and agents."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from functions.deployments import MAX_REPLICAS_PER_REQUEST, REQUEST_TIMEOUT_SECONDS
+from shoal import events
+from shoal.orchestration.quantity import Percent
+from shoal.orchestration.rollout import fencepost_violations, restart_delay
+from shoal.orchestration.spec import parse_deployment
+from shoal.state import StateStore, open_store
+from tests.functions.cluster import Cluster, manifest, revision_of
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[StateStore]:
+    opened = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def cluster(store: StateStore) -> Cluster:
+    return Cluster(store)
+
+
+def running(cluster: Cluster, document: dict[str, Any]) -> None:
+    """Apply and let the scheduler and agents bring everything up."""
+    cluster.apply(document)
+    cluster.settle()
+
+
+def test_apply_creates_every_replica_and_requests_them_in_one_event(cluster: Cluster) -> None:
+    document = manifest(constraints={"nodeSelector": {"zone": "a"}})
+
+    emitted = cluster.apply(document)
+
+    (requested,) = emitted
+    revision = revision_of(document)
+    replicas = cluster.replicas()
+    assert requested["type"] == events.REPLICA_REQUESTED
+    assert requested["subject"] == "web"
+    data = requested["data"]
+    assert sorted(data["replicas"]) == [replica.name for replica in replicas]
+    assert data == {
+        "deployment": "web",
+        "revision": revision,
+        "replicas": data["replicas"],
+        "template": {
+            "image": "127.0.0.1:5000/web:v1",
+            "command": ["httpd", "-f", "-p", "$PORT"],
+            "env": {},
+            "resources": {"cpu_millis": 100, "memory_mib": 64},
+            "ports": ["http"],
+        },
+        "node_selector": {"zone": "a"},
+    }
+    assert len(replicas) == 3
+    for replica in replicas:
+        assert replica.name.startswith(f"web-{revision[:6]}-")
+        assert (replica.phase, replica.node, replica.revision) == ("pending", None, revision)
+        assert (replica.cpu_millis, replica.memory_mib, replica.port_count) == (100, 64, 1)
+        assert replica.node_selector == {"zone": "a"}
+    record = cluster.deployment()
+    assert record is not None
+    assert (record.revision, record.replicas, record.state) == (revision, 3, "progressing")
+    assert [(r.number, r.hash) for r in record.revisions] == [(1, revision)]
+
+
+def test_replicas_come_up_and_the_status_counts_them(cluster: Cluster) -> None:
+    running(cluster, manifest())
+
+    record = cluster.deployment()
+    assert record is not None
+    assert (record.state, record.ready, record.updated, record.available) == ("complete", 3, 3, 3)
+    assert sorted(str(r.node) for r in cluster.replicas()) == ["n1", "n2", "n3"]
+    assert {r.phase for r in cluster.replicas()} == {"running"}
+
+
+def test_an_invalid_spec_is_rejected_with_every_problem(cluster: Cluster) -> None:
+    document = manifest(strategy={"maxSurge": "lots"})
+    document["spec"]["replicas"] = "3"
+
+    (rejected,) = cluster.apply(document)
+
+    assert rejected["type"] == events.DEPLOYMENT_REJECTED
+    assert rejected["subject"] == "web"
+    data = rejected["data"]
+    assert data["deployment"] == "web"
+    assert [problem["path"] for problem in data["problems"]] == [
+        "spec.replicas",
+        "spec.strategy.maxSurge",
+    ]
+    assert "write it without quotes: replicas: 3" in data["reason"]
+    assert cluster.deployment() is None
+    assert cluster.replicas() == []
+
+
+def test_a_document_without_a_name_is_rejected_without_one(cluster: Cluster) -> None:
+    (rejected,) = cluster.send(events.DEPLOYMENT_APPLIED, {"manifest": "replicas: 3"})
+
+    assert "deployment" not in rejected["data"]
+    assert "subject" not in rejected
+
+
+def test_reapplying_the_same_document_changes_nothing(cluster: Cluster) -> None:
+    running(cluster, manifest())
+    before = (cluster.deployment(), cluster.replicas())
+
+    assert cluster.apply(manifest()) == []
+    assert (cluster.deployment(), cluster.replicas()) == before
+
+
+ROLLOUTS = [
+    # (id, replicas, strategy, minReadySeconds)
+    ("10 replicas at 25%", 10, {"maxSurge": "25%", "maxUnavailable": "25%"}, 0),
+    ("3 replicas at 25%: surge 1, none unavailable", 3, {}, 0),
+    ("stop first: maxSurge 0", 4, {"maxSurge": 0, "maxUnavailable": 1}, 0),
+    ("start first: maxUnavailable 0", 5, {"maxSurge": 2, "maxUnavailable": 0}, 0),
+    ("minReadySeconds", 4, {"maxSurge": 1, "maxUnavailable": 1}, 5),
+]
+
+
+@pytest.mark.parametrize(
+    ("replicas", "strategy", "min_ready"),
+    [case[1:] for case in ROLLOUTS],
+    ids=[case[0] for case in ROLLOUTS],
+)
+def test_a_rolling_update_never_breaks_the_fenceposts(
+    cluster: Cluster, replicas: int, strategy: dict[str, Any], min_ready: int
+) -> None:
+    old = manifest(replicas=replicas, strategy=strategy, minReadySeconds=min_ready)
+    new = manifest("127.0.0.1:5000/web:v2", replicas, strategy=strategy, minReadySeconds=min_ready)
+    running(cluster, old)
+    for _ in range(3):  # minReadySeconds pass between ticks
+        cluster.advance(min_ready or 1)
+        cluster.tick()
+        cluster.settle()
+    cluster.observations.clear()
+
+    cluster.apply(new)
+    cluster.settle()
+    for _ in range(20):
+        cluster.advance(1)
+        cluster.tick()
+        cluster.settle()
+
+    surge = strategy.get("maxSurge", Percent(25))
+    unavailable = strategy.get("maxUnavailable", Percent(25))
+    surge = Percent(int(surge[:-1])) if isinstance(surge, str) else surge
+    unavailable = Percent(int(unavailable[:-1])) if isinstance(unavailable, str) else unavailable
+    violations = fencepost_violations(
+        cluster.observations, replicas, surge, unavailable, min_ready_seconds=min_ready
+    )
+    assert violations == []
+    assert len(cluster.observations) > 2 * replicas  # every delivery was observed
+    record = cluster.deployment()
+    assert record is not None
+    assert (record.state, record.revision) == ("complete", revision_of(new))
+    assert (record.ready, record.updated, record.available) == (replicas, replicas, replicas)
+    assert {(r.revision, r.phase) for r in cluster.replicas()} == {(revision_of(new), "running")}
+    assert len(cluster.of_type(events.REPLICA_STOP_REQUESTED)) == replicas
+
+
+def test_a_rollout_waiting_on_replicas_steps_on_their_news(cluster: Cluster) -> None:
+    running(cluster, manifest(replicas=3))
+
+    cluster.apply(manifest("127.0.0.1:5000/web:v2", 3))
+    cluster.settle()  # no ticks: replica events alone drive it
+
+    assert {r.revision for r in cluster.replicas()} == {
+        revision_of(manifest("127.0.0.1:5000/web:v2"))
+    }
+
+
+def test_reapplying_an_old_document_reuses_its_revision(cluster: Cluster) -> None:
+    v1, v2 = manifest(), manifest("127.0.0.1:5000/web:v2")
+    running(cluster, v1)
+    running(cluster, v2)
+
+    running(cluster, v1)
+
+    record = cluster.deployment()
+    assert record is not None
+    assert [(r.number, r.hash) for r in record.revisions] == [
+        (2, revision_of(v2)),
+        (3, revision_of(v1)),
+    ]
+    assert {r.revision for r in cluster.replicas()} == {revision_of(v1)}
+
+
+def test_rollback_takes_the_old_template_and_keeps_the_replicas(cluster: Cluster) -> None:
+    v1, v2 = manifest(), manifest("127.0.0.1:5000/web:v2")
+    running(cluster, v1)
+    running(cluster, v2)
+    cluster.send(events.DEPLOYMENT_SCALED, {"deployment": "web", "replicas": 5, "reason": "load"})
+    cluster.settle()
+
+    cluster.send(events.DEPLOYMENT_ROLLBACK, {"deployment": "web"})
+    cluster.settle()
+
+    record = cluster.deployment()
+    assert record is not None
+    assert record.revision == revision_of(v1)
+    assert record.manifest["spec"] == {**v1["spec"], "replicas": 5}
+    assert [r.number for r in record.revisions] == [2, 3]
+    assert len(cluster.replicas()) == 5
+    assert {r.revision for r in cluster.replicas()} == {revision_of(v1)}
+
+    cluster.send(events.DEPLOYMENT_ROLLBACK, {"deployment": "web", "revision": 2})
+    cluster.settle()
+
+    assert {r.revision for r in cluster.replicas()} == {revision_of(v2)}
+
+
+@pytest.mark.parametrize(
+    ("data", "path", "fragment"),
+    [
+        ({"deployment": "web", "revision": 9}, "data.revision", "revision 9 is not in the history"),
+        ({"deployment": "api"}, "data.deployment", "there is no deployment 'api' to roll back"),
+    ],
+)
+def test_a_rollback_that_cannot_be_done_is_rejected(
+    cluster: Cluster, data: dict[str, Any], path: str, fragment: str
+) -> None:
+    running(cluster, manifest())
+
+    (rejected,) = cluster.send(events.DEPLOYMENT_ROLLBACK, data)
+
+    assert rejected["type"] == events.DEPLOYMENT_REJECTED
+    (problem,) = rejected["data"]["problems"]
+    assert problem["path"] == path
+    assert fragment in problem["message"]
+
+
+def test_the_revision_history_is_limited(cluster: Cluster) -> None:
+    images = [f"127.0.0.1:5000/web:v{n}" for n in range(1, 5)]
+    for image in images:
+        running(cluster, manifest(image, revisionHistoryLimit=1))
+
+    record = cluster.deployment()
+    assert record is not None
+    assert [(r.number, parse_deployment(r.manifest).template.image) for r in record.revisions] == [
+        (3, images[2]),
+        (4, images[3]),
+    ]
+
+
+def test_a_crashing_replica_restarts_in_place_with_back_off(cluster: Cluster) -> None:
+    running(cluster, manifest(replicas=1))
+    (replica,) = cluster.replicas()
+
+    for restarts, delay in enumerate([10, 20, 40]):
+        assert cluster.exit(replica) == []
+        (exited,) = cluster.replicas()
+        assert (exited.phase, exited.exit_code, exited.restarts) == ("exited", 1, restarts)
+        assert (
+            exited.restart_at
+            == cluster.now.timestamp() + delay
+            == restart_delay(restarts) + cluster.now.timestamp()
+        )
+        cluster.advance(delay - 1)
+        assert cluster.tick() == []  # still backing off
+        cluster.advance(1)
+
+        (requested,) = cluster.tick()
+
+        assert requested["data"]["replicas"] == [replica.name]
+        cluster.settle()
+        (replica,) = cluster.replicas()
+        assert (replica.phase, replica.node, replica.restarts) == (
+            "running",
+            exited.node,
+            restarts + 1,
+        )
+
+
+def test_the_back_off_is_capped_at_five_minutes(cluster: Cluster) -> None:
+    running(cluster, manifest(replicas=1))
+    (replica,) = cluster.replicas()
+    for _ in range(7):
+        cluster.exit(replica)
+        cluster.advance(300)
+        cluster.tick()
+        cluster.settle()
+        (replica,) = cluster.replicas()
+
+    cluster.exit(replica)
+
+    (exited,) = cluster.replicas()
+    assert exited.restart_at == cluster.now.timestamp() + 300
+
+
+def test_delete_stops_every_replica_then_removes_the_deployment(cluster: Cluster) -> None:
+    running(cluster, manifest(replicas=3))
+    cluster.auto_start = False
+    cluster.send(events.DEPLOYMENT_SCALED, {"deployment": "web", "replicas": 4, "reason": "x"})
+    cluster.pending.clear()  # the fourth is never placed
+    placed = {r.name: r.node for r in cluster.replicas() if r.node is not None}
+
+    emitted = cluster.send(events.DEPLOYMENT_DELETED, {"deployment": "web"})
+
+    stops = cluster.of_type(events.REPLICA_STOP_REQUESTED, emitted)
+    assert {e["subject"]: e[events.NODE_EXTENSION] for e in stops} == placed
+    assert all(e["data"]["node"] == e[events.NODE_EXTENSION] for e in stops)
+    assert {r.phase for r in cluster.replicas()} == {"stopping"}
+    assert len(cluster.replicas()) == 3  # the unplaced one is simply forgotten
+    record = cluster.deployment()
+    assert record is not None
+    assert record.state == "deleting"
+
+    cluster.settle()
+
+    assert cluster.replicas() == []
+    assert cluster.deployment() is None
+
+
+def test_a_tick_asks_again_for_what_got_no_news(cluster: Cluster) -> None:
+    cluster.drop = lambda event: event["type"] == events.REPLICA_REQUESTED  # lost on the way
+    cluster.apply(manifest())
+    cluster.settle()
+    cluster.drop = lambda event: False
+    assert {r.phase for r in cluster.replicas()} == {"pending"}
+
+    cluster.advance(REQUEST_TIMEOUT_SECONDS - 1)
+    assert cluster.tick() == []
+    cluster.advance(1)
+    (requested,) = cluster.tick()
+    cluster.settle()
+
+    assert sorted(requested["data"]["replicas"]) == sorted(r.name for r in cluster.replicas())
+    assert {r.phase for r in cluster.replicas()} == {"running"}
+
+
+def test_a_tick_asks_again_for_a_lost_stop(cluster: Cluster) -> None:
+    running(cluster, manifest(replicas=2))
+    cluster.drop = lambda event: event["type"] == events.REPLICA_STOP_REQUESTED
+    cluster.send(events.DEPLOYMENT_SCALED, {"deployment": "web", "replicas": 1, "reason": "x"})
+    cluster.settle()
+    cluster.drop = lambda event: False
+    (stopping,) = [r for r in cluster.replicas() if r.phase == "stopping"]
+
+    cluster.advance(REQUEST_TIMEOUT_SECONDS)
+    (stop,) = cluster.tick()
+    cluster.settle()
+
+    assert (stop["type"], stop["subject"]) == (events.REPLICA_STOP_REQUESTED, stopping.name)
+    assert len(cluster.replicas()) == 1
+
+
+def test_a_lost_replica_is_replaced(cluster: Cluster) -> None:
+    running(cluster, manifest(replicas=3))
+    lost = cluster.replicas()[0]
+
+    emitted = cluster.send(
+        events.REPLICA_LOST,
+        {"deployment": "web", "replica": lost.name, "node": lost.node, "reason": "node lost"},
+        source="/shoal/nodes",
+    )
+    cluster.settle()
+
+    (requested,) = emitted
+    (replacement,) = requested["data"]["replicas"]
+    assert replacement != lost.name
+    assert sorted(r.name for r in cluster.replicas()) == sorted(
+        [replacement, *(r.name for r in cluster.replicas() if r.name != replacement)]
+    )
+    assert lost.name not in {r.name for r in cluster.replicas()}
+    assert len(cluster.replicas()) == 3
+
+
+def test_scaling_up_and_down(cluster: Cluster) -> None:
+    running(cluster, manifest(replicas=2))
+
+    cluster.send(events.DEPLOYMENT_SCALED, {"deployment": "web", "replicas": 5, "reason": "x"})
+    cluster.settle()
+    assert len(cluster.replicas()) == 5
+
+    emitted = cluster.send(
+        events.DEPLOYMENT_SCALED, {"deployment": "web", "replicas": 1, "reason": "x"}
+    )
+    cluster.settle()
+
+    assert len(cluster.of_type(events.REPLICA_STOP_REQUESTED, emitted)) == 4
+    assert len(cluster.replicas()) == 1
+    record = cluster.deployment()
+    assert record is not None
+    assert (record.replicas, parse_deployment(record.manifest).replicas) == (1, 1)
+
+
+def test_a_rollout_past_its_deadline_stalls_once(cluster: Cluster) -> None:
+    running(cluster, manifest(replicas=2, progressDeadlineSeconds=60))
+    cluster.auto_start = False  # the new revision never starts
+    cluster.apply(manifest("127.0.0.1:5000/web:v2", 2, progressDeadlineSeconds=60))
+    cluster.settle()
+
+    cluster.advance(60)
+    assert cluster.of_type(events.DEPLOYMENT_STALLED, cluster.tick()) == []
+    cluster.advance(1)
+    (stalled,) = cluster.of_type(events.DEPLOYMENT_STALLED, cluster.tick())
+    cluster.advance(1)
+    assert cluster.of_type(events.DEPLOYMENT_STALLED, cluster.tick()) == []
+
+    assert stalled["subject"] == "web"
+    assert stalled["data"] == {
+        "deployment": "web",
+        "revision": revision_of(manifest("127.0.0.1:5000/web:v2")),
+        "progress_deadline_seconds": 60,
+        "replicas": 2,
+        "updated": 1,
+        "available": 2,
+        "reason": "no progress for more than 60s (progressDeadlineSeconds): 1 of 2 replicas "
+        "updated, 2 available",
+    }
+    record = cluster.deployment()
+    assert record is not None
+    assert record.state == "stalled"
+
+
+@pytest.mark.parametrize("type_", [events.REPLICA_STARTED, events.REPLICA_EXITED])
+def test_a_replica_nobody_wants_is_stopped_where_it_runs(cluster: Cluster, type_: str) -> None:
+    data = {"deployment": "web", "replica": "web-abcdef-12345", "node": "n2", "exit_code": 0}
+
+    (stop,) = cluster.send(type_, data, source="/shoal/agents/n2")
+
+    assert stop["type"] == events.REPLICA_STOP_REQUESTED
+    assert stop[events.NODE_EXTENSION] == "n2"
+    assert stop["data"] == {"deployment": "web", "replica": "web-abcdef-12345", "node": "n2"}
+
+
+def test_a_redelivered_event_is_handled_once(cluster: Cluster) -> None:
+    event = cluster.event(events.DEPLOYMENT_APPLIED, {"manifest": manifest()})
+
+    first = cluster.deliver(event)
+    again = cluster.deliver(copy.deepcopy(event))
+
+    assert again == first  # the recorded outbox, same ids
+    assert len(cluster.replicas()) == 3
+
+
+def test_ten_thousand_replicas_take_one_invocation(cluster: Cluster) -> None:
+    cluster.watch = None
+    replicas = MAX_REPLICAS_PER_REQUEST + 5
+
+    emitted = cluster.apply(manifest(replicas=replicas))
+
+    assert [len(e["data"]["replicas"]) for e in emitted] == [MAX_REPLICAS_PER_REQUEST, 5]
+    assert len(cluster.replicas()) == replicas
+    assert len({name for e in emitted for name in e["data"]["replicas"]}) == replicas
+
+
+def test_a_large_deployment_notes_replica_news_without_a_whole_step(cluster: Cluster) -> None:
+    cluster.watch = None
+    running(cluster, manifest(replicas=150))
+    record = cluster.deployment()
+    assert record is not None
+    assert not record.blocked
+    first, second = cluster.replicas()[:2]
+
+    cluster.advance(1)
+    assert cluster.exit(first) == []
+    lost = {"deployment": "web", "replica": second.name, "node": second.node, "reason": "node lost"}
+    (requested,) = cluster.send(events.REPLICA_LOST, lost, source="/shoal/nodes")
+
+    assert cluster.deployment() == record  # no whole step ran
+    assert len(requested["data"]["replicas"]) == 1
+    cluster.settle()
+    cluster.tick()
+    record = cluster.deployment()
+    assert record is not None
+    assert (len(cluster.replicas()), record.ready, record.state) == (150, 149, "progressing")
+
+
+def test_started_again_keeps_the_replica_and_a_copy_elsewhere_is_stopped(cluster: Cluster) -> None:
+    running(cluster, manifest(replicas=1))
+    (replica,) = cluster.replicas()
+    other = next(node for node in cluster.nodes if node != replica.node)
+    news = {"deployment": "web", "replica": replica.name}
+    cluster.advance(5)
+
+    assert cluster.send(events.REPLICA_STARTED, {**news, "node": replica.node}) == []
+    (stop,) = cluster.send(events.REPLICA_STARTED, {**news, "node": other})
+
+    assert (stop["type"], stop[events.NODE_EXTENSION]) == (events.REPLICA_STOP_REQUESTED, other)
+    assert cluster.replicas() == [replica]  # still ready since it first started

@@ -1,0 +1,188 @@
+"""The nodes function: joins, heartbeats, loss after the grace period, and nodes coming back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from functions.nodes import LIVENESS_TICK, NodesSettings, nodes
+from functions.scheduler import scheduler
+from shoal import events
+from shoal.model import ReplicaRecord
+from shoal.orchestration.nodes import Liveness
+from shoal.state import open_store
+
+from .harness import START, Harness, JsonEvent, of_type
+
+
+@pytest.fixture
+def harness(tmp_path: Path) -> Iterator[Harness]:
+    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    yield Harness(store)
+    store.close()
+
+
+def joined(harness: Harness, node: str, *running: str, zone: str = "a") -> list[JsonEvent]:
+    data: events.NodeJoined = {
+        "node": node,
+        "capacity": {"cpu_millis": 2000, "memory_mib": 2048},
+        "labels": {"zone": zone},
+        "replicas": [{"deployment": "web", "replica": name} for name in running],
+    }
+    return harness.send(nodes, events.NODE_JOINED, dict(data), source=f"/shoal/agents/{node}")
+
+
+def heartbeat(
+    harness: Harness, node: str, running: Sequence[tuple[str, int | None]] = ()
+) -> list[JsonEvent]:
+    """A heartbeat reporting `running` replicas with their cpu utilisation (percent)."""
+    data: events.NodeHeartbeat = {
+        "node": node,
+        "capacity": {"cpu_millis": 2000, "memory_mib": 2048},
+        "allocated": {"cpu_millis": 100 * len(running), "memory_mib": 64 * len(running)},
+        "usage": {"cpu_millis": 50 * len(running), "memory_mib": 30 * len(running)},
+        "replicas": [
+            {
+                "deployment": "web",
+                "replica": name,
+                "cpu_millis": 50,
+                "memory_mib": 30,
+                "cpu_utilization": utilization,
+                "started_at": "2026-05-01T12:00:00Z",
+            }
+            for name, utilization in running
+        ],
+    }
+    return harness.send(nodes, events.NODE_HEARTBEAT, dict(data), source=f"/shoal/agents/{node}")
+
+
+def placed(harness: Harness, name: str, node: str, phase: str = "running") -> ReplicaRecord:
+    replica = ReplicaRecord(name, "web", "r1", phase=phase, node=node, cpu_millis=100)  # type: ignore[arg-type]
+    harness.put_replicas(replica)
+    return replica
+
+
+def test_a_join_records_the_node_and_heartbeats_keep_it_current(harness: Harness) -> None:
+    assert joined(harness, "n1") == []
+    harness.clock.advance(1)
+
+    assert heartbeat(harness, "n1", [("web-1", 40), ("web-2", None)]) == []
+
+    node = harness.node("n1")
+    assert (node.cpu_millis, node.memory_mib, node.labels) == (2000, 2048, {"zone": "a"})
+    assert node.ready
+    assert node.joined_at == START.timestamp()
+    assert node.last_heartbeat == START.timestamp() + 1
+    assert (node.usage_cpu_millis, node.usage_memory_mib) == (100, 60)
+    assert node.replica_cpu_utilization == {"web-1": 40.0}
+
+
+def test_a_node_is_lost_after_three_missed_heartbeats(harness: Harness) -> None:
+    joined(harness, "n1")
+    joined(harness, "n2")
+    for name, phase in (("web-1", "running"), ("web-2", "scheduled"), ("web-3", "stopped")):
+        placed(harness, name, "n1", phase)
+    placed(harness, "web-4", "n2")
+    harness.clock.advance(1)
+    heartbeat(harness, "n1")
+    heartbeat(harness, "n2")
+
+    harness.clock.advance(3)  # exactly three intervals: the third may still be on its way
+    heartbeat(harness, "n2")
+    assert harness.tick(nodes, LIVENESS_TICK) == []
+    harness.clock.advance(0.5)
+    emitted = harness.tick(nodes, LIVENESS_TICK)
+
+    assert [(e["type"], e["subject"]) for e in emitted] == [
+        (events.NODE_LOST, "n1"),
+        (events.REPLICA_LOST, "web-1"),
+        (events.REPLICA_LOST, "web-2"),
+    ]
+    assert emitted[0]["data"] == {"node": "n1", "last_heartbeat": "2026-05-01T12:00:01Z"}
+    assert emitted[1]["data"] == {
+        "deployment": "web",
+        "replica": "web-1",
+        "node": "n1",
+        "reason": "node n1 sent no heartbeat for 3.5 s",
+    }
+    assert not harness.node("n1").ready
+    assert harness.node("n2").ready
+    assert [harness.replica(f"web-{i}").phase for i in range(1, 5)] == [
+        "lost",
+        "lost",
+        "stopped",
+        "running",
+    ]
+    assert harness.tick(nodes, LIVENESS_TICK) == []  # lost once
+
+
+def test_the_scheduler_frees_what_lost_replicas_held(harness: Harness) -> None:
+    joined(harness, "n1")
+    harness.put_replicas(ReplicaRecord("web-1", "web", "r1", cpu_millis=500, memory_mib=64))
+    template = {"image": "web:v1", "command": [], "env": {}, "resources": {}, "ports": []}
+    request = {"deployment": "web", "revision": "r1", "replicas": ["web-1"], "template": template}
+    harness.send(scheduler, events.REPLICA_REQUESTED, request)
+    assert harness.node("n1").allocated_cpu_millis == 500
+    harness.clock.advance(4)
+
+    for lost in of_type(harness.tick(nodes, LIVENESS_TICK), events.REPLICA_LOST):
+        harness.send(scheduler, lost["type"], lost["data"], source=lost["source"])
+
+    assert harness.node("n1").allocated_cpu_millis == 0
+    assert harness.node("n1").allocations == {}
+
+
+def test_a_node_that_comes_back_stops_its_stale_replicas(harness: Harness) -> None:
+    joined(harness, "n1")
+    placed(harness, "web-1", "n1")
+    harness.clock.advance(4)
+    harness.tick(nodes, LIVENESS_TICK)  # web-1 is lost; deployments replaces it elsewhere
+    placed(harness, "web-5", "n1", "scheduled")  # placed on n1 since it came back, say
+
+    emitted = heartbeat(harness, "n1", [("web-1", 10), ("web-5", 10), ("web-9", None)])
+
+    assert harness.node("n1").ready
+    assert [(e["type"], e["subject"], e["shoalnode"]) for e in emitted] == [
+        (events.REPLICA_STOP_REQUESTED, "web-1", "n1"),
+        (events.REPLICA_STOP_REQUESTED, "web-9", "n1"),  # no record at all
+    ]
+    assert emitted[0]["data"] == {"deployment": "web", "replica": "web-1", "node": "n1"}
+    assert heartbeat(harness, "n1", [("web-1", 10)]) == []  # ready again: plain heartbeats
+
+
+def test_an_agent_that_restarts_rejoins_and_stops_what_it_should_not_run(
+    harness: Harness,
+) -> None:
+    joined(harness, "n1")
+    placed(harness, "web-1", "n1")
+    placed(harness, "web-2", "n2")  # moved on while n1's agent was down
+
+    emitted = joined(harness, "n1", "web-1", "web-2", zone="b")
+
+    assert [e["subject"] for e in emitted] == ["web-2"]
+    assert harness.node("n1").labels == {"zone": "b"}
+
+
+def test_a_heartbeat_from_an_unknown_node_registers_it(harness: Harness) -> None:
+    assert heartbeat(harness, "n7") == []
+
+    node = harness.node("n7")
+    assert (node.ready, node.cpu_millis, node.labels) == (True, 2000, {})
+    assert node.last_heartbeat == START.timestamp()
+
+
+def test_malformed_reports_are_dead_lettered(harness: Harness) -> None:
+    harness.send(nodes, events.NODE_HEARTBEAT, {"node": "n1"}, status=422)
+    harness.send(nodes, events.NODE_JOINED, {"node": "n1", "capacity": "big"}, status=422)
+
+
+def test_the_grace_comes_from_the_environment() -> None:
+    assert NodesSettings.from_environ({}).liveness == Liveness(1.0, 3)
+    environ = {"SHOAL_NODE_HEARTBEAT_INTERVAL": "0.5", "SHOAL_NODE_MISSED_HEARTBEATS": "4"}
+    assert NodesSettings.from_environ(environ).liveness == Liveness(0.5, 4)
+    with pytest.raises(ValueError, match="SHOAL_NODE_MISSED_HEARTBEATS='x'"):
+        NodesSettings.from_environ({"SHOAL_NODE_MISSED_HEARTBEATS": "x"})
+    with pytest.raises(ValueError, match="above 0"):
+        NodesSettings.from_environ({"SHOAL_NODE_HEARTBEAT_INTERVAL": "0"})

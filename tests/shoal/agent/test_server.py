@@ -1,0 +1,127 @@
+"""The agent's HTTP endpoint, through aiohttp's test client."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from local_broker.binding import encode_binary, encode_structured
+from shoal import events
+from shoal.agent.agent import Agent
+from shoal.agent.driver import Driver
+from shoal.agent.exec import ExecDriver
+from shoal.agent.server import build_app
+from shoal.agent.sim import SimDriver
+from shoal.agent.store import AssignmentStore
+from shoal.orchestration.spec import Resources
+from tests.shoal.agent.support import broker_event, replica
+
+Client = TestClient[web.Request, web.Application]
+
+
+class Discard:
+    def send(self, event: object, *, supersedes: str | None = None) -> None:
+        pass
+
+
+async def client_for(driver: Driver, tmp_path: Path) -> AsyncIterator[tuple[Client, Agent]]:
+    store = AssignmentStore(tmp_path / "assignments.sqlite3")
+    agent = Agent(
+        nodes=["n1"],
+        capacity=Resources(1000, 1024),
+        labels={},
+        driver=driver,
+        store=store,
+        sink=Discard(),
+    )
+    async with TestClient(TestServer(build_app(agent, "n1"))) as client:
+        yield client, agent
+    await agent.drain(5)
+    store.close()
+
+
+@pytest.fixture
+async def sim(tmp_path: Path) -> AsyncIterator[tuple[Client, Agent]]:
+    async for pair in client_for(SimDriver(), tmp_path):
+        yield pair
+
+
+@pytest.mark.parametrize("encode", [encode_binary, encode_structured])
+async def test_an_event_is_accepted_with_202(sim: tuple[Client, Agent], encode: object) -> None:
+    client, agent = sim
+    event = broker_event(events.REPLICA_SCHEDULED, replica().to_data(), "n1")
+    headers, body = encode(event)  # type: ignore[operator]
+    response = await client.post("/", data=body, headers=headers)
+    assert response.status == 202
+    await agent.drain(5)
+    assert list(agent.running()) == ["web-1"]
+
+
+def binary(type_: str, data: dict[str, object], node: str) -> tuple[dict[str, str], bytes]:
+    return encode_binary(broker_event(type_, data, node))
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (({"Content-Type": "application/json"}, b"{}"), "missing ce-specversion"),
+        (
+            binary(events.REPLICA_SCHEDULED, dict(replica(node="n9").to_data()), "n9"),
+            "node 'n9' is not run by this agent",
+        ),
+        (binary(events.REPLICA_STOP_REQUESTED, {"replica": "x"}, "n1"), "data.deployment"),
+    ],
+)
+async def test_an_event_it_cannot_act_on_gets_400(
+    sim: tuple[Client, Agent], request_: tuple[dict[str, str], bytes], message: str
+) -> None:
+    client, _agent = sim
+    headers, body = request_
+    response = await client.post("/", data=body, headers=headers)
+    assert response.status == 400
+    assert message in (await response.json())["error"]
+
+
+async def test_status(sim: tuple[Client, Agent]) -> None:
+    client, _agent = sim
+    response = await client.get("/")
+    assert await response.json() == {"agent": "n1", "driver": "sim", "nodes": ["n1"], "replicas": 0}
+
+
+async def test_sim_load(sim: tuple[Client, Agent]) -> None:
+    client, agent = sim
+    await agent.driver.start(replica(cpu=100))
+    response = await client.post("/sim/load", json={"deployment": "web", "cpu_utilization": 90})
+    assert response.status == 200
+    assert await response.json() == {"deployment": "web", "cpu_utilization": 90, "replicas": 1}
+    assert (await agent.driver.usage())["web-1"].cpu_millis == 90.0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[]",
+        b'{"cpu_utilization": 90}',
+        b'{"deployment": "web", "cpu_utilization": -1}',
+        b'{"deployment": "web", "cpu_utilization": "90"}',
+        b'{"deployment": "web", "cpu_utilization": true}',
+    ],
+)
+async def test_sim_load_refuses_what_it_cannot_read(sim: tuple[Client, Agent], body: bytes) -> None:
+    client, _agent = sim
+    response = await client.post("/sim/load", data=body)
+    assert response.status == 400
+    assert "cpu_utilization" in (await response.json())["error"]
+
+
+async def test_sim_load_needs_the_sim_driver(tmp_path: Path) -> None:
+    driver = await ExecDriver.open(tmp_path / "exec")
+    async for client, _agent in client_for(driver, tmp_path):
+        response = await client.post("/sim/load", json={"deployment": "web", "cpu_utilization": 1})
+        assert response.status == 404
+        assert "--driver sim" in (await response.json())["error"]

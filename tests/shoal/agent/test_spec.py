@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from shoal.agent.errors import InvalidEvent
+from shoal.agent.spec import parse_scheduled, parse_stop_requested
+from tests.shoal.agent.support import replica
+
+SCHEDULED = {
+    "deployment": "web",
+    "replica": "web-7d9f-x2",
+    "node": "n1",
+    "image": "127.0.0.1:5000/web:v1",
+    "command": ["httpd", "-f", "-p", "$PORT"],
+    "env": {"GREETING": "hello"},
+    "resources": {"cpu_millis": 100, "memory_mib": 64},
+    "ports": [{"name": "http", "port": 31000}],
+}
+
+
+def test_scheduled_data_round_trips() -> None:
+    assert parse_scheduled(SCHEDULED).to_data() == SCHEDULED
+
+
+def test_optional_fields_default_to_empty() -> None:
+    minimal = {key: SCHEDULED[key] for key in ("deployment", "replica", "node", "image")}
+    spec = parse_scheduled(minimal)
+    assert (spec.command, dict(spec.env), spec.ports) == ((), {}, ())
+    assert (spec.resources.cpu_millis, spec.resources.memory_mib) == (0, 0)
+
+
+def test_environment_adds_the_assigned_ports() -> None:
+    spec = replica(env={"PORT": "1", "MODE": "x"}, ports=[("http", 8081), ("admin-ui", 8082)])
+    assert spec.environment() == {
+        "MODE": "x",
+        "PORT": "8081",
+        "PORT_HTTP": "8081",
+        "PORT_ADMIN_UI": "8082",
+    }
+
+
+@pytest.mark.parametrize(
+    ("argument", "expected"),
+    [
+        ("$PORT", "8081"),
+        ("${PORT}", "8081"),
+        ("--port=$PORT_HTTP", "--port=8081"),
+        ("$$PORT", "$PORT"),
+        ("$UNSET", "$UNSET"),
+        ("$GREETING world", "hello world"),
+        ("plain", "plain"),
+    ],
+)
+def test_argv_substitutes_the_environment(argument: str, expected: str) -> None:
+    spec = replica(command=["run", argument], env={"GREETING": "hello"}, ports=[("http", 8081)])
+    assert spec.argv() == ("run", expected)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"replica": None}, "data.replica"),
+        ({"replica": "Web_1"}, "data.replica"),
+        ({"replica": "-web"}, "data.replica"),
+        ({"deployment": ""}, "data.deployment"),
+        ({"node": 3}, "data.node"),
+        ({"image": None}, "data.image"),
+        ({"command": "httpd -f"}, "data.command"),
+        ({"command": ["httpd", 1]}, "data.command"),
+        ({"env": {"A": 1}}, "data.env"),
+        ({"env": ["A=1"]}, "data.env"),
+        ({"resources": {"cpu_millis": -1}}, "data.resources.cpu_millis"),
+        ({"resources": {"memory_mib": "64Mi"}}, "data.resources.memory_mib"),
+        ({"resources": {"cpu_millis": True}}, "data.resources.cpu_millis"),
+        ({"ports": {"http": 1}}, "data.ports"),
+        ({"ports": [{"name": "http", "port": 0}]}, "data.ports[0].port"),
+        ({"ports": [{"port": 8080}]}, "data.ports[0].name"),
+    ],
+)
+def test_invalid_scheduled_data_names_the_field(change: dict[str, object], field: str) -> None:
+    data = {**SCHEDULED, **change}
+    data = {key: value for key, value in data.items() if value is not None}
+    with pytest.raises(InvalidEvent, match=re.escape(field)):
+        parse_scheduled(data)
+
+
+def test_scheduled_data_must_be_an_object() -> None:
+    with pytest.raises(InvalidEvent, match="data must be a JSON object"):
+        parse_scheduled(["web-1"])
+
+
+def test_stop_requested_data() -> None:
+    data = {"deployment": "web", "replica": "web-1", "node": "n1"}
+    assert parse_stop_requested(data) == data
+    with pytest.raises(InvalidEvent, match=r"data\.node"):
+        parse_stop_requested({"deployment": "web", "replica": "web-1"})
