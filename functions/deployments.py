@@ -21,12 +21,18 @@ missing or extra is corrected there.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from shoal import events
-from shoal.model import DEPLOYMENT, REPLICA, DeploymentRecord, ReplicaRecord, replica_name
-from shoal.model.deployment import RevisionRecord
+from shoal.model import (
+    DEPLOYMENT,
+    REPLICA,
+    DeploymentRecord,
+    ReplicaRecord,
+    RevisionRecord,
+    replica_name,
+)
 from shoal.orchestration.fields import Problem
 from shoal.orchestration.images import FollowedImage, follow_image
 from shoal.orchestration.reconcile import (
@@ -108,7 +114,7 @@ def observed(replica: ReplicaRecord) -> Observed:
 # --- emitting --------------------------------------------------------------------------------
 
 
-def rejected(name: str | None, problems: tuple[Problem, ...] | list[Problem]) -> Emit:
+def rejected(name: str | None, problems: Sequence[Problem]) -> Emit:
     data: events.DeploymentRejected = {
         "reason": "; ".join(str(problem) for problem in problems),
         "problems": [{"path": p.path, "message": p.message} for p in problems],
@@ -438,23 +444,24 @@ GONE = (events.REPLICA_STOPPED, events.REPLICA_LOST)
 def on_replica_news(inv: Invocation) -> None:
     data = inv.event.data_object()
     deployment, name = text(data, "deployment"), text(data, "replica")
-    node = data.get("node") if isinstance(data.get("node"), str) else None
+    reported = data.get("node")
+    node = reported if isinstance(reported, str) and reported else None
     replica = load_replica(inv, name)
     if replica is None or replica.deployment != deployment:
         if node is not None and inv.event.type in (events.REPLICA_STARTED, events.REPLICA_EXITED):
-            stop_on_node(inv, deployment, name, str(node))  # not ours (any more): must not run
+            stop_on_node(inv, deployment, name, node)  # not ours (any more): must not run
         return
-    now = noted(inv, replica, None if node is None else str(node), data)
+    current = noted(inv, replica, node, data)
     record = load_deployment(inv, deployment)
     if record is None:  # left behind by a deleted deployment
-        if now is not None and now.phase != "stopping":
-            ask_to_stop(inv, now)
+        if current is not None and current.phase != "stopping":
+            ask_to_stop(inv, current)
     elif step_on_replica_event(
         record.replicas, blocked=record.blocked, stepped_at=record.stepped_at, now=inv.now
     ):
         step(inv, record)
     elif (
-        now is None
+        current is None
         and replica.phase != "stopping"
         and record.state != "deleting"
         and replica.revision == record.revision

@@ -6,31 +6,40 @@ node once and places every replica it was asked for, as kube-scheduler would one
 
 - `replica.requested` {deployment, revision, replicas, template, node_selector}: a listed
   replica without a node (`pending` or `unschedulable`) is placed: Replica `node`, `ports` and
-  phase `scheduled`, its share added to the Node's `allocations`, and `replica.scheduled` with
-  `shoalnode=<node>` carries the template and the host ports to the agent. A listed replica
-  with a node (`exited`, or `scheduled` without news) starts again there: a new
-  `replica.scheduled`, same ports and share. One no node takes becomes `unschedulable` with
-  kube-scheduler's message ("0/3 nodes are available: ...") and `replica.unschedulable`, once.
+  phase `scheduled`; an `Allocation` of its resources and ports, added to its Node's sums; and
+  `replica.scheduled` with `shoalnode=<node>`, carrying the template and the host ports to the
+  agent. A listed replica with a node (`exited`, or `scheduled` without news) starts again
+  there: a new `replica.scheduled`, same ports and share. One no node takes becomes
+  `unschedulable` with kube-scheduler's message ("0/3 nodes are available: ...") and
+  `replica.unschedulable`, once.
 - `replica.stopped`, `replica.lost`, and `replica.exited` when the replica no longer holds its
-  node: the node gives the replica's share back, from its own per-replica `allocations` (so
-  even after deployments deleted the Replica), and the waiting replicas are tried again.
+  node: its Allocation is given back (it outlives the Replica record, which deployments may
+  delete first), and the waiting replicas are tried again.
 - Unschedulable replicas wait in the `Unschedulable` kind and are retried, oldest first, after a
   release, on `node.joined` and on the `scheduler-retry` tick (which also catches a join seen
   here before nodes recorded the node).
-- The `scheduler-resync` tick recomputes every node's allocations from the Replica records, so
-  a lost event cannot leak capacity for good.
+- The `scheduler-resync` tick rebuilds the Allocations and the Nodes' sums from the Replica
+  records, so a lost event cannot leak capacity for good.
 """
 
 from __future__ import annotations
 
 import os
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import cast, get_args
 
 from shoal import events
-from shoal.model import ACTIVE_PHASES, NODE, REPLICA, Allocation, NodeRecord, ReplicaRecord
+from shoal.model import (
+    ACTIVE_PHASES,
+    ALLOCATION,
+    NODE,
+    REPLICA,
+    Allocation,
+    NodeRecord,
+    ReplicaRecord,
+)
 from shoal.orchestration.placement import Node, Request, Strategy, Unschedulable, place_many
 from shoal.runtime import (
     Context,
@@ -55,7 +64,10 @@ RESYNC_TICK = "scheduler-resync"
 _PLACEABLE = frozenset({"pending", "unschedulable"})
 _RESTARTABLE = frozenset({"exited", "scheduled"})
 TEMPLATE_FIELDS = frozenset(events.ReplicaTemplate.__annotations__)
+_FEW = 100  # listed replicas read one by one; more are read with one query by their labels
 FREED = (events.REPLICA_STOPPED, events.REPLICA_LOST, events.REPLICA_EXITED)
+Wanted = Sequence[tuple[ReplicaRecord, events.ReplicaTemplate]]
+"""Replicas to place, each with the template its `replica.scheduled` carries."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +120,8 @@ def place_requested(ctx: Context, data: Mapping[str, object]) -> list[Emit]:
         raise PermanentError("replica.requested data needs `replicas`, a list of replica names")
     if not isinstance(template, Mapping) or not template.keys() >= TEMPLATE_FIELDS:
         raise PermanentError(f"replica.requested data needs `template` with {TEMPLATE_FIELDS}")
-    replicas = [r for name in names if (r := _replica(ctx.state, name)) is not None]
+    selector = {"deployment": _text(data, "deployment"), "revision": _text(data, "revision")}
+    replicas = _listed(ctx.state, selector, names)
     cluster = _Cluster.read(ctx.state)
     wanted = cast(events.ReplicaTemplate, template)
     emits = [
@@ -124,11 +137,15 @@ def place_requested(ctx: Context, data: Mapping[str, object]) -> list[Emit]:
 
 def free(ctx: Context, node: str, replica: str) -> list[Emit]:
     """Give back what `replica` holds on `node`, then retry the waiting replicas."""
-    resource = ctx.state.get(NODE, node)
-    record = None if resource is None else NodeRecord.from_body(resource.body)
-    if record is None or replica not in record.allocations:
+    resource = ctx.state.get(ALLOCATION, replica)
+    allocation = None if resource is None else Allocation.from_body(resource.body)
+    if allocation is None or allocation.node != node:
         return []
-    ctx.state.put(NODE, node, record.release(replica).to_body())
+    ctx.state.delete(ALLOCATION, replica)
+    resource = ctx.state.get(NODE, node)
+    if resource is not None:
+        record = NodeRecord.from_body(resource.body).with_allocations(removed=[allocation])
+        ctx.state.put(NODE, node, record.to_body())
     return retry_unschedulable(ctx)
 
 
@@ -152,52 +169,61 @@ def retry_unschedulable(ctx: Context) -> list[Emit]:
 
 
 def resync(ctx: Context) -> list[Emit]:
-    """Every node holds exactly what its active replicas request; then retry the waiting."""
+    """Allocations and node sums rebuilt from the active replicas; then retry the waiting."""
     cluster = _Cluster.read(ctx.state)
-    held: dict[str, dict[str, Allocation]] = {name: {} for name in cluster.nodes}
+    wanted: dict[str, Allocation] = {}
     for resource in ctx.state.list(REPLICA):
         replica = ReplicaRecord.from_body(resource.body)
-        if replica.phase in ACTIVE_PHASES and replica.node in held:
-            held[replica.node][replica.name] = _allocation(replica)
-    for name, allocations in held.items():
-        if cluster.nodes[name].allocations != allocations:
+        if replica.phase in ACTIVE_PHASES and replica.node in cluster.nodes:
+            wanted[replica.name] = Allocation.of(replica)
+    held = {r.name: Allocation.from_body(r.body) for r in ctx.state.list(ALLOCATION)}
+    for name in held.keys() - wanted.keys():
+        ctx.state.delete(ALLOCATION, name)
+    for name, allocation in wanted.items():
+        if held.get(name) != allocation:
+            ctx.state.put(ALLOCATION, name, allocation.to_body())
+    by_node: dict[str, list[Allocation]] = {name: [] for name in cluster.nodes}
+    for allocation in wanted.values():
+        by_node[allocation.node].append(allocation)
+    changed = False
+    for name, allocations in by_node.items():
+        node = cluster.nodes[name].holding(allocations)
+        if node != cluster.nodes[name]:
             ctx.log.warning("node allocations resynchronised", node=name)
-            cluster.changed[name] = allocations
-    if not cluster.changed:
-        return []
-    cluster.write(ctx.state)
-    return retry_unschedulable(ctx)
+            ctx.state.put(NODE, name, node.to_body())
+            changed = True
+    return retry_unschedulable(ctx) if changed else []
 
 
 class _Cluster:
-    """Every node as read once per invocation, and the allocations this invocation changes."""
+    """Every node as read once per invocation, and what this invocation places on them."""
 
     def __init__(self, nodes: dict[str, NodeRecord]) -> None:
         self.nodes = nodes
-        self.changed: dict[str, dict[str, Allocation]] = {}
+        self.added: defaultdict[str, list[Allocation]] = defaultdict(list)
 
     @classmethod
     def read(cls, tx: Transaction) -> _Cluster:
         return cls({r.name: NodeRecord.from_body(r.body) for r in tx.list(NODE)})
 
-    def allocations(self, node: str) -> dict[str, Allocation]:
-        """The node's allocations, to change: a copy made on first use, written by `write`."""
-        if node not in self.changed:
-            self.changed[node] = dict(self.nodes[node].allocations)
-        return self.changed[node]
+    def allocate(self, tx: Transaction, allocation: Allocation) -> None:
+        tx.put(ALLOCATION, allocation.replica, allocation.to_body())
+        self.added[allocation.node].append(allocation)
+
+    def node(self, name: str) -> NodeRecord:
+        """The node as this invocation leaves it."""
+        added = self.added.get(name)
+        return self.nodes[name] if added is None else self.nodes[name].with_allocations(added)
 
     def write(self, tx: Transaction) -> None:
-        for name, allocations in sorted(self.changed.items()):
-            tx.put(NODE, name, self.nodes[name].with_allocations(allocations).to_body())
-        self.changed.clear()
+        for name in sorted(self.added):
+            tx.put(NODE, name, self.node(name).to_body())
 
     def view(self) -> list[Node]:
-        return [_as_node(self.nodes[name], self.changed.get(name)) for name in self.nodes]
+        return [_as_node(self.node(name)) for name in self.nodes]
 
 
-def _as_node(record: NodeRecord, changed: Mapping[str, Allocation] | None) -> Node:
-    if changed is not None:
-        record = record.with_allocations(changed)
+def _as_node(record: NodeRecord) -> Node:
     return Node(
         name=record.name,
         cpu_capacity=record.cpu_millis,
@@ -207,11 +233,8 @@ def _as_node(record: NodeRecord, changed: Mapping[str, Allocation] | None) -> No
         ready=record.ready,
         labels=record.labels,
         used_ports=frozenset(record.ports),
-        deployment_replicas=Counter(a.deployment for a in record.allocations.values()),
+        deployment_replicas=record.deployment_replicas,
     )
-
-
-Wanted = Sequence[tuple[ReplicaRecord, events.ReplicaTemplate]]
 
 
 def _place(ctx: Context, cluster: _Cluster, wanted: Wanted) -> list[Emit]:
@@ -228,7 +251,7 @@ def _place(ctx: Context, cluster: _Cluster, wanted: Wanted) -> list[Emit]:
         _record(ctx.state, replica)
         if was.phase == "unschedulable":
             ctx.state.delete(UNSCHEDULABLE, replica.name)
-        cluster.allocations(placement.node)[replica.name] = _allocation(replica)
+        cluster.allocate(ctx.state, Allocation.of(replica))
         emits.append(_scheduled(replica, placement.node, templates[replica.name]))
     now = ctx.now().timestamp()
     for verdict in unplaced:
@@ -244,7 +267,8 @@ def _restart_in_place(
     node = cast(str, replica.node)
     restarted = replace(replica, phase="scheduled")
     _record(tx, restarted)
-    cluster.allocations(node)[replica.name] = _allocation(replica)
+    if tx.get(ALLOCATION, replica.name) is None:
+        cluster.allocate(tx, Allocation.of(replica))
     return _scheduled(restarted, node, template)
 
 
@@ -302,8 +326,16 @@ def _request(replica: ReplicaRecord) -> Request:
     )
 
 
-def _allocation(replica: ReplicaRecord) -> Allocation:
-    return Allocation(replica.deployment, replica.cpu_millis, replica.memory_mib, replica.ports)
+def _listed(
+    tx: Transaction, selector: Mapping[str, str], names: Sequence[str]
+) -> list[ReplicaRecord]:
+    """The listed replicas that exist, each once, in order; many are read with one query by
+    their labels (all are of the `selector`'s deployment and revision)."""
+    listed = dict.fromkeys(names)
+    if len(listed) <= _FEW:
+        return [r for name in listed if (r := _replica(tx, name)) is not None]
+    found = {r.name: r for r in tx.list(REPLICA, label_selector=selector) if r.name in listed}
+    return [ReplicaRecord.from_body(found[name].body) for name in listed if name in found]
 
 
 def _replica(tx: Transaction, name: str) -> ReplicaRecord | None:

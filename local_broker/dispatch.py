@@ -53,7 +53,10 @@ class TriggerDispatcher:
         self._metrics = metrics.for_trigger(trigger.key)
         self._outgoing = outgoing
         self._structured = trigger.delivery.format == "json"
-        self._slots = asyncio.Semaphore(window)
+        # The in-flight window: a counter and one waiter (only _run takes slots), which is
+        # cheaper than asyncio.Semaphore on a path taken once per delivery.
+        self._free_slots = window
+        self._slot_freed: asyncio.Future[None] | None = None
         # In dispatch order, so the first key is the lowest sequence number still in flight.
         self._pending: dict[int, asyncio.Task[None]] = {}
         self._position = 0
@@ -93,19 +96,26 @@ class TriggerDispatcher:
                 await self._log.wait_beyond(self._position)
                 continue
             for record in records:
-                self._position = record.seq
                 if self.trigger.filter.matches(record.event):
-                    await self._slots.acquire()
+                    while not self._free_slots:
+                        self._slot_freed = asyncio.get_running_loop().create_future()
+                        await self._slot_freed
+                    self._free_slots -= 1
                     task = asyncio.create_task(self._deliver(record))
                     self._pending[record.seq] = task
                     task.add_done_callback(self._make_done_callback(record.seq))
+                # Only now: while waiting for a slot, the cursor must stay before this record.
+                self._position = record.seq
             if not self._pending:
                 self._log.set_cursor(key, self._position)
 
     def _make_done_callback(self, seq: int) -> Callable[[asyncio.Task[None]], None]:
         def done(_task: asyncio.Task[None]) -> None:
             del self._pending[seq]
-            self._slots.release()
+            self._free_slots += 1
+            freed = self._slot_freed
+            if freed is not None and not freed.done():
+                freed.set_result(None)
             if self._stopping and _task.cancelled():
                 return
             pending = self._pending

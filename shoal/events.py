@@ -52,6 +52,7 @@ class DeploymentScaled(TypedDict):
     deployment: str
     replicas: int
     reason: str
+    """Why: the user's words, or the autoscaler's (e.g. "CPU above target asks for 4")."""
 
 
 class DeploymentRollback(TypedDict):
@@ -144,9 +145,13 @@ class ReplicaScheduled(TypedDict):
 
 
 class ReplicaUnschedulable(TypedDict):
+    """Sent once, when a replica no node can take becomes `unschedulable`; the scheduler keeps
+    retrying it and sends `replica.scheduled` when it places it."""
+
     deployment: str
     replica: str
     reason: str
+    """kube-scheduler's message, e.g. "0/3 nodes are available: 3 node(s) had insufficient cpu."."""
 
 
 class ReplicaOnNode(TypedDict):
@@ -167,10 +172,13 @@ class ReplicaExited(TypedDict):
 
 
 class ReplicaLost(TypedDict):
+    """A replica that was placed on a node declared lost (after `node.lost`)."""
+
     deployment: str
     replica: str
     node: str
     reason: str
+    """E.g. "node n1 sent no heartbeat for 3.4 s"."""
 
 
 class Capacity(TypedDict):
@@ -245,14 +253,14 @@ CATALOG: tuple[EventType, ...] = (
     EventType(REPLICA_REQUESTED, ReplicaRequested, "deployments", "scheduler"),
     EventType(REPLICA_SCHEDULED, ReplicaScheduled, "scheduler", "agent, deployments"),
     EventType(REPLICA_UNSCHEDULABLE, ReplicaUnschedulable, "scheduler", "deployments"),
-    EventType(REPLICA_STARTED, ReplicaOnNode, "agent", "deployments, scheduler"),
+    EventType(REPLICA_STARTED, ReplicaOnNode, "agent", "deployments"),
     EventType(REPLICA_EXITED, ReplicaExited, "agent", "deployments, scheduler"),
     EventType(REPLICA_STOPPED, ReplicaOnNode, "agent", "deployments, scheduler"),
     EventType(REPLICA_LOST, ReplicaLost, "nodes", "deployments, scheduler"),
-    EventType(REPLICA_STOP_REQUESTED, ReplicaOnNode, "deployments", "agent"),
-    EventType(NODE_JOINED, NodeJoined, "agent", "nodes, scheduler, autoscaler"),
-    EventType(NODE_HEARTBEAT, NodeHeartbeat, "agent", "nodes, scheduler, autoscaler"),
-    EventType(NODE_LOST, NodeLost, "nodes", "scheduler, autoscaler"),
+    EventType(REPLICA_STOP_REQUESTED, ReplicaOnNode, "deployments, nodes", "agent"),
+    EventType(NODE_JOINED, NodeJoined, "agent", "nodes, scheduler"),
+    EventType(NODE_HEARTBEAT, NodeHeartbeat, "agent", "nodes"),
+    EventType(NODE_LOST, NodeLost, "nodes", "users (replica.lost follows per replica)"),
     EventType(IMAGE_PUSHED, ImagePushed, "registry webhook", "images"),
 )
 """Every `dev.shoal.*` type. `dev.knative.sources.ping` (PING) is Knative's and not listed."""

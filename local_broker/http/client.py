@@ -14,6 +14,10 @@ What a caller can rely on:
 - a request on a reused connection that the server had already closed (no byte of an answer
   came back) is sent once more on a new connection, as browsers and aiohttp do;
 - `https://` URLs go through aiohttp (the broker's subscribers are plain HTTP locally).
+
+Timeouts are checked every `TIMEOUT_TICK_SECONDS` by one timer for all requests in flight, so an
+answer that is late times out up to one tick after its deadline: a timer handle per request
+costs more than the rest of the request's bookkeeping.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ MAX_RESPONSE_BODY_BYTES: Final = 64 * 1024 * 1024
 MAX_RESPONSE_HEAD_BYTES: Final = 64 * 1024
 _MAX_TARGETS: Final = 1024  # parsed URLs kept; subscribers come from manifests, so few
 _FRAMING: Final = frozenset({"content-length", "transfer-encoding"})
+TIMEOUT_TICK_SECONDS: Final = 0.025
 
 
 class HttpClientError(Exception):
@@ -52,7 +57,7 @@ class BadResponseError(HttpClientError):
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per request, and frozen __init__ is slower
 class ClientResponse:
     status: int
     headers: Headers
@@ -82,6 +87,7 @@ class _Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[ClientResponse] | None = None
         self.reusable = True
         self.idle_since = 0.0
+        self.deadline = 0.0  # loop time by which the answer must be complete
         self._received = 0  # bytes of the current answer
         self._pairs: list[tuple[str, str]] = []
         self._head_bytes = 0
@@ -95,21 +101,23 @@ class _Connection(asyncio.Protocol):
     def closed(self) -> bool:
         return self._transport is None
 
-    async def exchange(self, data: bytes, deadline: float) -> ClientResponse:
+    def send(self, data: bytes, deadline: float) -> asyncio.Future[ClientResponse]:
+        """Write a request; the future settles with its response (or the failure)."""
         transport = self._transport
         if transport is None:
             raise _StaleConnectionError("the connection was closed")
         waiter: asyncio.Future[ClientResponse] = self._loop.create_future()
         self._waiter = waiter
+        self.deadline = deadline
         self._received = 0
-        self._start_response()
         transport.write(data)
-        timer = self._loop.call_at(deadline, self._time_out)
-        try:
-            return await waiter
-        finally:
-            timer.cancel()
-            self._waiter = None
+        return waiter
+
+    def on_message_begin(self) -> None:
+        if self._waiter is None:
+            self.reusable = False
+            raise BadResponseError("the server sent an answer nobody asked for")
+        self._start_response()
 
     def _start_response(self) -> None:
         self._pairs = []
@@ -122,12 +130,12 @@ class _Connection(asyncio.Protocol):
 
     def _fail(self, error: BaseException) -> None:
         self.reusable = False
-        waiter = self._waiter
+        waiter, self._waiter = self._waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_exception(error)
         self.abort()
 
-    def _time_out(self) -> None:
+    def time_out(self) -> None:
         self._fail(TimeoutError())
 
     def abort(self) -> None:
@@ -149,7 +157,9 @@ class _Connection(asyncio.Protocol):
             return
         if self._head_done and self._until_eof:
             self._complete()  # the body was delimited by the close (RFC 9112 6.3, rule 8)
-        elif self._received == 0:
+            return
+        self._waiter = None
+        if self._received == 0:
             waiter.set_exception(_StaleConnectionError("the server closed the connection"))
         else:
             reason = f": {exc}" if exc is not None else ""
@@ -205,14 +215,13 @@ class _Connection(asyncio.Protocol):
             return
         status = self._parser.get_status_code()
         if 100 <= status < 200:
-            self._start_response()  # an interim answer (100 Continue): the real one follows
-            return
+            return  # an interim answer (100 Continue): the real one follows
         if not self._parser.should_keep_alive():
             self.reusable = False
         self._complete()
 
     def _complete(self) -> None:
-        waiter = self._waiter
+        waiter, self._waiter = self._waiter, None
         if waiter is None or waiter.done():
             return
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
@@ -224,12 +233,14 @@ class _Connection(asyncio.Protocol):
 class HttpClient:
     """Requests over pooled connections. Use on one event loop; `await close()` at the end."""
 
-    def __init__(self, *, max_idle_per_host: int = 512, idle_seconds: float = 30.0) -> None:
+    def __init__(self, *, max_idle_per_host: int = 4096, idle_seconds: float = 30.0) -> None:
         self._max_idle = max_idle_per_host
         self._idle_seconds = idle_seconds
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._targets: dict[str, _Target | None] = {}
         self._janitor: asyncio.TimerHandle | None = None
+        self._in_flight: set[_Connection] = set()
+        self._timeouts: asyncio.TimerHandle | None = None
         self._fallback: aiohttp.ClientSession | None = None
         self._closed = False
 
@@ -256,8 +267,11 @@ class HttpClient:
             reused = connection is not None
             if connection is None:
                 connection = await self._connect(loop, target, deadline)
+            self._in_flight.add(connection)
+            if self._timeouts is None:
+                self._timeouts = loop.call_later(TIMEOUT_TICK_SECONDS, self._time_out_late)
             try:
-                response = await connection.exchange(data, deadline)
+                response = await connection.send(data, deadline)
             except _StaleConnectionError:
                 if not (reused and may_resend):
                     raise ConnectionClosedError(
@@ -271,13 +285,16 @@ class HttpClient:
             except BaseException:
                 connection.abort()
                 raise
+            finally:
+                self._in_flight.discard(connection)
             self._release(target.key, connection)
             return response
 
     async def close(self) -> None:
         self._closed = True
-        if self._janitor is not None:
-            self._janitor.cancel()
+        for timer in (self._janitor, self._timeouts):
+            if timer is not None:
+                timer.cancel()
         for connections in self._idle.values():
             for connection in connections:
                 connection.abort()
@@ -340,6 +357,16 @@ class HttpClient:
         if self._janitor is None:
             loop = asyncio.get_running_loop()
             self._janitor = loop.call_later(self._idle_seconds / 2, self._close_expired)
+
+    def _time_out_late(self) -> None:
+        """Fail requests past their deadline; runs every tick while any request is in flight."""
+        self._timeouts = None
+        now = asyncio.get_running_loop().time()
+        for connection in [c for c in self._in_flight if c.deadline <= now]:
+            connection.time_out()
+        if self._in_flight and not self._closed:
+            loop = asyncio.get_running_loop()
+            self._timeouts = loop.call_later(TIMEOUT_TICK_SECONDS, self._time_out_late)
 
     def _close_expired(self) -> None:
         """Close connections idle for longer than `idle_seconds`; servers drop them anyway."""

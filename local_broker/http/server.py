@@ -37,8 +37,12 @@ MAX_QUEUED: Final = 16  # complete pipelined requests waiting per connection
 # httptools buffers a header field until it ends: bound what an unfinished head may hold.
 _HEAD_GUARD_BYTES: Final = 512 * 1024
 _SWEEP_SECONDS: Final = 1.0
-# After refusing a body, keep reading (and dropping) it this long before closing: closing with
-# unread data makes the kernel send a reset, which can destroy the 413 before the client reads it.
+# Lowercased names of the header fields seen most, so most fields skip decode() and lower().
+_HEADER_NAMES: dict[bytes, str] = {}
+_MAX_HEADER_NAMES: Final = 512
+# After refusing a request, keep reading (and dropping) what still comes this long before closing:
+# closing with unread data makes the kernel send a reset, which can destroy the answer before the
+# client reads it.
 _LINGER_SECONDS: Final = 2.0
 _KEEP_ALIVE: Final = b"Connection: keep-alive\r\n"
 _CLOSE: Final = b"Connection: close\r\n"
@@ -69,6 +73,14 @@ class _BodyTooLargeError(Exception):
 
 def _error(status: int, message: str) -> Response:
     return json_response({"error": message}, status)
+
+
+def _head_too_large(limits: ServerLimits, field_bytes: int, head_bytes: int) -> str:
+    if field_bytes > limits.max_line_bytes:
+        return f"a header field is longer than {limits.max_line_bytes} bytes"
+    if head_bytes > limits.max_head_bytes:
+        return f"the header fields are longer than {limits.max_head_bytes} bytes in all"
+    return f"the request has more than {limits.max_header_count} header fields"
 
 
 class _Clock:
@@ -241,19 +253,20 @@ class _Connection(asyncio.Protocol):
             raise _RefusedError(_error(414, "the request target is too long"))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        limits = self._limits
         size = len(name) + len(value)
         self._head_bytes += size
-        if size > limits.max_line_bytes:
-            message = f"a header field is longer than {limits.max_line_bytes} bytes"
-            raise _RefusedError(_error(431, message))
-        if self._head_bytes > limits.max_head_bytes:
-            message = f"the header fields are longer than {limits.max_head_bytes} bytes in all"
-            raise _RefusedError(_error(431, message))
-        if len(self._pairs) >= limits.max_header_count:
-            message = f"the request has more than {limits.max_header_count} header fields"
-            raise _RefusedError(_error(431, message))
-        lowered = name.decode("latin-1").lower()
+        limits = self._limits
+        if (
+            size > limits.max_line_bytes
+            or self._head_bytes > limits.max_head_bytes
+            or len(self._pairs) >= limits.max_header_count
+        ):
+            raise _RefusedError(_error(431, _head_too_large(limits, size, self._head_bytes)))
+        lowered = _HEADER_NAMES.get(name)
+        if lowered is None:
+            lowered = name.decode("latin-1").lower()
+            if len(_HEADER_NAMES) < _MAX_HEADER_NAMES:
+                _HEADER_NAMES[name] = lowered
         text = value.decode("utf-8", "surrogateescape")
         if lowered == "expect" and text.lower() == "100-continue":
             self._expect_continue = True
@@ -261,6 +274,10 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._head_done = True
+        if self._parser.should_upgrade():
+            # llhttp would skip the body of an upgrade request; refuse it instead of misreading.
+            message = "protocol upgrades are not supported; send plain HTTP/1.1 (curl --http1.1)"
+            raise _RefusedError(_error(400, message))
         declared = self._content_length()
         if declared is not None and declared > self._limits.max_body_bytes:
             raise _BodyTooLargeError
@@ -316,6 +333,7 @@ class _Connection(asyncio.Protocol):
         self._in_request = False
         self._queue.append(response)
         self._closing = True
+        self._linger = True
         self._pause_reading()
         self._next()
 

@@ -95,9 +95,12 @@ class Agent:
         to_start = [self._assignments[name] for name in plan.start]
         started = await asyncio.gather(*(self._start(assignment) for assignment in to_start))
         reports.extend(report for report in started if report is not None)
+        by_node: dict[str, list[ReplicaSpec]] = {}
+        for spec, _started_at in self.running().values():
+            by_node.setdefault(spec.node, []).append(spec)
         for node in self.nodes:
-            running = [self._spec(name) for name in self._started if self._node(name) == node]
-            self._sink.send(self._report.joined(node, self.capacity, self.labels, running))
+            joined = self._report.joined(node, self.capacity, self.labels, by_node.get(node, []))
+            self._sink.send(joined)
         for report in reports:
             self._sink.send(report)
         await self._writes.written()
@@ -262,9 +265,6 @@ class Agent:
         spec = self._assignments[name].spec
         assert spec is not None  # only replicas scheduled here (with a spec) ever start
         return spec
-
-    def _node(self, name: str) -> str:
-        return self._assignments[name].node
 
 
 async def _ready(event: JsonEvent) -> JsonEvent:

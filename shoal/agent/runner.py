@@ -109,11 +109,14 @@ async def _heartbeats(agent: Agent, settings: AgentSettings) -> None:
     loop = asyncio.get_running_loop()
     next_beat = next_prune = loop.time()
     while True:
-        agent.send_heartbeats(await agent.driver.usage())
+        try:
+            agent.send_heartbeats(await agent.driver.usage())
+            if loop.time() >= next_prune:
+                agent.prune(time.time() - settings.retention_seconds)
+                next_prune = loop.time() + PRUNE_EVERY_SECONDS
+        except Exception:  # a node that stops heartbeating is declared lost: keep beating
+            log.exception("heartbeat failed; trying again next interval")
         now = loop.time()
-        if now >= next_prune:
-            agent.prune(time.time() - settings.retention_seconds)
-            next_prune = now + PRUNE_EVERY_SECONDS
         next_beat += settings.heartbeat_interval
         if next_beat < now:
             next_beat = now + settings.heartbeat_interval

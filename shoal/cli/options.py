@@ -1,11 +1,14 @@
-"""Option parsing shared by subcommands: `NAME=VALUE` pairs and environment fallbacks."""
+"""Option parsing shared by subcommands: `NAME=VALUE` pairs, the endpoints and the resource
+words (`deployment`, `deployments`, `deploy`) commands take, like kubectl."""
 
 from __future__ import annotations
 
 import argparse
 import os
 
-DEFAULT_BROKER_URL = "http://127.0.0.1:8080/default/default"
+from shoal.cli.endpoints import API, BROKER, LOCAL_BROKER_URL, Endpoint, resolve
+
+DEPLOYMENT_WORDS = ("deployment", "deployments", "deploy")
 
 
 def key_value(text: str) -> tuple[str, str]:
@@ -17,4 +20,37 @@ def key_value(text: str) -> tuple[str, str]:
 
 
 def broker_url_default() -> str:
-    return os.environ.get("SHOAL_BROKER_URL", DEFAULT_BROKER_URL)
+    """`shoal agent`'s default: $SHOAL_BROKER_URL or the local broker. An agent is configured by
+    its options and environment only; user commands resolve theirs with `broker_endpoint`."""
+    return os.environ.get(BROKER.env, LOCAL_BROKER_URL)
+
+
+def add_endpoint_options(
+    parser: argparse.ArgumentParser, *, broker: bool = False, api: bool = False
+) -> None:
+    """`--broker`, `--api` (as asked) and `--context`; resolved after parsing (see endpoints)."""
+    if broker:
+        parser.add_argument(
+            "--broker",
+            metavar="URL",
+            help="the broker ingress URL (default: $SHOAL_BROKER_URL, the context's, or the "
+            "local platform's)",
+        )
+    if api:
+        parser.add_argument(
+            "--api",
+            metavar="URL",
+            help="the API function's URL (default: $SHOAL_API_URL, the context's, or the local "
+            "platform's)",
+        )
+    parser.add_argument(
+        "--context", metavar="NAME", help="the config file context to use (default: current)"
+    )
+
+
+def broker_endpoint(args: argparse.Namespace) -> Endpoint:
+    return resolve(BROKER, args.broker, args.context, os.environ)
+
+
+def api_endpoint(args: argparse.Namespace) -> Endpoint:
+    return resolve(API, args.api, args.context, os.environ)

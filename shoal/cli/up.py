@@ -6,6 +6,8 @@ broker's bound port is known at once for every function's K_SINK, and there is o
 fewer to supervise. Each Knative Service of the manifests runs as its own child process (its
 container command, `functions-framework`, with its environment plus PORT and K_SINK), on a
 free port that the broker maps the Service's name to. State is SQLite in the data folder.
+With `--driver`, a node agent runs too (`shoal.platform.agents`); the broker always watches the
+data folder's `triggers/`, where agents write their Triggers.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from local_broker.settings import BrokerSettings
 from shoal.manifests import files
 from shoal.manifests.render import default_image, render
 from shoal.manifests.resources import STATE_SECRET, Target
-from shoal.platform import plan
+from shoal.platform import agents, plan
 from shoal.platform.supervisor import ProcessSpec, SupervisedProcess
 from shoal.runtime.discovery import discover
 from shoal.runtime.errors import FunctionDefinitionError
@@ -46,6 +48,7 @@ class UpSettings:
     manifests: Path
     functions: Path
     host: str = "127.0.0.1"
+    agent: agents.AgentOptions | None = None
 
 
 def register(subparsers: Any) -> None:
@@ -59,11 +62,17 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=8080, help="the broker's port (default 8080)")
     parser.add_argument("--manifests", type=Path, default=DEFAULT_MANIFESTS, metavar="DIR")
     parser.add_argument("--functions", type=Path, default=DEFAULT_FUNCTIONS, metavar="DIR")
+    agents.add_agent_arguments(parser)
     parser.set_defaults(run=run_up)
 
 
 def run_up(args: argparse.Namespace) -> int:
-    settings = UpSettings(args.data_dir, args.port, args.manifests, args.functions)
+    try:
+        agent = agents.agent_options(args)
+    except plan.PlanError as error:
+        print(f"shoal up: {error}", file=sys.stderr)
+        return 2
+    settings = UpSettings(args.data_dir, args.port, args.manifests, args.functions, agent=agent)
     try:
         asyncio.run(up(settings, lambda line: print(line, flush=True)))
     except (plan.PlanError, ManifestError) as error:
@@ -109,9 +118,11 @@ async def _run(settings: UpSettings, say: Callable[[str], None], stopping: async
         settings.manifests, {(STATE_SECRET["name"], STATE_SECRET["key"]): state_url}
     )
     ports = {service.name: plan.free_port() for service in services}
+    triggers = agents.triggers_folder(data_dir)
+    triggers.mkdir(exist_ok=True)
     server = BrokerServer(
         BrokerSettings(
-            manifests=(settings.manifests,),
+            manifests=(settings.manifests, triggers),
             host=settings.host,
             port=settings.port,
             data_dir=data_dir,
@@ -120,9 +131,13 @@ async def _run(settings: UpSettings, say: Callable[[str], None], stopping: async
     )
     await server.start()
     children: list[SupervisedProcess] = []
+    agent: agents.LocalAgent | None = None
     try:
         sink = server.ingress_url(*plan.sink_broker(settings.manifests))
         width = max((len(service.name) for service in services), default=0)
+        if settings.agent is not None:
+            output = _prefixed(say, "agent", width)
+            agent = agents.LocalAgent(settings.agent, sink, data_dir, output, say)
         for service in services:
             spec = ProcessSpec(
                 service.name,
@@ -133,7 +148,9 @@ async def _run(settings: UpSettings, say: Callable[[str], None], stopping: async
             child = SupervisedProcess(spec, _prefixed(say, service.name, width), say)
             child.start()
             children.append(child)
-        announcing = asyncio.create_task(_announce(server, children, ports, state_url, say))
+        announcing = asyncio.create_task(
+            _announce(server, children, ports, state_url, say, agent=agent)
+        )
         await asyncio.wait(
             [announcing, asyncio.create_task(stopping.wait())], return_when=asyncio.FIRST_COMPLETED
         )
@@ -141,6 +158,8 @@ async def _run(settings: UpSettings, say: Callable[[str], None], stopping: async
         await stopping.wait()
         say("stopping")
     finally:
+        if agent is not None:  # first: it posts what it still has queued to the broker
+            await agent.stop()
         await server.stop()
         await asyncio.gather(*(child.stop() for child in children))
 
@@ -155,8 +174,12 @@ async def _announce(
     ports: dict[str, int],
     state_url: str,
     say: Callable[[str], None],
+    *,
+    agent: agents.LocalAgent | None,
 ) -> None:
     ready = await asyncio.gather(*(_wait_ready(ports[c.spec.name]) for c in children))
+    if agent is not None:
+        await agents.start_when_serving(agent, server, READY_TIMEOUT_SECONDS)
     config = server.runtime.config
     assert config is not None
     say(f"state    {state_url}")
@@ -166,6 +189,9 @@ async def _announce(
     for child, is_ready in zip(children, ready, strict=True):
         state = f"pid {child.pid}" if is_ready else "NOT READY (see its output)"
         say(f"function {child.spec.name}: http://127.0.0.1:{ports[child.spec.name]} ({state})")
+    if agent is not None:
+        say(f"agent    {agent.describe()}")
+    say(f"triggers {agents.triggers_folder(server.settings.data_dir)} (agents write theirs here)")
     say("ready; Ctrl-C stops everything")
 
 

@@ -1,9 +1,10 @@
 """Rendering the registered functions into a kustomize base: file name -> YAML text.
 
 Files: `broker.yaml`, `sink-binding.yaml`, `function-<service>.yaml` (the Service and its
-Triggers), `ping-sources.yaml` (when a function asks for ticks) and `kustomization.yaml`
-listing them. Output is deterministic: functions sorted by name, subscriptions in declaration
-order, keys sorted, so rendering twice gives identical bytes and `--check` can compare them.
+Triggers; an `@http_function` has none), `ping-sources.yaml` (when a function asks for ticks)
+and `kustomization.yaml` listing them. Output is deterministic: functions sorted by name,
+subscriptions in declaration order, keys sorted, so rendering twice gives identical bytes and
+`--check` can compare them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from shoal.manifests.resources import (
     trigger,
 )
 from shoal.runtime.errors import FunctionDefinitionError
-from shoal.runtime.spec import FunctionSpec
+from shoal.runtime.spec import FunctionSpec, ServiceSpec
 from shoal.runtime.subscriptions import Tick
 
 IMAGE_REPOSITORY = "ghcr.io/shoal-dev/shoal"
@@ -47,7 +48,7 @@ def to_yaml(documents: Iterable[Document]) -> str:
     )
 
 
-def render(specs: Sequence[FunctionSpec], root: Path, target: Target) -> dict[str, str]:
+def render(specs: Sequence[ServiceSpec], root: Path, target: Target) -> dict[str, str]:
     """The base's files for `specs`; sources are written relative to the project `root`."""
     services = {spec.name: spec.service for spec in specs}
     files = {
@@ -55,11 +56,12 @@ def render(specs: Sequence[FunctionSpec], root: Path, target: Target) -> dict[st
         "sink-binding.yaml": to_yaml([sink_binding(target)]),
     }
     for spec in sorted(specs, key=lambda s: s.service):
-        _check_dead_letter_sinks(spec, services)
         documents = [service(spec, _relative(spec.source_file, root), target)]
-        documents += [trigger(spec, s, target, services) for s in spec.subscriptions]
+        if isinstance(spec, FunctionSpec):
+            _check_dead_letter_sinks(spec, services)
+            documents += [trigger(spec, s, target, services) for s in spec.subscriptions]
         files[f"function-{spec.service}.yaml"] = to_yaml(documents)
-    ticks = _ticks(specs)
+    ticks = _ticks([spec for spec in specs if isinstance(spec, FunctionSpec)])
     if ticks:
         files["ping-sources.yaml"] = to_yaml(ping_source(tick, target) for tick in ticks)
     kustomization: Document = {

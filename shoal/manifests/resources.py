@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shoal.events import PING
-from shoal.runtime.spec import FunctionSpec
+from shoal.runtime.spec import FunctionSpec, ServiceSpec
 from shoal.runtime.subscriptions import Delivery, Subscribes, Tick, exact, suffix
 
 Document = dict[str, object]
@@ -45,7 +45,7 @@ class Target:
     broker: str = "default"
 
 
-def _labels(spec: FunctionSpec) -> dict[str, str]:
+def _labels(spec: ServiceSpec) -> dict[str, str]:
     return {**FUNCTION_LABELS, FUNCTION_LABEL: spec.service}
 
 
@@ -53,7 +53,7 @@ def _ref(api_version: str, kind: str, name: str) -> dict[str, object]:
     return {"ref": {"apiVersion": api_version, "kind": kind, "name": name}}
 
 
-def service(spec: FunctionSpec, source: Path, target: Target) -> Document:
+def service(spec: ServiceSpec, source: Path, target: Target) -> Document:
     """The Knative Service of `spec`; `source` is its file relative to the project root."""
     env: list[dict[str, object]] = [
         {"name": "FUNCTION_TARGET", "value": spec.name},

@@ -1,31 +1,17 @@
-"""The `Node` kind: a machine (or simulated node) an agent runs replicas on."""
+"""The `Node` kind: a machine (or simulated node) an agent runs replicas on; and the
+`Allocation` kind: what one placed replica holds on its node."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
+from shoal.model.replica import ReplicaRecord
+
 NODE = "Node"
-
-
-@dataclass(frozen=True, slots=True)
-class Allocation:
-    """What one placed replica holds on its node: its requests and its host ports."""
-
-    deployment: str
-    cpu_millis: int
-    memory_mib: int
-    ports: tuple[int, ...] = ()
-
-    @classmethod
-    def from_body(cls, body: Mapping[str, object]) -> Allocation:
-        return cls(
-            deployment=str(body["deployment"]),
-            cpu_millis=int(cast(int, body["cpu_millis"])),
-            memory_mib=int(cast(int, body["memory_mib"])),
-            ports=tuple(cast(list[int], body.get("ports", ()))),
-        )
+ALLOCATION = "Allocation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +32,9 @@ class NodeRecord:
     usage_memory_mib: int = 0
     replica_cpu_utilization: Mapping[str, float] = field(default_factory=dict)
     agent_url: str | None = None
-    # Owned by the scheduler: each placed replica's share, by replica name; `allocated_*` and
-    # `ports` are their sums. Kept per replica so a replica's resources can be given back from
-    # the node alone, even after its Replica record was deleted.
-    allocations: Mapping[str, Allocation] = field(default_factory=dict)
+    deployment_replicas: Mapping[str, int] = field(default_factory=dict)
+    """Owned by the scheduler: how many replicas of each deployment are placed here (it spreads
+    a deployment's replicas over nodes by it)."""
 
     def to_body(self) -> dict[str, object]:
         # Not `asdict`, which deep-copies every value: a heartbeat writes this every second.
@@ -57,16 +42,37 @@ class NodeRecord:
         body["labels"] = dict(self.labels)
         body["ports"] = list(self.ports)
         body["replica_cpu_utilization"] = dict(self.replica_cpu_utilization)
-        body["allocations"] = {
-            replica: {
-                "deployment": a.deployment,
-                "cpu_millis": a.cpu_millis,
-                "memory_mib": a.memory_mib,
-                "ports": list(a.ports),
-            }
-            for replica, a in self.allocations.items()
-        }
+        body["deployment_replicas"] = dict(self.deployment_replicas)
         return body
+
+    def with_allocations(
+        self, added: Iterable[Allocation] = (), removed: Iterable[Allocation] = ()
+    ) -> NodeRecord:
+        """This node with `added` placed on it and `removed` given back: the scheduler's sums."""
+        cpu, memory = self.allocated_cpu_millis, self.allocated_memory_mib
+        ports, replicas = set(self.ports), Counter(self.deployment_replicas)
+        for allocation in added:
+            cpu, memory = cpu + allocation.cpu_millis, memory + allocation.memory_mib
+            ports.update(allocation.ports)
+            replicas[allocation.deployment] += 1
+        for allocation in removed:
+            cpu, memory = cpu - allocation.cpu_millis, memory - allocation.memory_mib
+            ports.difference_update(allocation.ports)
+            replicas[allocation.deployment] -= 1
+        return replace(
+            self,
+            allocated_cpu_millis=cpu,
+            allocated_memory_mib=memory,
+            ports=tuple(sorted(ports)),
+            deployment_replicas={d: n for d, n in sorted(replicas.items()) if n > 0},
+        )
+
+    def holding(self, allocations: Iterable[Allocation]) -> NodeRecord:
+        """This node holding exactly `allocations`."""
+        empty = replace(
+            self, allocated_cpu_millis=0, allocated_memory_mib=0, ports=(), deployment_replicas={}
+        )
+        return empty.with_allocations(allocations)
 
     @classmethod
     def from_body(cls, body: Mapping[str, object]) -> NodeRecord:
@@ -76,32 +82,52 @@ class NodeRecord:
         values["replica_cpu_utilization"] = dict(
             cast(Mapping[str, float], values.get("replica_cpu_utilization", {}))
         )
-        values["allocations"] = {
-            replica: Allocation.from_body(allocation)
-            for replica, allocation in cast(
-                Mapping[str, Mapping[str, object]], values.get("allocations", {})
-            ).items()
-        }
+        values["deployment_replicas"] = dict(
+            cast(Mapping[str, int], values.get("deployment_replicas", {}))
+        )
         return cls(**{k: v for k, v in values.items() if k in _FIELDS})
-
-    def with_allocations(self, allocations: Mapping[str, Allocation]) -> NodeRecord:
-        """This node holding exactly `allocations`, with the sums recomputed."""
-        held = allocations.values()
-        return replace(
-            self,
-            allocations=dict(allocations),
-            allocated_cpu_millis=sum(a.cpu_millis for a in held),
-            allocated_memory_mib=sum(a.memory_mib for a in held),
-            ports=tuple(sorted(port for a in held for port in a.ports)),
-        )
-
-    def release(self, replica: str) -> NodeRecord:
-        """This node without `replica`'s share (itself when it holds none)."""
-        if replica not in self.allocations:
-            return self
-        return self.with_allocations(
-            {name: a for name, a in self.allocations.items() if name != replica}
-        )
 
 
 _FIELDS = frozenset(NodeRecord.__dataclass_fields__)
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """Owned by the scheduler; named after the replica. Kept apart from the Replica record so
+    that what a replica held can be given back even after deployments deleted that record, and
+    apart from the Node so that placing reads every node without every replica on it."""
+
+    replica: str
+    node: str
+    deployment: str
+    cpu_millis: int
+    memory_mib: int
+    ports: tuple[int, ...] = ()
+
+    @classmethod
+    def of(cls, replica: ReplicaRecord) -> Allocation:
+        """What `replica`, placed, holds on its node."""
+        if replica.node is None:
+            raise ValueError(f"replica {replica.name} is not placed on a node")
+        return cls(
+            replica.name,
+            replica.node,
+            replica.deployment,
+            replica.cpu_millis,
+            replica.memory_mib,
+            replica.ports,
+        )
+
+    def to_body(self) -> dict[str, object]:
+        body = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        body["ports"] = list(self.ports)
+        return body
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, object]) -> Allocation:
+        values: dict[str, Any] = {k: v for k, v in body.items() if k in _ALLOCATION_FIELDS}
+        values["ports"] = tuple(cast(list[int], values.get("ports", ())))
+        return cls(**values)
+
+
+_ALLOCATION_FIELDS = frozenset(Allocation.__dataclass_fields__)

@@ -37,7 +37,7 @@ TERMINAL_PHASES: frozenset[Phase] = frozenset({"stopped", "lost"})
 def replica_name(deployment: str, revision: str, ordinal_seed: str) -> str:
     """A stable, unique replica name: the same seed always gives the same name, so a
     re-run of the same invocation creates the same replicas (deterministic, like event ids)."""
-    suffix = hashlib.sha256(f"{deployment}/{revision}/{ordinal_seed}".encode()).hexdigest()[:5]
+    suffix = hashlib.sha256(f"{deployment}/{revision}/{ordinal_seed}".encode()).hexdigest()[:8]
     return f"{deployment}-{revision[:6]}-{suffix}"
 
 

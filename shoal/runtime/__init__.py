@@ -8,6 +8,9 @@ by functions-framework with the transactional outbox described in `shoal.runtime
     def log_exits(event: Event, ctx: Context) -> list[Emit]:
         ctx.log.info("replica exited", replica=event.subject, data=event.data)
         return []
+
+`@http_function` registers a function that answers plain HTTP requests from state instead
+(`shoal.runtime.http_function`).
 """
 
 from shoal.runtime.context import Context
@@ -15,8 +18,9 @@ from shoal.runtime.decorator import function, spec_of
 from shoal.runtime.errors import PermanentError
 from shoal.runtime.event import Emit, Event
 from shoal.runtime.http import Target
+from shoal.runtime.http_function import HttpTarget, http_function
 from shoal.runtime.logs import FunctionLogger
-from shoal.runtime.spec import FunctionSpec, Handler
+from shoal.runtime.spec import FunctionSpec, Handler, HttpFunctionSpec, StateReader
 from shoal.runtime.subscriptions import (
     Delivery,
     Filter,
@@ -40,7 +44,10 @@ __all__ = [
     "FunctionLogger",
     "FunctionSpec",
     "Handler",
+    "HttpFunctionSpec",
+    "HttpTarget",
     "PermanentError",
+    "StateReader",
     "Subscription",
     "Target",
     "Tick",
@@ -49,6 +56,7 @@ __all__ = [
     "cesql",
     "exact",
     "function",
+    "http_function",
     "not_",
     "prefix",
     "spec_of",

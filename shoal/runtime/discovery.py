@@ -1,4 +1,5 @@
-"""Finding the functions: every `@function` in the modules of a directory (`functions/`).
+"""Finding the functions: every `@function` and `@http_function` in the modules of a directory
+(`functions/`).
 
 Modules are loaded from their files, as functions-framework loads `--source`, so whatever
 discovery finds is something `functions-framework --source FILE --target NAME` can serve.
@@ -12,10 +13,11 @@ from pathlib import Path
 
 from shoal.runtime.decorator import spec_of
 from shoal.runtime.errors import FunctionDefinitionError
-from shoal.runtime.spec import FunctionSpec
+from shoal.runtime.http_function import http_spec_of
+from shoal.runtime.spec import ServiceSpec
 
 
-def load_module_functions(path: Path) -> list[FunctionSpec]:
+def load_module_functions(path: Path) -> list[ServiceSpec]:
     """The functions defined (not merely imported) in the module at `path`."""
     path = path.resolve()
     module_name = f"shoal_functions_{abs(hash(path))}_{path.stem}"
@@ -25,9 +27,9 @@ def load_module_functions(path: Path) -> list[FunctionSpec]:
     module = importlib.util.module_from_spec(loader_spec)
     sys.modules[module_name] = module
     loader_spec.loader.exec_module(module)
-    found: list[FunctionSpec] = []
+    found: list[ServiceSpec] = []
     for attribute, value in vars(module).items():
-        spec = spec_of(value)
+        spec = spec_of(value) or http_spec_of(value)
         if spec is None or spec.source_file != path:
             continue
         if attribute != spec.name:
@@ -39,9 +41,9 @@ def load_module_functions(path: Path) -> list[FunctionSpec]:
     return found
 
 
-def discover(directory: Path) -> list[FunctionSpec]:
+def discover(directory: Path) -> list[ServiceSpec]:
     """Every function in `directory/*.py` (files starting with `_` skipped), sorted by name."""
-    specs: dict[str, FunctionSpec] = {}
+    specs: dict[str, ServiceSpec] = {}
     for path in sorted(directory.glob("*.py")):
         if path.name.startswith("_"):
             continue

@@ -3,19 +3,26 @@
 Names: the Python name is the functions-framework target (`FUNCTION_TARGET`); the Knative
 Service is that name with `_` turned into `-` (Kubernetes names are DNS labels); a Trigger is
 named after the Service, plus `-<subscription name>` when the function has several.
+
+An `HttpFunctionSpec` is the other kind: a function that answers plain HTTP requests with what
+it reads from state (`@http_function`), a Knative Service with no Trigger.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
+
+import flask
 
 from shoal.runtime.context import Context
 from shoal.runtime.errors import FunctionDefinitionError
 from shoal.runtime.event import Emit, Event
 from shoal.runtime.subscriptions import Subscribes, Tick
+from shoal.state import Resource
 
 Handler = Callable[[Event, Context], Sequence[Emit]]
 
@@ -69,6 +76,40 @@ class FunctionSpec:
                 "each a `name` (it names the Trigger)"
             )
         return f"{self.service}-{subscription.name}"
+
+
+class StateReader(Protocol):
+    """The reading half of a state `Transaction`: what an HTTP function may do with state."""
+
+    def get(self, kind: str, name: str) -> Resource | None: ...
+
+    def list(
+        self, kind: str, *, label_selector: Mapping[str, str] | None = None
+    ) -> list[Resource]: ...
+
+
+HttpHandler = Callable[[flask.Request, StateReader], flask.Response]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpFunctionSpec:
+    """A function served over plain HTTP: no CloudEvents, so no subscriptions and no outbox."""
+
+    name: str
+    handler: HttpHandler
+    source_file: Path
+
+    def __post_init__(self) -> None:
+        _check_name(self.service, f"function {self.name!r}: its Service name")
+
+    @property
+    def service(self) -> str:
+        """The Knative Service name."""
+        return self.name.replace("_", "-")
+
+
+ServiceSpec = FunctionSpec | HttpFunctionSpec
+"""Anything registered that becomes a Knative Service."""
 
 
 def _check_name(name: str, what: str) -> None:

@@ -4,26 +4,62 @@ Each event is encoded by the cloudevents SDK (binary mode) and handed to the run
 `Invoker`, so every delivery goes through the real invocation path: parse, one state
 transaction with the inbox check, the handler, the outbox, and publishing. A recording
 publisher keeps what was published and a clock the test moves stands for time.
+
+`opened_store` gives each test a store of its own on either backend: a SQLite file, or a fresh
+schema on the PostgreSQL server of SHOAL_TEST_POSTGRES_URL (as tests/shoal/state does).
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+import os
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import psycopg
+import pytest
 from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
 from shoal import events
-from shoal.model import NODE, REPLICA, NodeRecord, ReplicaRecord
+from shoal.model import ALLOCATION, NODE, REPLICA, Allocation, NodeRecord, ReplicaRecord
 from shoal.runtime import Target
 from shoal.runtime.invoke import Invoker
-from shoal.state import StateStore
+from shoal.state import StateStore, open_store
 
 START = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
 JsonEvent = Mapping[str, Any]
+POSTGRES_URL = os.environ.get(
+    "SHOAL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@contextmanager
+def opened_store(backend: str, tmp_path: Path) -> Iterator[StateStore]:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'state.db'}"
+        store = open_store(url)
+        try:
+            yield store
+        finally:
+            store.close()
+        return
+    schema = f"shoal_functions_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+        admin.execute(psycopg.sql.SQL("CREATE SCHEMA {}").format(psycopg.sql.Identifier(schema)))
+        separator = "&" if "?" in POSTGRES_URL else "?"
+        store = open_store(f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}")
+        try:
+            yield store
+        finally:
+            store.close()
+            drop = psycopg.sql.SQL("DROP SCHEMA {} CASCADE")
+            admin.execute(drop.format(psycopg.sql.Identifier(schema)))
 
 
 class Clock:
@@ -103,6 +139,12 @@ class Harness:
             resource = tx.get(NODE, name)
         assert resource is not None, name
         return NodeRecord.from_body(resource.body)
+
+    def allocations(self, node: str) -> dict[str, Allocation]:
+        """What the replicas placed on `node` hold there, by replica."""
+        with self.store.transaction() as tx:
+            held = [Allocation.from_body(resource.body) for resource in tx.list(ALLOCATION)]
+        return {allocation.replica: allocation for allocation in held if allocation.node == node}
 
     def put_replicas(self, *replicas: ReplicaRecord) -> None:
         """Replica records as deployments creates them before it requests them."""

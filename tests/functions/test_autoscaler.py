@@ -12,16 +12,14 @@ from functions.nodes import nodes
 from shoal import events
 from shoal.model import DEPLOYMENT, DeploymentRecord, ReplicaRecord
 from shoal.model.replica import Phase
-from shoal.state import open_store
 
-from .harness import Harness, JsonEvent
+from .harness import BACKENDS, Harness, JsonEvent, opened_store
 
 
-@pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
-    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    yield Harness(store)
-    store.close()
+@pytest.fixture(params=BACKENDS)
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    with opened_store(request.param, tmp_path) as store:
+        yield Harness(store)
 
 
 def deployment(harness: Harness, replicas: int, *, autoscale: bool = True) -> None:

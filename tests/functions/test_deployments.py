@@ -11,7 +11,6 @@ import pytest
 
 from functions.deployments import MAX_REPLICAS_PER_REQUEST, REQUEST_TIMEOUT_SECONDS
 from shoal import events
-from shoal.orchestration.quantity import Percent
 from shoal.orchestration.rollout import fencepost_violations, restart_delay
 from shoal.orchestration.spec import parse_deployment
 from shoal.state import StateStore, open_store
@@ -151,12 +150,13 @@ def test_a_rolling_update_never_breaks_the_fenceposts(
         cluster.tick()
         cluster.settle()
 
-    surge = strategy.get("maxSurge", Percent(25))
-    unavailable = strategy.get("maxUnavailable", Percent(25))
-    surge = Percent(int(surge[:-1])) if isinstance(surge, str) else surge
-    unavailable = Percent(int(unavailable[:-1])) if isinstance(unavailable, str) else unavailable
+    parsed = parse_deployment(new).strategy
     violations = fencepost_violations(
-        cluster.observations, replicas, surge, unavailable, min_ready_seconds=min_ready
+        cluster.observations,
+        replicas,
+        parsed.max_surge,
+        parsed.max_unavailable,
+        min_ready_seconds=min_ready,
     )
     assert violations == []
     assert len(cluster.observations) > 2 * replicas  # every delivery was observed

@@ -11,17 +11,16 @@ from functions.nodes import LIVENESS_TICK, NodesSettings, nodes
 from functions.scheduler import scheduler
 from shoal import events
 from shoal.model import ReplicaRecord
+from shoal.model.replica import Phase
 from shoal.orchestration.nodes import Liveness
-from shoal.state import open_store
 
-from .harness import START, Harness, JsonEvent, of_type
+from .harness import BACKENDS, START, Harness, JsonEvent, of_type, opened_store
 
 
-@pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
-    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    yield Harness(store)
-    store.close()
+@pytest.fixture(params=BACKENDS)
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    with opened_store(request.param, tmp_path) as store:
+        yield Harness(store)
 
 
 def joined(harness: Harness, node: str, *running: str, zone: str = "a") -> list[JsonEvent]:
@@ -58,8 +57,8 @@ def heartbeat(
     return harness.send(nodes, events.NODE_HEARTBEAT, dict(data), source=f"/shoal/agents/{node}")
 
 
-def placed(harness: Harness, name: str, node: str, phase: str = "running") -> ReplicaRecord:
-    replica = ReplicaRecord(name, "web", "r1", phase=phase, node=node, cpu_millis=100)  # type: ignore[arg-type]
+def placed(harness: Harness, name: str, node: str, phase: Phase = "running") -> ReplicaRecord:
+    replica = ReplicaRecord(name, "web", "r1", phase=phase, node=node, cpu_millis=100)
     harness.put_replicas(replica)
     return replica
 
@@ -82,8 +81,9 @@ def test_a_join_records_the_node_and_heartbeats_keep_it_current(harness: Harness
 def test_a_node_is_lost_after_three_missed_heartbeats(harness: Harness) -> None:
     joined(harness, "n1")
     joined(harness, "n2")
-    for name, phase in (("web-1", "running"), ("web-2", "scheduled"), ("web-3", "stopped")):
-        placed(harness, name, "n1", phase)
+    placed(harness, "web-1", "n1", "running")
+    placed(harness, "web-2", "n1", "scheduled")
+    placed(harness, "web-3", "n1", "stopped")
     placed(harness, "web-4", "n2")
     harness.clock.advance(1)
     heartbeat(harness, "n1")
@@ -131,7 +131,7 @@ def test_the_scheduler_frees_what_lost_replicas_held(harness: Harness) -> None:
         harness.send(scheduler, lost["type"], lost["data"], source=lost["source"])
 
     assert harness.node("n1").allocated_cpu_millis == 0
-    assert harness.node("n1").allocations == {}
+    assert harness.allocations("n1") == {}
 
 
 def test_a_node_that_comes_back_stops_its_stale_replicas(harness: Harness) -> None:

@@ -21,9 +21,8 @@ from functions.scheduler import (
 from shoal import events
 from shoal.model import NODE, REPLICA, ReplicaRecord
 from shoal.orchestration.placement import Strategy
-from shoal.state import open_store
 
-from .harness import Harness, JsonEvent, of_type
+from .harness import BACKENDS, Harness, JsonEvent, of_type, opened_store
 
 TEMPLATE: events.ReplicaTemplate = {
     "image": "127.0.0.1:5000/web:v1",
@@ -34,11 +33,10 @@ TEMPLATE: events.ReplicaTemplate = {
 }
 
 
-@pytest.fixture
-def harness(tmp_path: Path) -> Iterator[Harness]:
-    store = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    yield Harness(store)
-    store.close()
+@pytest.fixture(params=BACKENDS)
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    with opened_store(request.param, tmp_path) as store:
+        yield Harness(store)
 
 
 def join(harness: Harness, node: str, cpu: int = 1000, memory: int = 1024, **labels: str) -> None:
@@ -96,7 +94,7 @@ def request(
 
 
 def report(harness: Harness, type_: str, replica: str, node: str) -> list[JsonEvent]:
-    data = {"deployment": replica.rsplit("-", 1)[0], "replica": replica, "node": node}
+    data: dict[str, object] = {"deployment": "web", "replica": replica, "node": node}
     if type_ == events.REPLICA_EXITED:
         data |= {"exit_code": 1, "reason": "exited with status 1"}
     return harness.send(scheduler, type_, data, source=f"/shoal/agents/{node}")
@@ -138,7 +136,7 @@ def test_placement_respects_capacity_and_tells_each_agent_what_to_run(harness: H
         record = harness.node(node)
         assert (record.allocated_cpu_millis, record.allocated_memory_mib) == (800, 512)
         assert record.ports == (30000, 30001)
-        assert set(record.allocations) == {
+        assert set(harness.allocations(node)) == {
             e["data"]["replica"] for e in scheduled if e["data"]["node"] == node
         }
     placed = harness.replica(first["data"]["replica"])
@@ -263,7 +261,7 @@ def test_stopping_a_replica_frees_its_share_for_a_waiting_one(harness: Harness) 
     emitted = report(harness, events.REPLICA_STOPPED, placed[0], "n1")
 
     assert [e["subject"] for e in of_type(emitted, events.REPLICA_SCHEDULED)] == ["web-2"]
-    assert set(harness.node("n1").allocations) == {placed[1], "web-2"}
+    assert set(harness.allocations("n1")) == {placed[1], "web-2"}
     assert report(harness, events.REPLICA_STOPPED, placed[0], "n1") == []  # freed once
 
 
@@ -272,12 +270,12 @@ def test_lost_frees_and_exited_frees_only_a_replica_that_let_go(harness: Harness
     request(harness, 2)
 
     assert report(harness, events.REPLICA_EXITED, "web-0", "n1") == []
-    assert set(harness.node("n1").allocations) == {"web-0", "web-1"}  # restarts in place
+    assert set(harness.allocations("n1")) == {"web-0", "web-1"}  # restarts in place
     harness.put_replicas(ReplicaRecord("web-0", "web", "r1", phase="stopped", node="n1"))
     report(harness, events.REPLICA_EXITED, "web-0", "n1")
     report(harness, events.REPLICA_LOST, "web-1", "n1")
 
-    assert harness.node("n1").allocations == {}
+    assert harness.allocations("n1") == {}
     assert harness.node("n1").allocated_cpu_millis == 0
 
 
@@ -336,7 +334,7 @@ def test_resync_gives_back_what_no_replica_holds(harness: Harness) -> None:
     emitted = harness.tick(scheduler, RESYNC_TICK)
 
     assert placed_on(emitted) == {"n1": 1}
-    assert set(harness.node("n1").allocations) == {"web-1", "web-2"}
+    assert set(harness.allocations("n1")) == {"web-1", "web-2"}
     assert harness.tick(scheduler, RESYNC_TICK) == []
 
 

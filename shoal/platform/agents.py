@@ -1,0 +1,226 @@
+"""The node agent `shoal up --driver sim|exec` runs beside the functions.
+
+The agent is one more supervised child: `shoal agent --name sim --driver sim --nodes N
+--broker <ingress> --write-trigger <triggers folder>`. It is started once the functions answer,
+so its `node.joined` events find them listening, and `shoal up` reports it ready only once the
+broker has loaded its Trigger: a replica scheduled before that would reach no agent (a new
+Trigger sees only later events) and wait for the deployments function's 30 s re-request.
+
+The triggers folder (`<data dir>/triggers`) is an extra manifests path of the broker, which
+reloads it within about a second of a change. `shoal up` watches it with or without `--driver`,
+so an agent started by hand (`shoal agent ... --write-trigger .shoal/triggers`) joins the local
+platform the same way. The Trigger of `shoal up`'s own agent is removed when it stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from local_broker.server import BrokerServer
+from shoal.agent.settings import node_names
+from shoal.agent.trigger import broker_of, trigger_name
+from shoal.platform.plan import PlanError
+from shoal.platform.supervisor import ProcessSpec, SupervisedProcess
+
+__all__ = [
+    "AgentOptions",
+    "LocalAgent",
+    "add_agent_arguments",
+    "agent_options",
+    "agent_process",
+    "start_when_serving",
+    "triggers_folder",
+]
+
+UP_DRIVERS = ("sim", "exec")
+AGENT_NAMES = {"sim": "sim", "exec": "local"}
+TRIGGERS_FOLDER = "triggers"
+# What `shoal agent` prints once it serves (shoal/cli/agent.py).
+SERVING = re.compile(r"^agent (?P<name>\S+): (?P<url>\S+) \(nodes .*\)$")
+TRIGGER_POLL_SECONDS = 0.1
+
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentOptions:
+    """`shoal up`'s agent: its driver, how many nodes it simulates and each node's capacity
+    (None: the agent's default, this machine's)."""
+
+    driver: str
+    nodes: int = 1
+    cpu_millis: int | None = None
+    memory_mib: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.driver not in UP_DRIVERS:
+            raise PlanError(f"--driver {self.driver}: choose one of {', '.join(UP_DRIVERS)}")
+        if self.nodes < 1 or (self.nodes > 1 and self.driver != "sim"):
+            raise PlanError(
+                f"--nodes {self.nodes}: at least 1, and more than 1 only with --driver sim"
+            )
+        for option, value in (
+            ("--agent-cpu", self.cpu_millis),
+            ("--agent-memory", self.memory_mib),
+        ):
+            if value is not None and value < 0:
+                raise PlanError(f"{option} {value}: must not be negative")
+
+    @property
+    def name(self) -> str:
+        return AGENT_NAMES[self.driver]
+
+    @property
+    def node_names(self) -> tuple[str, ...]:
+        return node_names(self.name, self.nodes)
+
+
+def add_agent_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("node agent (none without --driver)")
+    group.add_argument(
+        "--driver",
+        choices=UP_DRIVERS,
+        help="also run a node agent with this driver (sim: simulated nodes, exec: processes)",
+    )
+    group.add_argument(
+        "--nodes", type=int, default=1, help="simulated nodes (--driver sim; default 1)"
+    )
+    group.add_argument(
+        "--agent-cpu", type=int, metavar="MILLICORES", help="each node's cpu (default: machine's)"
+    )
+    group.add_argument(
+        "--agent-memory", type=int, metavar="MiB", help="each node's memory (default: machine's)"
+    )
+
+
+def agent_options(args: argparse.Namespace) -> AgentOptions | None:
+    """The agent the options ask for; None without --driver. PlanError for bad options."""
+    if args.driver is None:
+        if args.nodes != 1 or args.agent_cpu is not None or args.agent_memory is not None:
+            raise PlanError("--nodes, --agent-cpu and --agent-memory need --driver sim or exec")
+        return None
+    return AgentOptions(args.driver, args.nodes, args.agent_cpu, args.agent_memory)
+
+
+def triggers_folder(data_dir: Path) -> Path:
+    return data_dir / TRIGGERS_FOLDER
+
+
+def agent_process(options: AgentOptions, broker_url: str, data_dir: Path) -> ProcessSpec:
+    """The agent's command: this interpreter's `shoal agent`, its state in the data folder."""
+    command = [
+        sys.executable,
+        "-m",
+        "shoal.cli.main",
+        "agent",
+        "--name",
+        options.name,
+        "--driver",
+        options.driver,
+        "--nodes",
+        str(options.nodes),
+        "--broker",
+        broker_url,
+        "--write-trigger",
+        str(triggers_folder(data_dir)),
+        "--data-dir",
+        str(data_dir / "agents" / options.name),
+    ]
+    if options.cpu_millis is not None:
+        command += ["--cpu", str(options.cpu_millis)]
+    if options.memory_mib is not None:
+        command += ["--memory", str(options.memory_mib)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return ProcessSpec("agent", command, env, Path.cwd())
+
+
+class LocalAgent:
+    """`shoal up`'s agent process: started on demand, its endpoint learnt from its output."""
+
+    def __init__(
+        self,
+        options: AgentOptions,
+        broker_url: str,
+        data_dir: Path,
+        output: Report,
+        report: Report,
+    ) -> None:
+        self.options = options
+        self.trigger_key = f"{broker_of(broker_url)[0]}/{trigger_name(options.name)}"
+        """The agent's Trigger as the broker names it (`namespace/name`)."""
+        self.trigger_path = triggers_folder(data_dir) / f"{trigger_name(options.name)}.yaml"
+        self.url: str | None = None
+        self._output = output
+        self._serving = asyncio.Event()
+        self._child = SupervisedProcess(
+            agent_process(options, broker_url, data_dir), self._watch, report
+        )
+        self._started = False
+
+    @property
+    def pid(self) -> int | None:
+        return self._child.pid
+
+    def start(self) -> None:
+        # A Trigger left by an earlier run names a port nobody listens on any more.
+        with contextlib.suppress(FileNotFoundError):
+            self.trigger_path.unlink()
+        self._child.start()
+        self._started = True
+
+    async def serving(self, timeout: float) -> str | None:
+        """The agent's endpoint once it serves; None if it does not within `timeout` s."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._serving.wait(), timeout)
+        return self.url
+
+    async def stop(self) -> None:
+        """Stop the agent (it posts what it still has queued) and remove its Trigger."""
+        if self._started:
+            await self._child.stop()
+        with contextlib.suppress(FileNotFoundError):
+            self.trigger_path.unlink()
+
+    def describe(self) -> str:
+        names = self.options.node_names
+        nodes = ", ".join(names) if len(names) <= 3 else f"{names[0]} .. {names[-1]}"
+        state = f"pid {self.pid}" if self.url and self.pid else "NOT SERVING (see its output)"
+        return (
+            f"{self.options.name}: {self.url or '-'} ({state}; {self.options.driver} driver, "
+            f"{len(names)} node(s): {nodes})"
+        )
+
+    def _watch(self, line: str) -> None:
+        match = SERVING.match(line)
+        if match is not None and match["name"] == self.options.name:
+            self.url = match["url"]
+            self._serving.set()
+        self._output(line)
+
+
+async def start_when_serving(agent: LocalAgent, server: BrokerServer, timeout: float) -> bool:
+    """Start the agent; True once it serves and `server` has loaded its Trigger, False if that
+    takes more than `timeout` seconds (the agent keeps running: it may still come up)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    agent.start()
+    if await agent.serving(timeout) is None:
+        return False
+    while not _has_trigger(server, agent.trigger_key):
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(TRIGGER_POLL_SECONDS)
+    return True
+
+
+def _has_trigger(server: BrokerServer, key: str) -> bool:
+    config = server.runtime.config
+    return config is not None and any(trigger.key == key for trigger in config.triggers)

@@ -1,0 +1,310 @@
+"""A local platform as whole-system tests and benchmarks drive it: real processes, loopback only.
+
+    with running_platform(tmp / "data", root=project) as platform:
+        with running_agent(platform, "n1", cpu_millis=4000) as agent:
+            post_event(platform.ingress, DEPLOYMENT_APPLIED, {"manifest": document})
+            agent.kill()  # SIGKILL: the node goes silent
+
+`running_platform` runs `shoal up` (the broker in that process, one process per function) in a
+process group of its own, waits for its `ready` line and stops the whole group on exit.
+`running_agent` runs one `shoal agent --driver sim` that writes its Trigger into the platform's
+triggers folder, and returns once the broker has loaded that Trigger (seen in its /metrics), so
+replicas scheduled from then on reach it. Every wait is bounded; a process that dies early
+fails the wait at once, with what it printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shoal.agent.trigger import trigger_name
+from shoal.platform.agents import SERVING, triggers_folder
+
+__all__ = [
+    "HarnessError",
+    "ProcessOutput",
+    "RunningAgent",
+    "RunningPlatform",
+    "free_port",
+    "post_event",
+    "running_agent",
+    "running_platform",
+]
+
+READY_LINE = "ready; Ctrl-C stops everything"
+STOP_GRACE_SECONDS = 30.0
+POLL_SECONDS = 0.05
+HTTP_TIMEOUT_SECONDS = 10.0
+
+
+class HarnessError(RuntimeError):
+    """A process did not come up, or answered what it should not; the message says what."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def shoal_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "shoal.cli.main", *args]
+
+
+class ProcessOutput:
+    """Every line a process prints (stdout and stderr), kept, and waited for with a bound."""
+
+    def __init__(self, process: subprocess.Popen[str], *, echo: bool = False) -> None:
+        self.lines: list[str] = []
+        self._process = process
+        self._echo = echo
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._done = False
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self._process.stdout is not None
+        for line in self._process.stdout:
+            if self._echo:
+                print(line, end="", file=sys.stderr, flush=True)
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for(self, pattern: str | re.Pattern[str], timeout: float) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while not self._done and time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                self._done = True
+                break
+            self.lines.append(line)
+            match = re.search(pattern, line)
+            if match:
+                return match
+        why = "the process ended" if self._done else f"nothing within {timeout} s"
+        raise HarnessError(f"no line matching {pattern!r} ({why}); it printed:\n{self.tail()}")
+
+    def tail(self, lines: int = 60) -> str:
+        self.drain()
+        return "\n".join(self.lines[-lines:])
+
+    def drain(self) -> None:
+        """Move what was printed so far into `lines` (without waiting)."""
+        while True:
+            try:
+                line = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if line is None:
+                self._done = True
+                return
+            self.lines.append(line)
+
+
+def _start(
+    args: Sequence[str], cwd: Path, env: Mapping[str, str] | None, *, echo: bool
+) -> tuple[subprocess.Popen[str], ProcessOutput]:
+    process = subprocess.Popen(
+        shoal_command(*args),
+        cwd=cwd,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # a group of its own: stopping it stops its children
+    )
+    return process, ProcessOutput(process, echo=echo)
+
+
+def _stop_group(process: subprocess.Popen[str], grace: float) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # whatever the leader left behind
+    process.wait()
+
+
+@dataclass
+class RunningPlatform:
+    process: subprocess.Popen[str]
+    output: ProcessOutput
+    port: int
+    data_dir: Path
+    root: Path
+    echo: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ingress(self) -> str:
+        return f"{self.url}/default/default"
+
+    @property
+    def triggers(self) -> Path:
+        return triggers_folder(self.data_dir)
+
+    def has_trigger(self, key: str) -> bool:
+        """Whether the broker runs the Trigger `namespace/name` (its metrics name it)."""
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=HTTP_TIMEOUT_SECONDS) as answer:
+            return f'trigger="{key}"' in answer.read().decode("utf-8", "replace")
+
+
+@contextmanager
+def running_platform(
+    data_dir: Path,
+    *,
+    root: Path,
+    up_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    ready_timeout: float = 120.0,
+    echo: bool = False,
+) -> Iterator[RunningPlatform]:
+    """`shoal up --data-dir DATA_DIR --port <free> UP_ARGS`, run from `root` (the project),
+    until its `ready` line; stopped (SIGTERM, then SIGKILL) on exit."""
+    port = free_port()
+    args = ["up", "--data-dir", str(data_dir), "--port", str(port), *up_args]
+    process, output = _start(args, root, env, echo=echo)
+    try:
+        output.wait_for(re.escape(READY_LINE), ready_timeout)
+        yield RunningPlatform(process, output, port, data_dir.resolve(), root, echo)
+    finally:
+        _stop_group(process, STOP_GRACE_SECONDS)
+
+
+@dataclass
+class RunningAgent:
+    name: str
+    process: subprocess.Popen[str]
+    output: ProcessOutput
+    url: str
+    nodes: tuple[str, ...] = field(default=())
+
+    def kill(self) -> float:
+        """SIGKILL the agent (its replicas die with it); the time.time() of the kill."""
+        killed_at = time.time()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=HTTP_TIMEOUT_SECONDS)
+        return killed_at
+
+    def set_load(self, deployment: str, cpu_utilization: float) -> Mapping[str, object]:
+        """POST /sim/load: its replicas of `deployment` report this cpu utilisation."""
+        body = json.dumps({"deployment": deployment, "cpu_utilization": cpu_utilization})
+        request = urllib.request.Request(
+            f"{self.url.rstrip('/')}/sim/load", data=body.encode(), method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as answer:
+            result: Mapping[str, object] = json.load(answer)
+            return result
+
+
+@contextmanager
+def running_agent(
+    platform: RunningPlatform,
+    name: str,
+    *,
+    nodes: int = 1,
+    cpu_millis: int = 4000,
+    memory_mib: int = 8192,
+    labels: Mapping[str, str] | None = None,
+    heartbeat_interval: float = 1.0,
+    ready_timeout: float = 60.0,
+) -> Iterator[RunningAgent]:
+    """A sim agent of `nodes` nodes posting to the platform's broker; yielded once the broker
+    delivers to it. Stopped (SIGTERM, then SIGKILL) on exit unless killed before."""
+    args = [
+        "agent",
+        "--name",
+        name,
+        "--driver",
+        "sim",
+        "--nodes",
+        str(nodes),
+        "--broker",
+        platform.ingress,
+        "--write-trigger",
+        str(platform.triggers),
+        "--data-dir",
+        str(platform.data_dir / "agents" / name),
+        "--cpu",
+        str(cpu_millis),
+        "--memory",
+        str(memory_mib),
+        "--heartbeat-interval",
+        str(heartbeat_interval),
+    ]
+    if labels:
+        args += ["--labels", ",".join(f"{key}={value}" for key, value in labels.items())]
+    process, output = _start(args, platform.root, None, echo=platform.echo)
+    try:
+        serving = output.wait_for(SERVING, ready_timeout)
+        agent = RunningAgent(name, process, output, serving["url"])
+        key = f"default/{trigger_name(name)}"
+        deadline = time.monotonic() + ready_timeout
+        while not platform.has_trigger(key):
+            if time.monotonic() > deadline:
+                raise HarnessError(f"the broker did not load the Trigger {key} in {ready_timeout} s")
+            time.sleep(POLL_SECONDS * 4)
+        yield agent
+    finally:
+        _stop_group(process, STOP_GRACE_SECONDS)
+
+
+def post_event(
+    ingress: str,
+    event_type: str,
+    data: Mapping[str, object],
+    *,
+    subject: str | None = None,
+    source: str = "/shoal/harness",
+) -> str:
+    """POST one binary-mode CloudEvent; its id once the broker answered 202."""
+    event_id = str(uuid.uuid4())
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": event_id,
+        "ce-source": source,
+        "ce-type": event_type,
+        "Content-Type": "application/json",
+    }
+    if subject is not None:
+        headers["ce-subject"] = subject
+    request = urllib.request.Request(
+        ingress, data=json.dumps(data).encode(), method="POST", headers=headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as answer:
+            status = answer.status
+    except urllib.error.HTTPError as error:
+        status = error.code
+    if status != 202:
+        raise HarnessError(f"the broker answered {status} to {event_type}")
+    return event_id
