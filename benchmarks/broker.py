@@ -1,13 +1,20 @@
 """Broker throughput and latency against a bare HTTP hop, measured in one run.
 
-    .venv/bin/python benchmarks/broker.py [--events 20000]
+    .venv/bin/python benchmarks/broker.py [--seconds 10] [--connections 64] [--servers lean]
 
 (a) bare hop: the load generator posts to a minimal async server answering 202;
 (b) the broker: ingress -> durable log -> one Trigger -> a minimal subscriber, events/s
     delivered, and p50/p99 ingress-to-subscriber latency at a paced 1,000 events/s;
 (c) fan-out: one event to 10 Triggers;
 (d) matching: 1,000 Triggers (in-process filter cost per event, and end to end).
-Every phase is bounded in count and time. Each server runs in its own process on 127.0.0.1.
+
+The throughput phases are driven by wrk (https://github.com/wg/wrk; Debian/Ubuntu:
+`apt-get install -y wrk`, macOS: `brew install wrk`) with `benchmarks/cloudevents.lua`, which
+gives every event its own id: a Python client tops out near the broker's own rate on a small
+machine and would measure itself. (a) and (b) use the same wrk settings. The latency phase
+paces a Python client, which is enough at 1,000 events/s. Every phase is bounded in time (wrk
+runs `--seconds`, every wait has a deadline) and so in count. Each server runs in its own
+process on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -15,6 +22,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -22,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -37,6 +48,46 @@ from tests.e2e.conftest import free_port, wait_http_ok  # noqa: E402
 
 CONCURRENCY = 64
 PHASE_TIMEOUT = 60.0
+WRK_SCRIPT = ROOT / "benchmarks" / "cloudevents.lua"
+WRK_MISSING = (
+    "benchmarks/broker.py drives the load with wrk, which is not installed.\n"
+    "Install it (Debian/Ubuntu: `sudo apt-get install -y wrk`; macOS: `brew install wrk`) "
+    "and run this again."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class WrkResult:
+    requests: int  # completed
+    failed: int  # non-2xx answers plus socket errors
+    seconds: float
+
+    @property
+    def accepted(self) -> int:
+        return self.requests - self.failed
+
+
+async def wrk(url: str, seconds: int, connections: int) -> WrkResult:
+    """POST unique binary-mode events to `url` for `seconds` from `connections` connections."""
+    binary = shutil.which("wrk")
+    if binary is None:
+        raise SystemExit(WRK_MISSING)
+    args = [binary, "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(WRK_SCRIPT), url]
+    process = await asyncio.create_subprocess_exec(
+        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    start = time.perf_counter()
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), seconds + PHASE_TIMEOUT)
+    except TimeoutError:
+        process.kill()
+        raise
+    elapsed = time.perf_counter() - start
+    found = re.search(rb"RESULT (\d+) (\d+) (\d+)", out)
+    if process.returncode != 0 or found is None:
+        raise RuntimeError(f"wrk failed ({process.returncode}): {(out + err).decode()[-500:]}")
+    requests, non_2xx, socket_errors = map(int, found.groups())
+    return WrkResult(requests, non_2xx + socket_errors, min(elapsed, float(seconds)))
 
 
 def event_headers(index: int) -> dict[str, str]:
@@ -89,7 +140,7 @@ async def paced(url: str, rate: float, seconds: float) -> None:
             if delay > 0:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(index)))
-        await asyncio.gather(*tasks)
+        await asyncio.wait_for(asyncio.gather(*tasks), PHASE_TIMEOUT)
 
 
 async def sink_stats(sink: str) -> dict[str, object]:
@@ -165,30 +216,30 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(events: int) -> None:
+async def run(seconds: int, connections: int, servers: str) -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit(WRK_MISSING)
     helper = str(ROOT / "benchmarks" / "_sink.py")
     bare_port, sink_port = free_port(), free_port()
     sink = f"http://127.0.0.1:{sink_port}"
     rows: list[tuple[str, str]] = []
-    with process([sys.executable, helper, "sink", str(sink_port)], f"{sink}/stats"):
-        with process(
-            [sys.executable, helper, "bare", str(bare_port)], f"http://127.0.0.1:{bare_port}/health"
-        ):
-            await blast(f"http://127.0.0.1:{bare_port}/", min(events, 2000))  # warm up
-            bare_rate = events / await blast(f"http://127.0.0.1:{bare_port}/", events)
+    loads = [_load()]
+    lean = ["lean"] if servers == "lean" else []
+    with process([sys.executable, helper, "sink", str(sink_port), *lean], f"{sink}/stats"):
+        bare = f"http://127.0.0.1:{bare_port}/"
+        with process([sys.executable, helper, "bare", str(bare_port), *lean], f"{bare}health"):
+            await wrk(bare, 2, connections)  # warm up
+            hop = await wrk(bare, seconds, connections)
+        bare_rate = hop.requests / hop.seconds
         rows.append(("(a) bare hop, requests/s", f"{bare_rate:,.0f}"))
+        loads.append(_load())
 
         with broker([trigger("one", f"{sink}/one")]) as ingress:
-            await blast(ingress, 1000)
-            await wait_count(sink, 1000)
-            await reset_sink(sink)
-            start = time.perf_counter()
-            await blast(ingress, events)
-            delivered_rate = events / (await wait_count(sink, events) - start)
-            await reset_sink(sink)
+            await warm_up(ingress, sink, 1)
+            delivered_rate, failed = await throughput(ingress, sink, 1, seconds, connections)
             await paced(ingress, 1000.0, 5.0)
             await wait_count(sink, 5000)
-            latencies = [float(x) for x in await _latencies(sink)]
+            latencies = await _latencies(sink)
         rows.append(("(b) broker, 1 trigger, events/s delivered", f"{delivered_rate:,.0f}"))
         rows.append(("    ratio broker / bare hop", f"{delivered_rate / bare_rate:.2f}"))
         rows.append(
@@ -197,38 +248,63 @@ async def run(events: int) -> None:
         rows.append(
             ("    p99 latency at 1,000 events/s (ms)", f"{percentile(latencies, 0.99) * 1000:.2f}")
         )
+        loads.append(_load())
 
-        await reset_sink(sink)
-        fan = max(1000, events // 4)
         with broker([trigger(f"t{i}", f"{sink}/t{i}") for i in range(10)]) as ingress:
-            start = time.perf_counter()
-            await blast(ingress, fan)
-            fan_seconds = await wait_count(sink, fan * 10) - start
-        rows.append(("(c) fan-out to 10 triggers, events/s in", f"{fan / fan_seconds:,.0f}"))
-        rows.append(("    deliveries/s out", f"{fan * 10 / fan_seconds:,.0f}"))
+            await warm_up(ingress, sink, 10)
+            fan_rate, fan_failed = await throughput(ingress, sink, 10, seconds, connections)
+        rows.append(("(c) fan-out to 10 triggers, events/s in", f"{fan_rate:,.0f}"))
+        rows.append(("    deliveries/s out", f"{fan_rate * 10:,.0f}"))
+        loads.append(_load())
 
         rows.append(
             ("(d) 1,000 exact filters, us per event (in-process)", f"{matching_cost_us(1000):.1f}")
         )
-        await reset_sink(sink)
         many = [trigger(f"m{i}", f"{sink}/m{i}", f"dev.shoal.other{i}") for i in range(999)]
         with broker([*many, trigger("hit", f"{sink}/hit")]) as ingress:
-            count = max(1000, events // 10)
-            start = time.perf_counter()
-            await blast(ingress, count)
-            rate = count / (await wait_count(sink, count) - start)
-        rows.append(("    1,000 triggers (1 matching), events/s delivered", f"{rate:,.0f}"))
+            await warm_up(ingress, sink, 1)
+            many_rate, many_failed = await throughput(ingress, sink, 1, seconds, connections)
+        rows.append(("    1,000 triggers (1 matching), events/s delivered", f"{many_rate:,.0f}"))
+        loads.append(_load())
+    rows.append(("requests refused or failed (b, c, d)", f"{failed}, {fan_failed}, {many_failed}"))
     width = max(len(name) for name, _ in rows)
     print(f"{'measure':<{width}}  value")
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
+    print(
+        f"\nbare hop and subscriber: {servers} server; "
+        f"wrk: {connections} connections, {seconds} s per phase; {os.cpu_count()} CPUs; "
+        f"1-minute load average before each phase: {', '.join(loads)}"
+    )
 
 
-async def _latencies(sink: str) -> list[object]:
+async def warm_up(ingress: str, sink: str, triggers: int) -> None:
+    """A few events through the whole path (connections, caches), then a clean count."""
+    await blast(ingress, 500)
+    await wait_count(sink, 500 * triggers)
+    await reset_sink(sink)
+
+
+async def throughput(
+    ingress: str, sink: str, triggers: int, seconds: int, connections: int
+) -> tuple[float, int]:
+    """Events/s delivered: from the first post until the sink has every accepted event."""
+    start = time.perf_counter()
+    result = await wrk(ingress, seconds, connections)
+    delivered_at = await wait_count(sink, result.accepted * triggers)
+    await reset_sink(sink)
+    return result.accepted / (delivered_at - start), result.failed
+
+
+def _load() -> str:
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+async def _latencies(sink: str) -> list[float]:
     stats = await sink_stats(sink)
     values = stats["latencies"]
     assert isinstance(values, list)
-    return values
+    return [float(value) for value in values]
 
 
 def matching_cost_us(triggers: int) -> float:
@@ -244,9 +320,17 @@ def matching_cost_us(triggers: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--seconds", type=int, default=10, help="wrk's duration per phase")
+    parser.add_argument("--connections", type=int, default=CONCURRENCY)
+    parser.add_argument(
+        "--servers",
+        choices=("aiohttp", "lean"),
+        default="aiohttp",
+        help="what serves the bare hop and the subscriber: aiohttp's web server (the issue's "
+        "reference for one hop) or the broker's own asyncio + httptools server",
+    )
     args = parser.parse_args()
-    uvloop.run(run(args.events))
+    uvloop.run(run(args.seconds, args.connections, args.servers))
 
 
 if __name__ == "__main__":

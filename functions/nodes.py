@@ -15,8 +15,11 @@
   frees its share). The tick runs every 0.5 s locally, so a node is declared lost at most 0.5 s
   after its grace ends.
 
-Heartbeat times are when this function handles them, not the agents' clocks, so a skewed clock
-on a node cannot make it look dead or alive (Kubernetes' node controller does the same).
+Heartbeats are stamped with their arrival at the broker (`knativearrivaltime`; without it,
+when this function handles them), not with the agents' clocks, so a skewed clock on a node
+cannot make it look dead or alive. Liveness is judged no later than an interval after the
+newest heartbeat seen, so a backlog of heartbeats (in the broker, or behind a long state
+transaction) delays the verdict instead of losing live nodes (`nodes.judged_at`).
 `SHOAL_NODE_HEARTBEAT_INTERVAL` (seconds, default 1: the agents' `--heartbeat-interval`) and
 `SHOAL_NODE_MISSED_HEARTBEATS` (default 3) set the grace.
 """
@@ -31,9 +34,16 @@ from typing import cast
 
 from shoal import events
 from shoal.model import ACTIVE_PHASES, NODE, REPLICA, NodeRecord, ReplicaRecord
-from shoal.orchestration.nodes import Liveness, lost_nodes, lost_replicas, stale_replicas
+from shoal.orchestration.nodes import (
+    Liveness,
+    judged_at,
+    lost_nodes,
+    lost_replicas,
+    stale_replicas,
+)
 from shoal.runtime import Context, Emit, Event, PermanentError, Subscription, Tick, function
 
+ARRIVAL_EXTENSION = "knativearrivaltime"
 INTERVAL_VARIABLE = "SHOAL_NODE_HEARTBEAT_INTERVAL"
 MISSED_VARIABLE = "SHOAL_NODE_MISSED_HEARTBEATS"
 LIVENESS_TICK = "node-liveness"
@@ -67,6 +77,8 @@ class Report:
     memory_mib: int
     replicas: Mapping[str, str]
     """Every replica the node runs -> its deployment."""
+    arrived_at: float | None
+    """When the broker received it (`knativearrivaltime`), if it says."""
     labels: Mapping[str, str] | None = None
     """A join's; None in a heartbeat, which carries none."""
     usage: tuple[int, int] | None = None
@@ -85,6 +97,7 @@ class Report:
                 cpu_millis=int(capacity["cpu_millis"]),
                 memory_mib=int(capacity["memory_mib"]),
                 replicas={str(r["replica"]): str(r["deployment"]) for r in replicas},
+                arrived_at=_arrival(event),
             )
             if event.type == events.NODE_JOINED:
                 return replace(report, labels=dict(cast(Mapping[str, str], data["labels"])))
@@ -119,19 +132,19 @@ def nodes(event: Event, ctx: Context) -> list[Emit]:
 
 
 def report(ctx: Context, seen: Report) -> list[Emit]:
-    now = ctx.now().timestamp()
+    at = ctx.now().timestamp() if seen.arrived_at is None else seen.arrived_at
     resource = ctx.state.get(NODE, seen.node)
     known = None if resource is None else NodeRecord.from_body(resource.body)
-    node = known or NodeRecord(seen.node, seen.cpu_millis, seen.memory_mib, joined_at=now)
+    node = known or NodeRecord(seen.node, seen.cpu_millis, seen.memory_mib, joined_at=at)
     node = replace(
         node,
         cpu_millis=seen.cpu_millis,
         memory_mib=seen.memory_mib,
         ready=True,
-        last_heartbeat=now,
+        last_heartbeat=max(node.last_heartbeat, at),  # heartbeats may be delivered out of order
     )
     if seen.labels is not None:
-        node = replace(node, labels=seen.labels, joined_at=now)
+        node = replace(node, labels=seen.labels, joined_at=at)
     if seen.usage is not None:
         node = replace(
             node,
@@ -142,7 +155,8 @@ def report(ctx: Context, seen: Report) -> list[Emit]:
     ctx.state.put(NODE, seen.node, node.to_body())
     if known is not None and known.ready and seen.labels is None:
         return []  # an ordinary heartbeat
-    ctx.log.info("node ready", node=seen.node, returned=known is not None)
+    cause = "joined" if seen.labels is not None else "heartbeat while not ready"
+    ctx.log.info("node ready", node=seen.node, cause=cause if known else "first heartbeat")
     return _stop_stale(ctx, seen)
 
 
@@ -175,13 +189,12 @@ def _stop_stale(ctx: Context, seen: Report) -> list[Emit]:
 
 
 def detect_lost(ctx: Context) -> list[Emit]:
-    now = ctx.now().timestamp()
     nodes = {resource.name: resource.body for resource in ctx.state.list(NODE)}
     # Two fields read by hand: parsing every NodeRecord twice a second would cost more.
-    last_heartbeats = {
-        name: cast(float, body["last_heartbeat"]) for name, body in nodes.items() if body["ready"]
-    }
-    lost = lost_nodes(last_heartbeats, now, SETTINGS.liveness)
+    last_heartbeats = {name: cast(float, body["last_heartbeat"]) for name, body in nodes.items()}
+    judged = judged_at(last_heartbeats, ctx.now().timestamp(), SETTINGS.liveness)
+    ready = {name: last for name, last in last_heartbeats.items() if nodes[name]["ready"]}
+    lost = lost_nodes(ready, judged, SETTINGS.liveness)
     emits: list[Emit] = []
     placed: dict[str, ReplicaRecord] = {}
     for name in lost:
@@ -192,7 +205,8 @@ def detect_lost(ctx: Context) -> list[Emit]:
                 placed[replica.name] = replica
     replica_nodes = {name: cast(str, replica.node) for name, replica in placed.items()}
     for name in lost_replicas(replica_nodes, lost):
-        emits.append(_lose_replica(ctx, placed[name], now - last_heartbeats[replica_nodes[name]]))
+        silent = judged - last_heartbeats[replica_nodes[name]]
+        emits.append(_lose_replica(ctx, placed[name], silent))
     return emits
 
 
@@ -216,3 +230,11 @@ def _lose_replica(ctx: Context, replica: ReplicaRecord, silent: float) -> Emit:
         "reason": reason,
     }
     return Emit(events.REPLICA_LOST, dict(data), subject=replica.name)
+
+
+def _arrival(event: Event) -> float | None:
+    stamp = event.extensions.get(ARRIVAL_EXTENSION)
+    try:
+        return datetime.fromisoformat(str(stamp)).timestamp() if stamp is not None else None
+    except ValueError:
+        return None

@@ -26,42 +26,35 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, cast
+from typing import Final
 from urllib.parse import urlsplit
 
 import aiohttp
-import httptools
 
+from local_broker.http.client_connection import (
+    BadResponseError,
+    ClientConnection,
+    ClientResponse,
+    ConnectError,
+    ConnectionClosedError,
+    HttpClientError,
+    StaleConnectionError,
+)
 from local_broker.http.message import Headers
 
-MAX_RESPONSE_BODY_BYTES: Final = 64 * 1024 * 1024
-MAX_RESPONSE_HEAD_BYTES: Final = 64 * 1024
+__all__ = [
+    "TIMEOUT_TICK_SECONDS",
+    "BadResponseError",
+    "ClientResponse",
+    "ConnectError",
+    "ConnectionClosedError",
+    "HttpClient",
+    "HttpClientError",
+    "WireHeaders",
+]
+
 _MAX_TARGETS: Final = 1024  # parsed URLs kept; subscribers come from manifests, so few
-_FRAMING: Final = frozenset({"content-length", "transfer-encoding"})
 TIMEOUT_TICK_SECONDS: Final = 0.025
-
-
-class HttpClientError(Exception):
-    """No usable response; str() says why, for the delivery log and the dead-letter reason."""
-
-
-class ConnectError(HttpClientError):
-    pass
-
-
-class ConnectionClosedError(HttpClientError):
-    pass
-
-
-class BadResponseError(HttpClientError):
-    pass
-
-
-@dataclass(slots=True)  # not frozen: one per request, and frozen __init__ is slower
-class ClientResponse:
-    status: int
-    headers: Headers
-    body: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,173 +66,16 @@ class _Target:
     host_header: str
 
 
-class _StaleConnectionError(ConnectionClosedError):
-    """The server closed the connection before any byte of an answer: it may not have read it."""
-
-
-class _Connection(asyncio.Protocol):
-    """One keep-alive connection; one request at a time."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._transport: asyncio.Transport | None = None
-        self._parser = httptools.HttpResponseParser(self)
-        self._waiter: asyncio.Future[ClientResponse] | None = None
-        self.reusable = True
-        self.idle_since = 0.0
-        self.deadline = 0.0  # loop time by which the answer must be complete
-        self._received = 0  # bytes of the current answer
-        self._pairs: list[tuple[str, str]] = []
-        self._head_bytes = 0
-        self._head_done = False
-        self._until_eof = False
-        self._framed = False  # Content-Length or Transfer-Encoding seen
-        self._body: list[bytes] = []
-        self._body_bytes = 0
-
-    @property
-    def closed(self) -> bool:
-        return self._transport is None
-
-    def send(self, data: bytes, deadline: float) -> asyncio.Future[ClientResponse]:
-        """Write a request; the future settles with its response (or the failure)."""
-        transport = self._transport
-        if transport is None:
-            raise _StaleConnectionError("the connection was closed")
-        waiter: asyncio.Future[ClientResponse] = self._loop.create_future()
-        self._waiter = waiter
-        self.deadline = deadline
-        self._received = 0
-        transport.write(data)
-        return waiter
-
-    def on_message_begin(self) -> None:
-        if self._waiter is None:
-            self.reusable = False
-            raise BadResponseError("the server sent an answer nobody asked for")
-        self._start_response()
-
-    def _start_response(self) -> None:
-        self._pairs = []
-        self._head_bytes = 0
-        self._head_done = False
-        self._until_eof = False
-        self._framed = False
-        self._body = []
-        self._body_bytes = 0
-
-    def _fail(self, error: BaseException) -> None:
-        self.reusable = False
-        waiter, self._waiter = self._waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(error)
-        self.abort()
-
-    def time_out(self) -> None:
-        self._fail(TimeoutError())
-
-    def abort(self) -> None:
-        self.reusable = False
-        if self._transport is not None:
-            self._transport.abort()
-
-    # asyncio.Protocol
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports do not derive from asyncio.Transport, so no isinstance check.
-        self._transport = cast(asyncio.Transport, transport)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._transport = None
-        self.reusable = False
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            return
-        if self._head_done and self._until_eof:
-            self._complete()  # the body was delimited by the close (RFC 9112 6.3, rule 8)
-            return
-        self._waiter = None
-        if self._received == 0:
-            waiter.set_exception(_StaleConnectionError("the server closed the connection"))
-        else:
-            reason = f": {exc}" if exc is not None else ""
-            waiter.set_exception(
-                ConnectionClosedError(f"the server closed the connection mid-response{reason}")
-            )
-
-    def data_received(self, data: bytes) -> None:
-        if self._waiter is None or self._waiter.done():
-            # Nothing was asked: an unsolicited answer means the connection is out of step.
-            self.abort()
-            return
-        self._received += len(data)
-        if not self._head_done and self._received > MAX_RESPONSE_HEAD_BYTES * 2:
-            self._fail(BadResponseError("the response head is too large"))
-            return
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserCallbackError as error:
-            cause = error.__context__
-            self._fail(cause if isinstance(cause, HttpClientError) else BadResponseError(error))
-        except httptools.HttpParserUpgrade:
-            self._fail(BadResponseError("the server switched protocols"))
-        except httptools.HttpParserError as error:
-            self._fail(BadResponseError(f"the response is not valid HTTP/1.1: {error}"))
-
-    # httptools callbacks
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_bytes += len(name) + len(value)
-        if self._head_bytes > MAX_RESPONSE_HEAD_BYTES:
-            raise BadResponseError(f"the response head is over {MAX_RESPONSE_HEAD_BYTES} bytes")
-        lowered = name.decode("latin-1").lower()
-        if lowered in _FRAMING:
-            self._framed = True
-        # surrogateescape, as aiohttp: a value that is not UTF-8 reaches the binding, which fails it
-        self._pairs.append((lowered, value.decode("utf-8", "surrogateescape")))
-
-    def on_headers_complete(self) -> None:
-        self._head_done = True
-        status = self._parser.get_status_code()
-        self._until_eof = not self._framed and status >= 200 and status not in (204, 304)
-
-    def on_body(self, body: bytes) -> None:
-        self._body_bytes += len(body)
-        if self._body_bytes > MAX_RESPONSE_BODY_BYTES:
-            raise BadResponseError(f"the response body is over {MAX_RESPONSE_BODY_BYTES} bytes")
-        self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        if self._waiter is None or self._waiter.done():
-            self.abort()  # a second answer to one request: the connection is out of step
-            return
-        status = self._parser.get_status_code()
-        if 100 <= status < 200:
-            return  # an interim answer (100 Continue): the real one follows
-        if not self._parser.should_keep_alive():
-            self.reusable = False
-        self._complete()
-
-    def _complete(self) -> None:
-        waiter, self._waiter = self._waiter, None
-        if waiter is None or waiter.done():
-            return
-        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        status = self._parser.get_status_code()
-        waiter.set_result(ClientResponse(status, Headers(self._pairs), body))
-        self._head_done = False  # what follows belongs to no request
-
-
 class HttpClient:
     """Requests over pooled connections. Use on one event loop; `await close()` at the end."""
 
     def __init__(self, *, max_idle_per_host: int = 4096, idle_seconds: float = 30.0) -> None:
         self._max_idle = max_idle_per_host
         self._idle_seconds = idle_seconds
-        self._idle: dict[tuple[str, int], list[_Connection]] = {}
+        self._idle: dict[tuple[str, int], list[ClientConnection]] = {}
         self._targets: dict[str, _Target | None] = {}
         self._janitor: asyncio.TimerHandle | None = None
-        self._in_flight: set[_Connection] = set()
+        self._in_flight: set[ClientConnection] = set()
         self._timeouts: asyncio.TimerHandle | None = None
         self._fallback: aiohttp.ClientSession | None = None
         self._closed = False
@@ -272,7 +108,7 @@ class HttpClient:
                 self._timeouts = loop.call_later(TIMEOUT_TICK_SECONDS, self._time_out_late)
             try:
                 response = await connection.send(data, deadline)
-            except _StaleConnectionError:
+            except StaleConnectionError:
                 if not (reused and may_resend):
                     raise ConnectionClosedError(
                         "the server closed the connection without answering"
@@ -323,7 +159,7 @@ class HttpClient:
         self._targets[url] = target
         return target
 
-    def _take_idle(self, key: tuple[str, int]) -> _Connection | None:
+    def _take_idle(self, key: tuple[str, int]) -> ClientConnection | None:
         idle = self._idle.get(key)
         while idle:
             connection = idle.pop()
@@ -333,18 +169,18 @@ class HttpClient:
 
     async def _connect(
         self, loop: asyncio.AbstractEventLoop, target: _Target, deadline: float
-    ) -> _Connection:
+    ) -> ClientConnection:
         host, port = target.key
         try:
             async with asyncio.timeout_at(deadline):
                 _transport, connection = await loop.create_connection(
-                    lambda: _Connection(loop), host, port
+                    lambda: ClientConnection(loop), host, port
                 )
         except OSError as error:
             raise ConnectError(f"cannot connect to {host}:{port}: {error}") from None
         return connection
 
-    def _release(self, key: tuple[str, int], connection: _Connection) -> None:
+    def _release(self, key: tuple[str, int], connection: ClientConnection) -> None:
         if self._closed or not connection.reusable or connection.closed:
             connection.abort()
             return

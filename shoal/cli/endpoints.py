@@ -67,7 +67,7 @@ def resolve(
     config = load_config(config_path(environ))
     name = context or config.current_context
     if name is None:
-        return Endpoint(kind.local, "the local platform's default (`shoal up`)")
+        return Endpoint(kind.local, "`shoal up`'s default")
     url = config.context(name).url(kind.key)
     origin = f"context {name!r} in {config.path}"
     if url is None:

@@ -11,7 +11,8 @@ import urllib.parse
 import urllib.request
 from typing import Any
 
-from shoal.cli.options import broker_url_default
+from shoal.cli.errors import CliError
+from shoal.cli.options import add_endpoint_options, broker_endpoint
 
 FOLLOW_WAIT_SECONDS = 10
 
@@ -20,7 +21,7 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "events", help="print the broker's event log", description="Print the broker's event log."
     )
-    parser.add_argument("--broker", default=broker_url_default(), help="the broker ingress URL")
+    add_endpoint_options(parser, broker=True)
     parser.add_argument("--type", help="only events of this type")
     parser.add_argument("--after", type=int, default=0, help="only events after this sequence")
     parser.add_argument("--limit", type=int, default=100)
@@ -61,12 +62,17 @@ def _print_event(entry: dict[str, Any], output: str) -> None:
 def run_events(args: argparse.Namespace) -> int:
     after = args.after
     try:
+        broker = broker_endpoint(args)
+    except CliError as error:
+        print(f"shoal events: {error}", file=sys.stderr)
+        return 1
+    try:
         while True:
             query = {"after": str(after), "limit": str(args.limit)}
             if args.type:
                 query["type"] = args.type
             if args.dead:
-                body = _get(_admin_url(args.broker, "/-/dead-letters", query), 30)
+                body = _get(_admin_url(broker.url, "/-/dead-letters", query), 30)
                 entries = body["dead_letters"]
                 after = entries[-1]["id"] if entries else after
                 if args.follow and not entries:
@@ -74,7 +80,7 @@ def run_events(args: argparse.Namespace) -> int:
             else:
                 if args.follow:
                     query["wait"] = str(FOLLOW_WAIT_SECONDS)
-                body = _get(_admin_url(args.broker, "/-/events", query), FOLLOW_WAIT_SECONDS + 20)
+                body = _get(_admin_url(broker.url, "/-/events", query), FOLLOW_WAIT_SECONDS + 20)
                 entries = body["events"]
                 after = body["scanned"]
             for entry in entries:
@@ -85,7 +91,7 @@ def run_events(args: argparse.Namespace) -> int:
         print(f"{error.code}: {error.read().decode('utf-8', 'replace')}", file=sys.stderr)
         return 1
     except urllib.error.URLError as error:
-        print(f"shoal events: cannot reach {args.broker}: {error.reason}", file=sys.stderr)
+        print(f"shoal events: cannot reach {broker}: {error.reason}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0

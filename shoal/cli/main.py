@@ -12,7 +12,22 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import cast
 
-SUBCOMMAND_MODULES = ("broker", "send", "events", "cesql", "manifests", "up", "agent")
+SUBCOMMAND_MODULES = (
+    "broker",
+    "send",
+    "events",
+    "cesql",
+    "manifests",
+    "up",
+    "agent",
+    "apply",
+    "get",
+    "delete",
+    "scale",
+    "rollout",
+    "config",
+    "deploy",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,6 +19,17 @@ def key_value(text: str) -> tuple[str, str]:
     return name, value
 
 
+def count(text: str) -> int:
+    """argparse type for a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
 def broker_url_default() -> str:
     """`shoal agent`'s default: $SHOAL_BROKER_URL or the local broker. An agent is configured by
     its options and environment only; user commands resolve theirs with `broker_endpoint`."""

@@ -14,7 +14,8 @@ from typing import Any
 
 from local_broker.binding import encode_binary
 from local_broker.event import CloudEvent
-from shoal.cli.options import broker_url_default, key_value
+from shoal.cli.errors import CliError
+from shoal.cli.options import add_endpoint_options, broker_endpoint, key_value
 
 
 def register(subparsers: Any) -> None:
@@ -36,11 +37,7 @@ def register(subparsers: Any) -> None:
         metavar="KEY=VALUE",
         help="an extension attribute (repeatable)",
     )
-    parser.add_argument(
-        "--broker",
-        default=broker_url_default(),
-        help="the broker ingress URL (default $SHOAL_BROKER_URL or the local broker)",
-    )
+    add_endpoint_options(parser, broker=True)
     parser.set_defaults(run=run_send)
 
 
@@ -79,8 +76,13 @@ def run_send(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    try:
+        broker = broker_endpoint(args)
+    except CliError as error:
+        print(f"shoal send: {error}", file=sys.stderr)
+        return 1
     headers, body = encode_binary(event)
-    request = urllib.request.Request(args.broker, data=body, headers=headers, method="POST")
+    request = urllib.request.Request(broker.url, data=body, headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             print(f"{response.status} {response.reason}: sent {event.id}")
@@ -90,5 +92,5 @@ def run_send(args: argparse.Namespace) -> int:
         print(f"{error.code} {error.reason}: {detail}", file=sys.stderr)
         return 1
     except urllib.error.URLError as error:
-        print(f"shoal send: cannot reach {args.broker}: {error.reason}", file=sys.stderr)
+        print(f"shoal send: cannot reach {broker}: {error.reason}", file=sys.stderr)
         return 1

@@ -5,7 +5,8 @@ The broker runs inside this process (a `BrokerServer` on this event loop) rather
 broker's bound port is known at once for every function's K_SINK, and there is one process
 fewer to supervise. Each Knative Service of the manifests runs as its own child process (its
 container command, `functions-framework`, with its environment plus PORT and K_SINK), on a
-free port that the broker maps the Service's name to. State is SQLite in the data folder.
+free port that the broker maps the Service's name to (the API function, which `shoal get`
+reads, on a fixed one: `--api-port`, 8081 by default). State is SQLite in the data folder.
 With `--driver`, a node agent runs too (`shoal.platform.agents`); the broker always watches the
 data folder's `triggers/`, where agents write their Triggers.
 """
@@ -27,6 +28,7 @@ import aiohttp
 from local_broker.manifests import ManifestError
 from local_broker.server import BrokerServer
 from local_broker.settings import BrokerSettings
+from shoal.cli.endpoints import API_SERVICE, DEFAULT_API_PORT
 from shoal.manifests import files
 from shoal.manifests.render import default_image, render
 from shoal.manifests.resources import STATE_SECRET, Target
@@ -49,6 +51,7 @@ class UpSettings:
     functions: Path
     host: str = "127.0.0.1"
     agent: agents.AgentOptions | None = None
+    api_port: int = DEFAULT_API_PORT
 
 
 def register(subparsers: Any) -> None:
@@ -62,6 +65,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=8080, help="the broker's port (default 8080)")
     parser.add_argument("--manifests", type=Path, default=DEFAULT_MANIFESTS, metavar="DIR")
     parser.add_argument("--functions", type=Path, default=DEFAULT_FUNCTIONS, metavar="DIR")
+    parser.add_argument(
+        "--api-port",
+        type=int,
+        default=DEFAULT_API_PORT,
+        metavar="PORT",
+        help=f"the API function's port, where `shoal get` looks (default {DEFAULT_API_PORT}; "
+        "0: any free port)",
+    )
     agents.add_agent_arguments(parser)
     parser.set_defaults(run=run_up)
 
@@ -72,7 +83,14 @@ def run_up(args: argparse.Namespace) -> int:
     except plan.PlanError as error:
         print(f"shoal up: {error}", file=sys.stderr)
         return 2
-    settings = UpSettings(args.data_dir, args.port, args.manifests, args.functions, agent=agent)
+    settings = UpSettings(
+        args.data_dir,
+        args.port,
+        args.manifests,
+        args.functions,
+        agent=agent,
+        api_port=args.api_port,
+    )
     try:
         asyncio.run(up(settings, lambda line: print(line, flush=True)))
     except (plan.PlanError, ManifestError) as error:
@@ -118,6 +136,8 @@ async def _run(settings: UpSettings, say: Callable[[str], None], stopping: async
         settings.manifests, {(STATE_SECRET["name"], STATE_SECRET["key"]): state_url}
     )
     ports = {service.name: plan.free_port() for service in services}
+    if API_SERVICE in ports:
+        ports[API_SERVICE] = plan.port_or_free(settings.api_port, "the API function (--api-port)")
     triggers = agents.triggers_folder(data_dir)
     triggers.mkdir(exist_ok=True)
     server = BrokerServer(
@@ -189,6 +209,8 @@ async def _announce(
     for child, is_ready in zip(children, ready, strict=True):
         state = f"pid {child.pid}" if is_ready else "NOT READY (see its output)"
         say(f"function {child.spec.name}: http://127.0.0.1:{ports[child.spec.name]} ({state})")
+    if API_SERVICE in ports:
+        say(f"api      http://127.0.0.1:{ports[API_SERVICE]} (`shoal get` reads it)")
     if agent is not None:
         say(f"agent    {agent.describe()}")
     say(f"triggers {agents.triggers_folder(server.settings.data_dir)} (agents write theirs here)")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from shoal.manifests.kustomize import kustomization
 from shoal.manifests.resources import (
     Document,
     Target,
@@ -41,8 +42,8 @@ def default_image() -> str:
     return f"{IMAGE_REPOSITORY}:{version('shoal')}"
 
 
-def to_yaml(documents: Iterable[Document]) -> str:
-    return HEADER + "---\n".join(
+def to_yaml(documents: Iterable[Document], header: str = HEADER) -> str:
+    return header + "---\n".join(
         yaml.safe_dump(document, sort_keys=True, default_flow_style=False, width=100)
         for document in documents
     )
@@ -64,12 +65,7 @@ def render(specs: Sequence[ServiceSpec], root: Path, target: Target) -> dict[str
     ticks = _ticks([spec for spec in specs if isinstance(spec, FunctionSpec)])
     if ticks:
         files["ping-sources.yaml"] = to_yaml(ping_source(tick, target) for tick in ticks)
-    kustomization: Document = {
-        "apiVersion": "kustomize.config.k8s.io/v1beta1",
-        "kind": "Kustomization",
-        "resources": sorted(files),
-    }
-    files["kustomization.yaml"] = to_yaml([kustomization])
+    files["kustomization.yaml"] = to_yaml([kustomization(list(files))])
     return dict(sorted(files.items()))
 
 

@@ -5,7 +5,9 @@ with `functions-framework` as the command (in the server mode `WORKERS` and `THR
 exactly what `shoal up` and the contract test run.
 `SHOAL_STATE_URL` comes from the Secret `shoal-state` (key `url`), which the deployer creates:
 credentials never go into generated files. `K_SINK` is not set here: the SinkBinding injects
-the Broker's address into every Service labelled as a Shoal function.
+the Broker's address into every Service labelled as a Shoal function. The settings functions
+share come from the ConfigMap `shoal-settings`, which the base's kustomization generates and
+patches into every function Service (see `shoal.manifests.kustomize`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ FUNCTION_LABEL = "shoal.dev/function"
 # Local only: the local broker ticks this often instead of on the cron schedule.
 PERIOD_ANNOTATION = "shoal.dev/period-seconds"
 STATE_SECRET = {"name": "shoal-state", "key": "url"}
+# Marks a Trigger whose function chose its own dead-letter sink: an overlay that gives every
+# Trigger one (manifests/overlays/production) leaves these alone.
+DEAD_LETTER_LABEL = "shoal.dev/dead-letter-sink"
 SINK_BINDING = "shoal-functions"
 COMMAND = ["functions-framework"]
 # functions-framework's server mode (gunicorn, gthread worker; docs/benchmarks.md says why).
@@ -108,10 +113,13 @@ def trigger(
     elif subscription.attributes:
         body["filter"] = {"attributes": dict(subscription.attributes)}
     body["delivery"] = _delivery(subscription.delivery, services)
+    labels = _labels(spec)
+    if subscription.delivery.dead_letter_sink is not None:
+        labels[DEAD_LETTER_LABEL] = "declared"
     return {
         "apiVersion": EVENTING_API,
         "kind": "Trigger",
-        "metadata": {"name": spec.trigger_name(subscription), "labels": _labels(spec)},
+        "metadata": {"name": spec.trigger_name(subscription), "labels": labels},
         "spec": body,
     }
 

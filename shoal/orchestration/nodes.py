@@ -6,6 +6,16 @@ still counts as alive, since its heartbeat may be in flight). Kubernetes' node c
 the same way with a longer grace period
 (https://kubernetes.io/docs/concepts/architecture/nodes/#node-controller).
 
+Liveness is judged at `judged_at`, not simply at `now`: heartbeats are stamped with their
+arrival at the broker, and when they reach the judge late (a delivery backlog, a state store
+held by a long transaction) every node's last heartbeat ages alike. Judged no later than one
+interval after the newest heartbeat seen, a node is lost only once heartbeats of others that
+arrived well after its grace have been seen, so a backlog delays the verdict instead of
+declaring live nodes lost (while heartbeats flow, one arrives every interval, so that is `now`).
+When no heartbeat arrives at all nothing is declared lost: like Kubernetes' node lifecycle
+controller in "full disruption" (every node unreachable), the judge suspects itself rather
+than the nodes.
+
 A node that comes back (a network partition heals, an agent restarts) may still run replicas
 that were declared lost and replaced meanwhile: `stale_replicas` names them, to be stopped.
 """
@@ -15,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["Liveness", "lost_nodes", "lost_replicas", "stale_replicas"]
+__all__ = ["Liveness", "judged_at", "lost_nodes", "lost_replicas", "stale_replicas"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,15 @@ class Liveness:
     @property
     def grace_seconds(self) -> float:
         return self.heartbeat_interval * self.missed_heartbeats
+
+
+def judged_at(
+    last_heartbeats: Mapping[str, float], now: float, liveness: Liveness = Liveness()
+) -> float:
+    """When liveness can be judged: `now`, but no later than one heartbeat interval after the
+    newest heartbeat seen (of any node, lost ones included); `now` when there are no nodes."""
+    newest = max(last_heartbeats.values(), default=now)
+    return min(now, newest + liveness.heartbeat_interval)
 
 
 def lost_nodes(

@@ -31,9 +31,10 @@ import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from shoal.agent.settings import node_names
 from shoal.agent.trigger import trigger_name
 from shoal.platform.agents import SERVING, triggers_folder
 
@@ -46,9 +47,11 @@ __all__ = [
     "post_event",
     "running_agent",
     "running_platform",
+    "set_sim_load",
 ]
 
 READY_LINE = "ready; Ctrl-C stops everything"
+UP_AGENT_LINE = re.compile(r"^agent +\S+: (?P<url>http\S+) \(pid \d+;")
 STOP_GRACE_SECONDS = 30.0
 POLL_SECONDS = 0.05
 HTTP_TIMEOUT_SECONDS = 10.0
@@ -141,10 +144,8 @@ def _stop_group(process: subprocess.Popen[str], grace: float) -> None:
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)  # whatever the leader left behind
     process.wait()
@@ -171,6 +172,14 @@ class RunningPlatform:
     def triggers(self) -> Path:
         return triggers_folder(self.data_dir)
 
+    def agent_url(self) -> str:
+        """The endpoint of `shoal up`'s own agent (`--driver`), from its `agent ...` line."""
+        self.output.drain()
+        for line in self.output.lines:
+            if match := UP_AGENT_LINE.match(line):
+                return match["url"]
+        raise HarnessError("shoal up printed no agent endpoint (was it given --driver?)")
+
     def has_trigger(self, key: str) -> bool:
         """Whether the broker runs the Trigger `namespace/name` (its metrics name it)."""
         with urllib.request.urlopen(f"{self.url}/metrics", timeout=HTTP_TIMEOUT_SECONDS) as answer:
@@ -190,7 +199,7 @@ def running_platform(
     """`shoal up --data-dir DATA_DIR --port <free> UP_ARGS`, run from `root` (the project),
     until its `ready` line; stopped (SIGTERM, then SIGKILL) on exit."""
     port = free_port()
-    args = ["up", "--data-dir", str(data_dir), "--port", str(port), *up_args]
+    args = ["up", "--data-dir", str(data_dir), "--port", str(port), "--api-port", "0", *up_args]
     process, output = _start(args, root, env, echo=echo)
     try:
         output.wait_for(re.escape(READY_LINE), ready_timeout)
@@ -205,7 +214,7 @@ class RunningAgent:
     process: subprocess.Popen[str]
     output: ProcessOutput
     url: str
-    nodes: tuple[str, ...] = field(default=())
+    nodes: tuple[str, ...]
 
     def kill(self) -> float:
         """SIGKILL the agent (its replicas die with it); the time.time() of the kill."""
@@ -216,14 +225,19 @@ class RunningAgent:
         return killed_at
 
     def set_load(self, deployment: str, cpu_utilization: float) -> Mapping[str, object]:
-        """POST /sim/load: its replicas of `deployment` report this cpu utilisation."""
-        body = json.dumps({"deployment": deployment, "cpu_utilization": cpu_utilization})
-        request = urllib.request.Request(
-            f"{self.url.rstrip('/')}/sim/load", data=body.encode(), method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as answer:
-            result: Mapping[str, object] = json.load(answer)
-            return result
+        return set_sim_load(self.url, deployment, cpu_utilization)
+
+
+def set_sim_load(agent_url: str, deployment: str, cpu_utilization: float) -> Mapping[str, object]:
+    """POST /sim/load to a sim agent: its replicas of `deployment` report this cpu utilisation
+    from their next heartbeat on; the agent's answer."""
+    body = json.dumps({"deployment": deployment, "cpu_utilization": cpu_utilization})
+    request = urllib.request.Request(
+        f"{agent_url.rstrip('/')}/sim/load", data=body.encode(), method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as answer:
+        result: Mapping[str, object] = json.load(answer)
+        return result
 
 
 @contextmanager
@@ -266,12 +280,14 @@ def running_agent(
     process, output = _start(args, platform.root, None, echo=platform.echo)
     try:
         serving = output.wait_for(SERVING, ready_timeout)
-        agent = RunningAgent(name, process, output, serving["url"])
+        agent = RunningAgent(name, process, output, serving["url"], node_names(name, nodes))
         key = f"default/{trigger_name(name)}"
         deadline = time.monotonic() + ready_timeout
         while not platform.has_trigger(key):
             if time.monotonic() > deadline:
-                raise HarnessError(f"the broker did not load the Trigger {key} in {ready_timeout} s")
+                raise HarnessError(
+                    f"the broker did not load the Trigger {key} in {ready_timeout} s"
+                )
             time.sleep(POLL_SECONDS * 4)
         yield agent
     finally:

@@ -126,3 +126,16 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def port_or_free(port: int, what: str) -> int:
+    """`port` if nothing listens on it on 127.0.0.1 now, any free port for 0; else PlanError."""
+    if port == 0:
+        return free_port()
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server will
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise PlanError(f"cannot use port {port} for {what}: {error.strerror}") from None
+    return port

@@ -59,7 +59,9 @@ class Output:
 def shoal_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Output, int]]:
     port = free_port()
     process = subprocess.Popen(
-        shoal_command("up", "--data-dir", str(tmp_path / "data"), "--port", str(port)),
+        shoal_command(
+            "up", "--data-dir", str(tmp_path / "data"), "--port", str(port), "--api-port", "0"
+        ),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

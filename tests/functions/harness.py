@@ -103,6 +103,7 @@ class Harness:
         source: str = "/tests",
         subject: str | None = None,
         event_id: str | None = None,
+        extensions: Mapping[str, str] | None = None,
         status: int = 204,
     ) -> list[JsonEvent]:
         """Deliver one event; assert the function answered `status`; return what it emitted."""
@@ -115,6 +116,7 @@ class Harness:
         attributes = {"type": type_, "source": source, "id": event_id or f"e{next(self._ids)}"}
         if subject is not None:
             attributes["subject"] = subject
+        attributes.update(extensions or {})
         if data is not None:
             attributes["datacontenttype"] = "application/json"
         headers, body = to_binary(CloudEvent(attributes, data))

@@ -34,9 +34,14 @@ def joined(harness: Harness, node: str, *running: str, zone: str = "a") -> list[
 
 
 def heartbeat(
-    harness: Harness, node: str, running: Sequence[tuple[str, int | None]] = ()
+    harness: Harness,
+    node: str,
+    running: Sequence[tuple[str, int | None]] = (),
+    *,
+    arrived: str | None = None,
 ) -> list[JsonEvent]:
-    """A heartbeat reporting `running` replicas with their cpu utilisation (percent)."""
+    """A heartbeat reporting `running` replicas with their cpu utilisation (percent), which the
+    broker received at `arrived` (RFC 3339) when given."""
     data: events.NodeHeartbeat = {
         "node": node,
         "capacity": {"cpu_millis": 2000, "memory_mib": 2048},
@@ -54,7 +59,11 @@ def heartbeat(
             for name, utilization in running
         ],
     }
-    return harness.send(nodes, events.NODE_HEARTBEAT, dict(data), source=f"/shoal/agents/{node}")
+    extensions = {} if arrived is None else {"knativearrivaltime": arrived}
+    source = f"/shoal/agents/{node}"
+    return harness.send(
+        nodes, events.NODE_HEARTBEAT, dict(data), source=source, extensions=extensions
+    )
 
 
 def placed(harness: Harness, name: str, node: str, phase: Phase = "running") -> ReplicaRecord:
@@ -93,6 +102,7 @@ def test_a_node_is_lost_after_three_missed_heartbeats(harness: Harness) -> None:
     heartbeat(harness, "n2")
     assert harness.tick(nodes, LIVENESS_TICK) == []
     harness.clock.advance(0.5)
+    heartbeat(harness, "n2")
     emitted = harness.tick(nodes, LIVENESS_TICK)
 
     assert [(e["type"], e["subject"]) for e in emitted] == [
@@ -120,12 +130,14 @@ def test_a_node_is_lost_after_three_missed_heartbeats(harness: Harness) -> None:
 
 def test_the_scheduler_frees_what_lost_replicas_held(harness: Harness) -> None:
     joined(harness, "n1")
+    joined(harness, "n2")
     harness.put_replicas(ReplicaRecord("web-1", "web", "r1", cpu_millis=500, memory_mib=64))
     template = {"image": "web:v1", "command": [], "env": {}, "resources": {}, "ports": []}
     request = {"deployment": "web", "revision": "r1", "replicas": ["web-1"], "template": template}
     harness.send(scheduler, events.REPLICA_REQUESTED, request)
     assert harness.node("n1").allocated_cpu_millis == 500
     harness.clock.advance(4)
+    heartbeat(harness, "n2")
 
     for lost in of_type(harness.tick(nodes, LIVENESS_TICK), events.REPLICA_LOST):
         harness.send(scheduler, lost["type"], lost["data"], source=lost["source"])
@@ -136,9 +148,12 @@ def test_the_scheduler_frees_what_lost_replicas_held(harness: Harness) -> None:
 
 def test_a_node_that_comes_back_stops_its_stale_replicas(harness: Harness) -> None:
     joined(harness, "n1")
+    joined(harness, "n2")
     placed(harness, "web-1", "n1")
     harness.clock.advance(4)
+    heartbeat(harness, "n2")
     harness.tick(nodes, LIVENESS_TICK)  # web-1 is lost; deployments replaces it elsewhere
+    assert not harness.node("n1").ready
     placed(harness, "web-5", "n1", "scheduled")  # placed on n1 since it came back, say
 
     emitted = heartbeat(harness, "n1", [("web-1", 10), ("web-5", 10), ("web-9", None)])
@@ -150,6 +165,31 @@ def test_a_node_that_comes_back_stops_its_stale_replicas(harness: Harness) -> No
     ]
     assert emitted[0]["data"] == {"deployment": "web", "replica": "web-1", "node": "n1"}
     assert heartbeat(harness, "n1", [("web-1", 10)]) == []  # ready again: plain heartbeats
+
+
+def test_heartbeats_handled_late_are_judged_by_their_arrival(harness: Harness) -> None:
+    joined(harness, "n1")
+    joined(harness, "n2")
+    placed(harness, "web-1", "n1")
+    harness.clock.advance(10)  # the store was busy, or the heartbeats queued in the broker
+
+    assert harness.tick(nodes, LIVENESS_TICK) == []  # no heartbeat seen since: no verdict
+    heartbeat(harness, "n1", arrived="2026-05-01T12:00:01Z")
+    heartbeat(harness, "n2", arrived="2026-05-01T12:00:01Z")
+    heartbeat(harness, "n2", arrived="2026-05-01T12:00:02.500Z")  # n1's of 2 s still queued
+    assert harness.tick(nodes, LIVENESS_TICK) == []
+    assert harness.node("n1").last_heartbeat == START.timestamp() + 1
+    heartbeat(harness, "n2", arrived="2026-05-01T12:00:02Z")  # delivered out of order: older
+    assert harness.node("n2").last_heartbeat == START.timestamp() + 2.5
+
+    heartbeat(harness, "n2", arrived="2026-05-01T12:00:05Z")
+    emitted = harness.tick(nodes, LIVENESS_TICK)
+
+    assert [(e["type"], e["subject"]) for e in emitted] == [
+        (events.NODE_LOST, "n1"),
+        (events.REPLICA_LOST, "web-1"),
+    ]
+    assert emitted[1]["data"]["reason"] == "node n1 sent no heartbeat for 5.0 s"
 
 
 def test_an_agent_that_restarts_rejoins_and_stops_what_it_should_not_run(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
@@ -33,7 +33,9 @@ async def echo(request: Request) -> Response:
 
 
 @asynccontextmanager
-async def serving(limits: ServerLimits | None = None) -> AsyncIterator[Callable[[], object]]:
+async def serving(
+    limits: ServerLimits | None = None,
+) -> AsyncIterator[Callable[[], Awaitable[Connection]]]:
     server = HttpServer(echo, limits)
     port = await server.start("127.0.0.1", 0)
 
@@ -72,7 +74,7 @@ async def closed_by_server(reader: asyncio.StreamReader) -> bool:
 
 async def test_keep_alive_serves_many_requests_on_one_connection() -> None:
     async with serving() as connect:
-        reader, writer = await connect()  # type: ignore[misc]
+        reader, writer = await connect()
         for index in range(3):
             writer.write(post(f"/n/{index}", b"abc", "Ce-Id: x"))
             status, headers, body = await read_response(reader)
@@ -88,7 +90,7 @@ async def test_keep_alive_serves_many_requests_on_one_connection() -> None:
 
 async def test_pipelined_requests_are_answered_in_order() -> None:
     async with serving() as connect:
-        reader, writer = await connect()  # type: ignore[misc]
+        reader, writer = await connect()
         writer.write(post("/slow", b"1") + post("/fast", b"2") + post("/slow", b"3"))
         bodies = [json.loads((await read_response(reader))[2])["body"] for _ in range(3)]
         assert bodies == ["1", "2", "3"]
@@ -97,7 +99,7 @@ async def test_pipelined_requests_are_answered_in_order() -> None:
 
 async def test_chunked_request_body() -> None:
     async with serving() as connect:
-        reader, writer = await connect()  # type: ignore[misc]
+        reader, writer = await connect()
         writer.write(
             b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
             b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
@@ -112,7 +114,7 @@ async def test_a_body_over_the_limit_is_not_read_and_the_connection_closes(
     chunked: bool,
 ) -> None:
     async with serving(ServerLimits(max_body_bytes=100)) as connect:
-        reader, writer = await connect()  # type: ignore[misc]
+        reader, writer = await connect()
         if chunked:
             writer.write(b"POST /big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
             writer.write(b"80\r\n" + b"x" * 128 + b"\r\n")
@@ -128,7 +130,7 @@ async def test_a_body_over_the_limit_is_not_read_and_the_connection_closes(
 
 async def test_expect_100_continue() -> None:
     async with serving(ServerLimits(max_body_bytes=100)) as connect:
-        reader, writer = await connect()  # type: ignore[misc]
+        reader, writer = await connect()
         writer.write(
             b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"
         )
@@ -178,7 +180,7 @@ async def test_bad_requests_are_refused_and_the_connection_closed(
     request_bytes: bytes, status: int
 ) -> None:
     async with serving() as connect:
-        reader, writer = await connect()  # type: ignore[misc]
+        reader, writer = await connect()
         writer.write(request_bytes)
         answer, headers, body = await read_response(reader)
         assert answer == status
@@ -186,7 +188,7 @@ async def test_bad_requests_are_refused_and_the_connection_closed(
         assert headers["connection"] == "close"
         assert await closed_by_server(reader)
         # The server is still fine.
-        reader, writer = await connect()  # type: ignore[misc]
+        reader, writer = await connect()
         writer.write(post("/ok", b""))
         assert (await read_response(reader))[0] == 201
         writer.close()
@@ -194,7 +196,7 @@ async def test_bad_requests_are_refused_and_the_connection_closed(
 
 async def test_a_handler_that_raises_gets_a_500_and_the_connection_lives_on() -> None:
     async with serving() as connect:
-        reader, writer = await connect()  # type: ignore[misc]
+        reader, writer = await connect()
         writer.write(post("/boom", b""))
         status, _headers, body = await read_response(reader)
         assert status == 500
@@ -207,9 +209,9 @@ async def test_a_handler_that_raises_gets_a_500_and_the_connection_lives_on() ->
 async def test_a_slow_client_gets_408_and_an_idle_one_is_closed() -> None:
     limits = ServerLimits(request_seconds=0.3, idle_seconds=0.3)
     async with serving(limits) as connect:
-        slow_reader, slow_writer = await connect()  # type: ignore[misc]
+        slow_reader, slow_writer = await connect()
         slow_writer.write(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
-        idle_reader, _idle_writer = await connect()  # type: ignore[misc]
+        idle_reader, _idle_writer = await connect()
         status, headers, _body = await read_response(slow_reader)
         assert (status, headers["connection"]) == (408, "close")
         assert await closed_by_server(slow_reader)
@@ -218,13 +220,13 @@ async def test_a_slow_client_gets_408_and_an_idle_one_is_closed() -> None:
 
 async def test_connection_close_and_http_1_0() -> None:
     async with serving() as connect:
-        reader, writer = await connect()  # type: ignore[misc]
+        reader, writer = await connect()
         writer.write(post("/a", b"", "Connection: close"))
         status, headers, _body = await read_response(reader)
         assert (status, headers["connection"]) == (201, "close")
         assert await closed_by_server(reader)
 
-        reader, writer = await connect()  # type: ignore[misc]
+        reader, writer = await connect()
         writer.write(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
         status, headers, _body = await read_response(reader)
         assert (status, headers["connection"]) == (201, "keep-alive")
@@ -236,7 +238,7 @@ async def test_connection_close_and_http_1_0() -> None:
 
 async def test_head_answers_without_a_body() -> None:
     async with serving() as connect:
-        reader, writer = await connect()  # type: ignore[misc]
+        reader, writer = await connect()
         writer.write(b"HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n")
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
         assert head.startswith(b"HTTP/1.1 201 ")
@@ -249,7 +251,7 @@ async def test_head_answers_without_a_body() -> None:
 
 async def test_a_client_that_half_closes_still_gets_its_answer() -> None:
     async with serving() as connect:
-        reader, writer = await connect()  # type: ignore[misc]
+        reader, writer = await connect()
         writer.write(post("/slow", b"x"))
         writer.write_eof()
         status, headers, _body = await read_response(reader)

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 import pytest
 
-from shoal.orchestration.nodes import Liveness, lost_nodes, lost_replicas, stale_replicas
+from shoal.orchestration.nodes import (
+    Liveness,
+    judged_at,
+    lost_nodes,
+    lost_replicas,
+    stale_replicas,
+)
 
 HEARTBEATS = {"a": 100.0, "b": 97.0, "c": 96.9, "d": 50.0, "e": 101.0}
 
@@ -82,3 +88,30 @@ def test_stale_replicas(
     reported: tuple[str, ...], placed: dict[str, str], stale: tuple[str, ...]
 ) -> None:
     assert stale_replicas("n1", reported, placed) == stale
+
+
+@pytest.mark.parametrize(
+    ("heartbeats", "now", "liveness", "judged"),
+    [
+        ({}, 100.0, Liveness(), 100.0),
+        ({"a": 99.5, "b": 99.0}, 100.0, Liveness(), 100.0),  # heartbeats keep arriving
+        ({"a": 99.0}, 100.0, Liveness(), 100.0),
+        # a backlog (or a busy store): judged an interval after the newest heartbeat seen
+        ({"a": 90.0, "b": 89.2}, 100.0, Liveness(), 91.0),
+        ({"a": 90.0}, 100.0, Liveness(heartbeat_interval=2.0), 92.0),
+        ({"a": 105.0}, 100.0, Liveness(), 100.0),  # a broker clock ahead of ours: never after now
+    ],
+)
+def test_judged_at(
+    heartbeats: dict[str, float], now: float, liveness: Liveness, judged: float
+) -> None:
+    assert judged_at(heartbeats, now, liveness) == judged
+
+
+def test_a_backlog_delays_the_verdict_instead_of_losing_live_nodes() -> None:
+    # n1 and n2 beat every second until 90; their later heartbeats are still on the way at 100
+    heartbeats = {"n1": 90.0, "n2": 89.4, "dead": 87.5}
+
+    assert lost_nodes(heartbeats, 100.0) == ("dead", "n1", "n2")
+    assert lost_nodes(heartbeats, judged_at(heartbeats, 100.0)) == ("dead",)
+    assert lost_nodes({"n1": 90.0, "n2": 89.1}, judged_at({"n1": 90.0}, 100.0)) == ()

@@ -1,0 +1,198 @@
+"""One client connection: write a request, parse its response with httptools (llhttp).
+
+The response's end is found as RFC 9112 section 6.3 says: Content-Length, chunked, or (neither)
+the server closing the connection. 1xx interim responses are skipped. Anything the connection
+cannot vouch for (an error, bytes nobody asked for, a response that forbids keep-alive) makes it
+not `reusable`, so the pool never hands out a connection that is out of step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Final, cast
+
+import httptools
+
+from local_broker.http.message import Headers
+
+MAX_RESPONSE_BODY_BYTES: Final = 64 * 1024 * 1024
+MAX_RESPONSE_HEAD_BYTES: Final = 64 * 1024
+_FRAMING: Final = frozenset({"content-length", "transfer-encoding"})
+
+
+class HttpClientError(Exception):
+    """No usable response; str() says why, for the delivery log and the dead-letter reason."""
+
+
+class ConnectError(HttpClientError):
+    pass
+
+
+class ConnectionClosedError(HttpClientError):
+    pass
+
+
+class BadResponseError(HttpClientError):
+    pass
+
+
+@dataclass(slots=True)  # not frozen: one per request, and frozen __init__ is slower
+class ClientResponse:
+    status: int
+    headers: Headers
+    body: bytes
+
+
+class StaleConnectionError(ConnectionClosedError):
+    """The server closed the connection before any byte of an answer: it may not have read it."""
+
+
+class ClientConnection(asyncio.Protocol):
+    """One keep-alive connection; one request at a time."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._transport: asyncio.Transport | None = None
+        self._parser = httptools.HttpResponseParser(self)
+        self._waiter: asyncio.Future[ClientResponse] | None = None
+        self.reusable = True
+        self.idle_since = 0.0
+        self.deadline = 0.0  # loop time by which the answer must be complete
+        self._received = 0  # bytes of the current answer
+        self._pairs: list[tuple[str, str]] = []
+        self._head_bytes = 0
+        self._head_done = False
+        self._until_eof = False
+        self._framed = False  # Content-Length or Transfer-Encoding seen
+        self._body: list[bytes] = []
+        self._body_bytes = 0
+
+    @property
+    def closed(self) -> bool:
+        return self._transport is None
+
+    def send(self, data: bytes, deadline: float) -> asyncio.Future[ClientResponse]:
+        """Write a request; the future settles with its response (or the failure)."""
+        transport = self._transport
+        if transport is None:
+            raise StaleConnectionError("the connection was closed")
+        waiter: asyncio.Future[ClientResponse] = self._loop.create_future()
+        self._waiter = waiter
+        self.deadline = deadline
+        self._received = 0
+        transport.write(data)
+        return waiter
+
+    def _fail(self, error: BaseException) -> None:
+        self.reusable = False
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+        self.abort()
+
+    def time_out(self) -> None:
+        self._fail(TimeoutError())
+
+    def abort(self) -> None:
+        self.reusable = False
+        if self._transport is not None:
+            self._transport.abort()
+
+    # asyncio.Protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports do not derive from asyncio.Transport, so no isinstance check.
+        self._transport = cast(asyncio.Transport, transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        self.reusable = False
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if self._head_done and self._until_eof:
+            self._complete()  # the body was delimited by the close (RFC 9112 6.3, rule 8)
+            return
+        self._waiter = None
+        if self._received == 0:
+            waiter.set_exception(StaleConnectionError("the server closed the connection"))
+        else:
+            reason = f": {exc}" if exc is not None else ""
+            waiter.set_exception(
+                ConnectionClosedError(f"the server closed the connection mid-response{reason}")
+            )
+
+    def data_received(self, data: bytes) -> None:
+        if self._waiter is None or self._waiter.done():
+            # Nothing was asked: an unsolicited answer means the connection is out of step.
+            self.abort()
+            return
+        self._received += len(data)
+        if not self._head_done and self._received > MAX_RESPONSE_HEAD_BYTES * 2:
+            self._fail(BadResponseError("the response head is too large"))
+            return
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserCallbackError as error:
+            cause = error.__context__
+            self._fail(cause if isinstance(cause, HttpClientError) else BadResponseError(error))
+        except httptools.HttpParserUpgrade:
+            self._fail(BadResponseError("the server switched protocols"))
+        except httptools.HttpParserError as error:
+            self._fail(BadResponseError(f"the response is not valid HTTP/1.1: {error}"))
+
+    # httptools callbacks
+
+    def on_message_begin(self) -> None:
+        if self._waiter is None:
+            self.reusable = False
+            raise BadResponseError("the server sent an answer nobody asked for")
+        self._pairs = []
+        self._head_bytes = 0
+        self._head_done = False
+        self._until_eof = False
+        self._framed = False
+        self._body = []
+        self._body_bytes = 0
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value)
+        if self._head_bytes > MAX_RESPONSE_HEAD_BYTES:
+            raise BadResponseError(f"the response head is over {MAX_RESPONSE_HEAD_BYTES} bytes")
+        lowered = name.decode("latin-1").lower()
+        if lowered in _FRAMING:
+            self._framed = True
+        # surrogateescape, as aiohttp: a value that is not UTF-8 reaches the binding, which fails it
+        self._pairs.append((lowered, value.decode("utf-8", "surrogateescape")))
+
+    def on_headers_complete(self) -> None:
+        self._head_done = True
+        status = self._parser.get_status_code()
+        self._until_eof = not self._framed and status >= 200 and status not in (204, 304)
+
+    def on_body(self, body: bytes) -> None:
+        self._body_bytes += len(body)
+        if self._body_bytes > MAX_RESPONSE_BODY_BYTES:
+            raise BadResponseError(f"the response body is over {MAX_RESPONSE_BODY_BYTES} bytes")
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        if self._waiter is None or self._waiter.done():
+            self.abort()  # a second answer to one request: the connection is out of step
+            return
+        status = self._parser.get_status_code()
+        if 100 <= status < 200:
+            return  # an interim answer (100 Continue): the real one follows
+        if not self._parser.should_keep_alive():
+            self.reusable = False
+        self._complete()
+
+    def _complete(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is None or waiter.done():
+            return
+        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        status = self._parser.get_status_code()
+        waiter.set_result(ClientResponse(status, Headers(self._pairs), body))
+        self._head_done = False  # what follows belongs to no request
