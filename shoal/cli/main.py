@@ -2,6 +2,8 @@
 
 A subcommand module exposes `register(subparsers)`, which adds its parser and sets `run`
 (a callable taking the parsed namespace and returning the exit status) as a default.
+Only the module of the subcommand being run is imported (all of them for `--help` or a typo):
+some pull in the broker or the runtime, and `shoal get` should not wait for those.
 """
 
 from __future__ import annotations
@@ -30,21 +32,24 @@ SUBCOMMAND_MODULES = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand, or with just `only` when that names one."""
     parser = argparse.ArgumentParser(
         prog="shoal",
         description="Shoal: an event-driven container orchestrator of CloudEvents functions.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in SUBCOMMAND_MODULES:
+    names = (only,) if only in SUBCOMMAND_MODULES else SUBCOMMAND_MODULES
+    for name in names:
         module = importlib.import_module(f"shoal.cli.{name}")
         module.register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(arguments[0] if arguments else None)
+    args = parser.parse_args(arguments)
     run = cast(Callable[[argparse.Namespace], int], args.run)
     return run(args)
 

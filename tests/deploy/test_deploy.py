@@ -48,6 +48,10 @@ def rendered(image: str = PUSHED) -> str:
     )
 
 
+def streams() -> tuple[io.StringIO, io.StringIO]:
+    return io.StringIO(), io.StringIO()
+
+
 class Run:
     """One `deploy` of the production overlay against a fake kubectl, its output kept."""
 
@@ -141,12 +145,17 @@ def test_a_failing_apply_is_reported_with_kubectl_s_reason() -> None:
 
 
 def test_without_kubectl_or_an_overlay_the_deploy_cannot_start() -> None:
-    out, err = io.StringIO(), io.StringIO()
-
-    with pytest.raises(DeployError, match="apt-get install kubernetes-client"):
-        deploy(FakeKubectl({}, installed=False), DeploySettings(MANIFESTS), out, err)
+    with pytest.raises(DeployError, match=r"install kubectl 1\.21 or later"):
+        deploy(FakeKubectl({}, installed=False), DeploySettings(MANIFESTS), *streams())
     with pytest.raises(DeployError, match=r"no overlay 'staging'.*one of: dev, production"):
-        deploy(FakeKubectl({}), DeploySettings(MANIFESTS, "staging"), out, err)
+        deploy(FakeKubectl({}), DeploySettings(MANIFESTS, "staging"), *streams())
+
+
+def test_an_overlay_kustomize_cannot_render_is_reported_with_its_reason() -> None:
+    broken = Completed(1, stderr="Error: accumulating resources: ../../base: no such file")
+
+    with pytest.raises(DeployError, match=r"kustomize cannot render .* no such file.*shoal manif"):
+        deploy(FakeKubectl({("kustomize",): broken}), DeploySettings(MANIFESTS), *streams())
 
 
 @pytest.fixture

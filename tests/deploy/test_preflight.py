@@ -104,7 +104,7 @@ def test_without_kubectl_nothing_else_is_asked() -> None:
 
     assert preflight(kubectl, rendered()) == [NO_KUBECTL]
     assert kubectl.calls == []
-    assert "apt-get install kubernetes-client" in NO_KUBECTL.fix
+    assert "kubectl 1.21 or later" in NO_KUBECTL.fix
 
 
 def test_without_a_context_it_says_how_to_choose_one() -> None:
