@@ -39,6 +39,7 @@ from shoal.orchestration.reconcile import (
     Observed,
     due_on_tick,
     reconcile,
+    request_timeout,
     step_on_replica_event,
 )
 from shoal.orchestration.revisions import (
@@ -63,9 +64,15 @@ from shoal.runtime import (
 )
 
 REQUEST_TIMEOUT_SECONDS = 30.0
-"""A placement, start or stop with no news for this long is asked for again."""
-MAX_REPLICAS_PER_REQUEST = 10_000
-"""Names per `replica.requested` (about 250 KB), well inside a broker's 1 MiB event limit."""
+"""A placement, start or stop with no news for this long is asked for again (longer for large
+deployments: `reconcile.request_timeout`)."""
+MAX_REPLICAS_PER_REQUEST = 500
+"""Names per `replica.requested`. The scheduler places each request in an invocation of its
+own, so the requests of a large deployment are placed one after the other, each holding the
+state store's write lock for a fraction of a second rather than one for many seconds (about
+10 s for 10,000 replicas on a busy two-core machine, while no heartbeat could be recorded), and
+their `replica.scheduled` events are published side by side by the scheduler's threads
+rather than one after the other by one."""
 
 
 @dataclass
@@ -225,7 +232,9 @@ def step(inv: Invocation, record: DeploymentRecord) -> None:
         [observed(replica) for replica in replicas.values()],
         now=inv.now,
         progress_at=record.progress_at,
-        request_timeout=REQUEST_TIMEOUT_SECONDS,
+        request_timeout=request_timeout(
+            REQUEST_TIMEOUT_SECONDS, max(record.replicas, len(replicas))
+        ),
     )
     for name in actions.forget:
         inv.ctx.state.delete(REPLICA, name)

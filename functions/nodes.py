@@ -18,8 +18,8 @@
 Heartbeats are stamped with their arrival at the broker (`knativearrivaltime`; without it,
 when this function handles them), not with the agents' clocks, so a skewed clock on a node
 cannot make it look dead or alive. Liveness is judged no later than an interval after the
-newest heartbeat seen, so a backlog of heartbeats (in the broker, or behind a long state
-transaction) delays the verdict instead of losing live nodes (`nodes.judged_at`).
+median ready node's last heartbeat, so a backlog of heartbeats (in the broker, or behind a long
+state transaction) delays the verdict instead of losing live nodes (`nodes.judged_at`).
 `SHOAL_NODE_HEARTBEAT_INTERVAL` (seconds, default 1: the agents' `--heartbeat-interval`) and
 `SHOAL_NODE_MISSED_HEARTBEATS` (default 3) set the grace.
 """
@@ -192,8 +192,8 @@ def detect_lost(ctx: Context) -> list[Emit]:
     nodes = {resource.name: resource.body for resource in ctx.state.list(NODE)}
     # Two fields read by hand: parsing every NodeRecord twice a second would cost more.
     last_heartbeats = {name: cast(float, body["last_heartbeat"]) for name, body in nodes.items()}
-    judged = judged_at(last_heartbeats, ctx.now().timestamp(), SETTINGS.liveness)
     ready = {name: last for name, last in last_heartbeats.items() if nodes[name]["ready"]}
+    judged = judged_at(ready, ctx.now().timestamp(), SETTINGS.liveness)
     lost = lost_nodes(ready, judged, SETTINGS.liveness)
     emits: list[Emit] = []
     placed: dict[str, ReplicaRecord] = {}

@@ -41,10 +41,10 @@ def deploy(kubectl: Kubectl, settings: DeploySettings, out: TextIO, err: TextIO)
     overlay = overlay_path(settings.manifests, settings.overlay)
     with deployable(overlay, settings.image) as root:
         text = render(kubectl, root)
-        rendered = Rendered.from_yaml(text)
         if settings.dry_run:
             out.write(text)
             return _client_dry_run(kubectl, root, err)
+        rendered = Rendered.from_yaml(text)
         problems = preflight(kubectl, rendered)
         for problem in problems:
             print(problem, file=err)

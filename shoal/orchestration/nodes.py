@@ -8,13 +8,14 @@ the same way with a longer grace period
 
 Liveness is judged at `judged_at`, not simply at `now`: heartbeats are stamped with their
 arrival at the broker, and when they reach the judge late (a delivery backlog, a state store
-held by a long transaction) every node's last heartbeat ages alike. Judged no later than one
-interval after the newest heartbeat seen, a node is lost only once heartbeats of others that
-arrived well after its grace have been seen, so a backlog delays the verdict instead of
-declaring live nodes lost (while heartbeats flow, one arrives every interval, so that is `now`).
-When no heartbeat arrives at all nothing is declared lost: like Kubernetes' node lifecycle
-controller in "full disruption" (every node unreachable), the judge suspects itself rather
-than the nodes.
+held by a long transaction) every node's last heartbeat ages alike, while retries and lock
+waits reorder them by seconds. So the age is measured no later than one interval after the
+median ready node's last heartbeat: a node is lost when it has fallen behind at least half of
+the nodes by more than the grace, and a backlog delays the verdict instead of declaring live
+nodes lost. While heartbeats flow, the median node beat within the last interval, so that is
+`now`. Kubernetes' node lifecycle controller stops evicting the same way when most nodes of a
+small cluster are unreachable (`--unhealthy-zone-threshold`, `--large-cluster-size-threshold`):
+then it suspects itself rather than the nodes.
 
 A node that comes back (a network partition heals, an agent restarts) may still run replicas
 that were declared lost and replaced meanwhile: `stale_replicas` names them, to be stopped.
@@ -49,9 +50,11 @@ def judged_at(
     last_heartbeats: Mapping[str, float], now: float, liveness: Liveness = Liveness()
 ) -> float:
     """When liveness can be judged: `now`, but no later than one heartbeat interval after the
-    newest heartbeat seen (of any node, lost ones included); `now` when there are no nodes."""
-    newest = max(last_heartbeats.values(), default=now)
-    return min(now, newest + liveness.heartbeat_interval)
+    median (the higher one of an even count) of the ready nodes' last heartbeats."""
+    if not last_heartbeats:
+        return now
+    ordered = sorted(last_heartbeats.values())
+    return min(now, ordered[len(ordered) // 2] + liveness.heartbeat_interval)
 
 
 def lost_nodes(

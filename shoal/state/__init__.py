@@ -58,6 +58,7 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 from psycopg import ProgrammingError
 from psycopg.conninfo import conninfo_to_dict
@@ -66,7 +67,7 @@ from shoal.state.errors import Conflict, InvalidStateURL, StateError, StoreUnava
 from shoal.state.interface import JSONObject, Outbox, Resource, StateStore, Transaction
 from shoal.state.postgres import PostgresStore
 from shoal.state.retry import run_in_transaction
-from shoal.state.sqlite import SQLiteStore
+from shoal.state.sqlite import SYNCHRONOUS_MODES, SQLiteStore
 
 __all__ = [
     "Conflict",
@@ -96,7 +97,8 @@ def open_store(url: str, *, clock: Callable[[], float] = time.time) -> StateStor
     """
     scheme, separator, _ = url.partition(":")
     if scheme == "sqlite":
-        return SQLiteStore(_sqlite_path(url), clock)
+        location, _, query = url.partition("?")
+        return SQLiteStore(_sqlite_path(location), clock, synchronous=_sqlite_synchronous(query))
     if separator and scheme in ("postgresql", "postgres"):
         _check_postgres_url(url)
         return PostgresStore(url, clock)
@@ -115,6 +117,18 @@ def _sqlite_path(url: str) -> Path:
             " empty database): use a file, e.g. sqlite:////tmp/shoal/state.db"
         )
     return Path(path)
+
+
+def _sqlite_synchronous(query: str) -> str:
+    """`?synchronous=normal|full` (see `shoal.state.sqlite` for what each promises)."""
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    mode = options.pop("synchronous", "normal").lower()
+    if options or mode not in SYNCHRONOUS_MODES:
+        raise InvalidStateURL(
+            f"unsupported SQLite URL options {query!r}: the only option is "
+            f"synchronous={'|'.join(SYNCHRONOUS_MODES)}"
+        )
+    return mode
 
 
 def _check_postgres_url(url: str) -> None:

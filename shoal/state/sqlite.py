@@ -8,6 +8,14 @@ WAL lets readers of other connections proceed while a writer holds the lock.
 
 Connections are kept for reuse: opening one per transaction costs a WAL checkpoint whenever the
 last connection closes, about ten times the cost of a small transaction.
+
+Durability: `synchronous=NORMAL` by default. In WAL mode that keeps every committed transaction
+across a crash or SIGKILL of any process and never corrupts the file; only an operating-system
+crash or power cut can roll back the last transactions (SQLite docs, "PRAGMA synchronous" and
+"Write-Ahead Logging"). It avoids an fsync per commit, which on this kind of disk costs 3-7 ms
+and capped the store at a few hundred transactions per second. The orchestration state heals
+itself after such a loss (level-triggered reconcile); a deployment that wants every commit on
+disk before the event is acknowledged uses `sqlite:///path.db?synchronous=full`.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from shoal.state.sql import Row, SQLTransaction
 BUSY_TIMEOUT_SECONDS = 5.0
 WAL_SWITCH_RETRY_SECONDS = 0.01
 MINIMUM_SQLITE = (3, 35, 0)  # RETURNING
+SYNCHRONOUS_MODES = ("normal", "full")
 
 
 @contextmanager
@@ -77,7 +86,12 @@ class _Executor:
 class SQLiteStore:
     """`StateStore` on a SQLite file; open it with `shoal.state.open_store`."""
 
-    def __init__(self, path: Path, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, path: Path, clock: Callable[[], float], *, synchronous: str = "normal"
+    ) -> None:
+        if synchronous not in SYNCHRONOUS_MODES:
+            raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}, not {synchronous!r}")
+        self._synchronous = synchronous
         if sqlite3.sqlite_version_info < MINIMUM_SQLITE:
             raise StateError(
                 f"the SQLite state store needs SQLite {'.'.join(map(str, MINIMUM_SQLITE))} or"
@@ -135,9 +149,11 @@ class SQLiteStore:
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: the module issues no implicit BEGIN; we begin explicitly.
-        return sqlite3.connect(
+        connection = sqlite3.connect(
             self._path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
         )
+        connection.execute(f"PRAGMA synchronous = {self._synchronous.upper()}")
+        return connection
 
     def _checkout(self) -> sqlite3.Connection:
         with self._lock:

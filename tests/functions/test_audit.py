@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from functions.audit import KIND, audit
+from local_broker.event import CloudEvent
+from local_broker.manifests import load_manifests
 from shoal.runtime import Context, Event
 from shoal.runtime.invoke import Invoker
 from shoal.runtime.logs import FunctionLogger
@@ -91,3 +93,17 @@ def test_a_redelivered_event_is_recorded_once(store: StateStore) -> None:
     assert statuses == [204, 204]
     with store.transaction() as tx:
         assert len(tx.list(KIND)) == 1
+
+
+def test_the_rendered_trigger_takes_every_shoal_event_but_heartbeats() -> None:
+    # The Trigger exactly as `shoal manifests` renders it, loaded by the broker's own loader.
+    manifests = Path(__file__).parents[2] / "manifests" / "base" / "function-audit.yaml"
+    config = load_manifests([manifests], {"audit": "http://127.0.0.1:1/"})
+    (audit_trigger,) = config.triggers
+
+    def event(type_: str) -> CloudEvent:
+        return CloudEvent({"specversion": "1.0", "id": "1", "source": "/t", "type": type_})
+
+    assert audit_trigger.filter.matches(event("dev.shoal.replica.started"))
+    assert not audit_trigger.filter.matches(event("dev.shoal.node.heartbeat"))
+    assert not audit_trigger.filter.matches(event("dev.knative.sources.ping"))

@@ -455,6 +455,40 @@ def test_ten_thousand_replicas_take_one_invocation(cluster: Cluster) -> None:
     assert len({name for e in emitted for name in e["data"]["replicas"]}) == replicas
 
 
+def test_a_large_deployment_is_requested_in_shares_the_scheduler_places_in_turn(
+    cluster: Cluster,
+) -> None:
+    """Regression: 10,000 replicas went out as one `replica.requested`, which the scheduler
+    placed in one transaction (about 10 s holding the store's write lock, while no heartbeat
+    could be recorded) and whose 10,000 `replica.scheduled` one thread published in a row."""
+    cluster.watch = None
+
+    emitted = cluster.apply(manifest(replicas=10_000))
+
+    assert len(emitted) == 20
+    assert {len(e["data"]["replicas"]) for e in emitted} == {500}
+    assert MAX_REPLICAS_PER_REQUEST == 500
+
+
+def test_a_large_deployment_still_starting_is_not_asked_again_at_30_s(cluster: Cluster) -> None:
+    """Regression: under load, the replicas of a 2,000-replica deployment were still
+    `scheduled` in deployments' records 30 s after they were requested (their `started` events
+    queued behind thousands of others), and each tick asked for them again: 10,514
+    `replica.scheduled` for 2,100 replicas."""
+    cluster.watch = None
+    cluster.drop = lambda event: event["type"] == events.REPLICA_REQUESTED  # news still to come
+    cluster.apply(manifest(replicas=1_000))
+    cluster.settle()
+    cluster.drop = lambda event: False
+
+    cluster.advance(REQUEST_TIMEOUT_SECONDS + 1)
+    assert cluster.tick() == []
+    cluster.advance(50.0 - REQUEST_TIMEOUT_SECONDS - 1)  # 50 ms per replica
+    asked = cluster.tick()
+
+    assert sum(len(e["data"]["replicas"]) for e in asked) == 1_000
+
+
 def test_a_large_deployment_notes_replica_news_without_a_whole_step(cluster: Cluster) -> None:
     cluster.watch = None
     running(cluster, manifest(replicas=150))

@@ -9,6 +9,7 @@ from shoal.orchestration.reconcile import (
     Observed,
     due_on_tick,
     reconcile,
+    request_timeout,
     step_due,
     step_on_replica_event,
 )
@@ -216,3 +217,17 @@ def test_step_on_replica_event(
 )
 def test_due_on_tick(deployments: list[tuple[str, int, float]], expected: list[str]) -> None:
     assert due_on_tick(deployments, now=NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("replicas", "expected"),
+    [
+        (0, 30.0),
+        (3, 30.0),  # small deployments: the base
+        (600, 30.0),  # 600 x 50 ms: where the share per replica takes over
+        (1_000, 50.0),
+        (10_000, 500.0),  # the slowest start rate measured locally: 20 replicas/s
+    ],
+)
+def test_request_timeout_grows_with_the_deployment(replicas: int, expected: float) -> None:
+    assert request_timeout(TIMEOUT, replicas) == pytest.approx(expected)

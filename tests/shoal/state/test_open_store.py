@@ -68,3 +68,25 @@ def test_an_unreachable_postgres_is_unavailable() -> None:
     # Port 1 on the loopback interface refuses connections at once.
     with pytest.raises(StoreUnavailable, match=r"127\.0\.0\.1.*refused"):
         open_store("postgresql://shoal:s3cret@127.0.0.1:1/shoal")
+
+
+@pytest.mark.parametrize(
+    ("query", "level"), [("", 1), ("?synchronous=normal", 1), ("?synchronous=FULL", 2)]
+)
+def test_sqlite_synchronous_option_sets_the_pragma(tmp_path: Path, query: str, level: int) -> None:
+    store = open_store(f"sqlite:///{tmp_path}/state.db{query}")
+    try:
+        with store.transaction() as tx:
+            tx.put("Probe", "p", {"ok": True})
+        # SQLite's numbering: 1 is NORMAL, 2 is FULL (PRAGMA synchronous).
+        connection = store._checkout()  # type: ignore[attr-defined]
+        assert connection.execute("PRAGMA synchronous").fetchone()[0] == level
+        store._checkin(connection)  # type: ignore[attr-defined]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("query", ["?synchronous=off", "?journal=wal", "?synchronous=full&x=1"])
+def test_unknown_sqlite_options_are_refused(tmp_path: Path, query: str) -> None:
+    with pytest.raises(InvalidStateURL, match=r"synchronous=normal\|full"):
+        open_store(f"sqlite:///{tmp_path}/state.db{query}")
