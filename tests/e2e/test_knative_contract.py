@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from local_broker.event import CloudEvent
+from local_broker.filters import compile_filter
 from local_broker.server import BrokerServer
 from local_broker.testing import RecordingSink, post_event, running_broker
 from shoal.manifests import files
@@ -62,6 +63,9 @@ def matching_attributes(spec: Mapping[str, Any]) -> dict[str, str]:
         attributes: dict[str, str] = {}
         for expression in spec["filters"]:
             attributes.update(_example(expression))
+        probe = CloudEvent({"specversion": "1.0", "id": "1", "source": "/contract", **attributes})
+        if not compile_filter(None, spec["filters"]).matches(probe):
+            pytest.fail(f"the example {attributes} does not pass {spec['filters']}")
         return attributes
     return {k: v or "present" for k, v in spec.get("filter", {}).get("attributes", {}).items()}
 
@@ -78,6 +82,10 @@ def _example(expression: Mapping[str, Any]) -> dict[str, str]:
         return {k: v for nested in value for k, v in _example(nested).items()}
     if dialect == "any":
         return _example(value[0])
+    if dialect == "not":
+        # The positive siblings' example rarely trips a negation; `matching_attributes`
+        # checks the whole example against the broker's own filter.
+        return {}
     pytest.fail(f"no example event for a {dialect!r} filter: extend matching_attributes")
 
 
