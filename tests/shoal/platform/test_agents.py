@@ -1,0 +1,105 @@
+"""`shoal up`'s node agent: its options, its command, and learning its endpoint."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+from shoal.platform.agents import (
+    AgentOptions,
+    LocalAgent,
+    add_agent_arguments,
+    agent_options,
+    agent_process,
+    triggers_folder,
+)
+from shoal.platform.plan import PlanError
+
+BROKER = "http://127.0.0.1:8080/default/default"
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    add_agent_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_no_driver_means_no_agent() -> None:
+    assert agent_options(parse()) is None
+
+
+def test_a_sim_agent_of_three_nodes() -> None:
+    options = agent_options(parse("--driver", "sim", "--nodes", "3", "--agent-cpu", "2000"))
+
+    assert options == AgentOptions("sim", 3, 2000, None)
+    assert options.node_names == ("sim-0", "sim-1", "sim-2")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--nodes", "3"], "need --driver"),
+        (["--agent-memory", "512"], "need --driver"),
+        (["--driver", "exec", "--nodes", "2"], "more than 1 only with --driver sim"),
+        (["--driver", "sim", "--nodes", "0"], "--nodes 0"),
+        (["--driver", "sim", "--agent-cpu", "-1"], "--agent-cpu -1: must not be negative"),
+    ],
+)
+def test_options_an_agent_cannot_run_with_are_refused(argv: list[str], message: str) -> None:
+    with pytest.raises(PlanError, match=message):
+        agent_options(parse(*argv))
+
+
+def test_the_agent_command_posts_to_the_broker_and_writes_its_trigger_where_it_is_watched(
+    tmp_path: Path,
+) -> None:
+    spec = agent_process(AgentOptions("sim", 3, 2000, 4096), BROKER, tmp_path)
+
+    assert spec.command[:3] == [sys.executable, "-m", "shoal.cli.main"]
+    arguments = list(spec.command[3:])
+    assert arguments[:7] == ["agent", "--name", "sim", "--driver", "sim", "--nodes", "3"]
+    pairs = dict(zip(arguments[7::2], arguments[8::2], strict=True))
+    assert pairs == {
+        "--broker": BROKER,
+        "--write-trigger": str(triggers_folder(tmp_path)),
+        "--data-dir": str(tmp_path / "agents" / "sim"),
+        "--cpu": "2000",
+        "--memory": "4096",
+    }
+
+
+def test_an_exec_agent_is_named_local_and_takes_the_machine_s_capacity(tmp_path: Path) -> None:
+    spec = agent_process(AgentOptions("exec"), BROKER, tmp_path)
+
+    assert spec.command[spec.command.index("--name") + 1] == "local"
+    assert "--cpu" not in spec.command
+    assert "--memory" not in spec.command
+
+
+async def test_the_endpoint_is_learnt_from_the_agent_s_output(tmp_path: Path) -> None:
+    printed: list[str] = []
+    agent = LocalAgent(AgentOptions("sim", 3), BROKER, tmp_path, printed.append, printed.append)
+
+    agent._watch("INFO shoal.agent: starting")
+    assert await agent.serving(0.01) is None
+    agent._watch("agent sim: http://127.0.0.1:41234/ (nodes sim-0, sim-1, sim-2)")
+
+    assert await asyncio.wait_for(agent.serving(1.0), 2.0) == "http://127.0.0.1:41234/"
+    assert printed[-1].startswith("agent sim:")  # every line is passed on
+    assert agent.trigger_key == "default/agent-sim"
+    assert agent.trigger_path == tmp_path / "triggers" / "agent-sim.yaml"
+    assert "3 node(s): sim-0, sim-1, sim-2" in agent.describe()
+
+
+async def test_stopping_an_agent_never_started_removes_a_stale_trigger(tmp_path: Path) -> None:
+    agent = LocalAgent(AgentOptions("sim"), BROKER, tmp_path, print, print)
+    agent.trigger_path.parent.mkdir(parents=True)
+    agent.trigger_path.write_text("left by an earlier run")
+
+    await agent.stop()
+
+    assert not agent.trigger_path.exists()
