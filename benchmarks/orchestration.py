@@ -33,7 +33,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -193,8 +193,68 @@ class StateProbe:
         self._store.close()
 
 
+class CpuMeter:
+    """CPU seconds (user + system) each component has used so far, from /proc: the processes
+    below each root (`shoal up`, each agent); a function's processes go by their
+    FUNCTION_TARGET, what is left of `shoal up` is the broker (it runs in that process)."""
+
+    def __init__(self) -> None:
+        self.roots: dict[int, str] = {}
+        self._tick = os.sysconf("SC_CLK_TCK")
+
+    def used(self) -> dict[str, float]:
+        parents: dict[int, int] = {}
+        spent: dict[int, float] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                parents[int(entry.name)] = int(fields[1])
+                spent[int(entry.name)] = (int(fields[11]) + int(fields[12])) / self._tick
+        used: dict[str, float] = {}
+        for pid, cpu in spent.items():
+            name = self._component(pid, parents)
+            if name is not None:
+                used[name] = used.get(name, 0.0) + cpu
+        return used
+
+    def _component(self, pid: int, parents: Mapping[int, int]) -> str | None:
+        ancestor = pid
+        for _depth in range(16):
+            if ancestor in self.roots:
+                root = self.roots[ancestor]
+                return root if ancestor == pid else _function_of(pid) or root
+            ancestor = parents.get(ancestor, 0)
+            if ancestor <= 1:
+                return None
+        return None
+
+
+def _function_of(pid: int) -> str | None:
+    try:
+        environ = (Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    for entry in environ:
+        if entry.startswith(b"FUNCTION_TARGET="):
+            return entry.split(b"=", 1)[1].decode()
+    return None
+
+
+def cpu_between(before: Mapping[str, float], after: Mapping[str, float]) -> str:
+    spent = {name: after[name] - before.get(name, 0.0) for name in after}
+    ranked = sorted(spent.items(), key=lambda item: -item[1])
+    return ", ".join(f"{name} {cpu:.0f}" for name, cpu in ranked if cpu >= 0.5)
+
+
 def setup(
-    platform: RunningPlatform, reader: EventLogReader, settings: Settings, stack: ExitStack
+    platform: RunningPlatform,
+    reader: EventLogReader,
+    settings: Settings,
+    stack: ExitStack,
+    cpu: CpuMeter,
 ) -> list[Row]:
     """`failover` onto `solo` alone, then the bulk nodes; `solo` is left running in `stack`."""
     apply(platform, deployment("failover", settings.failover_replicas, None))
@@ -205,7 +265,7 @@ def setup(
     )
     bulk = settings.nodes - 1
     begun = time.monotonic()
-    stack.enter_context(
+    bulk_agent = stack.enter_context(
         running_agent(
             platform,
             "bulk",
@@ -215,6 +275,8 @@ def setup(
             ready_timeout=settings.timeout,
         )
     )
+
+    cpu.roots[bulk_agent.process.pid] = "agent bulk"
 
     def all_joined() -> bool:
         reader.read([events.NODE_JOINED])
@@ -228,9 +290,14 @@ def setup(
 
 
 def throughput(
-    platform: RunningPlatform, reader: EventLogReader, probe: StateProbe, settings: Settings
+    platform: RunningPlatform,
+    reader: EventLogReader,
+    probe: StateProbe,
+    cpu: CpuMeter,
+    settings: Settings,
 ) -> list[Row]:
     name, count = "bench", settings.replicas
+    cpu_at_apply = cpu.used()
     applied_at = time.time()
     apply(platform, deployment(name, count, {"pool": "bulk"}))
     wait_for(
@@ -238,6 +305,7 @@ def throughput(
         settings.timeout,
         lambda: len(started(reader, name)) >= count,
     )
+    cpu_at_running = cpu.used()
     reader.read(REPLICA_EVENTS)
     logged = reader.events(REPLICA_EVENTS)
     requested = of(logged, events.REPLICA_REQUESTED, name)
@@ -251,6 +319,7 @@ def throughput(
         lambda: probe.ready(name) >= count and probe.audited(last),
     )
     caught_up = time.time() - applied_at
+    cpu_at_caught_up = cpu.used()
     wait_for(
         "nodes catching up with the heartbeats",
         settings.timeout,
@@ -280,6 +349,16 @@ def throughput(
             "apply -> control plane caught up",
             f"{caught_up:.1f} s",
             "deployments counts all ready, audit recorded the last started",
+        ),
+        Row(
+            "CPU s, apply -> all running",
+            f"{sum(cpu_at_running.values()) - sum(cpu_at_apply.values()):.0f} s",
+            cpu_between(cpu_at_apply, cpu_at_running),
+        ),
+        Row(
+            "CPU s, all running -> caught up",
+            f"{sum(cpu_at_caught_up.values()) - sum(cpu_at_running.values()):.0f} s",
+            cpu_between(cpu_at_running, cpu_at_caught_up),
         ),
         Row(
             "apply -> nodes caught up with the heartbeats",
@@ -365,6 +444,8 @@ def run(settings: Settings, rows: list[Row]) -> None:
             running_platform(folder / "data", root=ROOT, env=env, echo=settings.echo)
         )
         reader = EventLogReader(platform.url)
+        cpu = CpuMeter()
+        cpu.roots[platform.process.pid] = "broker"
         probe = StateProbe(platform)
         stack.callback(probe.close)
         solo = stack.enter_context(
@@ -377,9 +458,10 @@ def run(settings: Settings, rows: list[Row]) -> None:
                 heartbeat_interval=settings.heartbeat_interval,
             )
         )
-        rows += setup(platform, reader, settings, stack)
+        cpu.roots[solo.process.pid] = "agent solo"
+        rows += setup(platform, reader, settings, stack, cpu)
         load = os.getloadavg()[0]
-        rows += throughput(platform, reader, probe, settings)
+        rows += throughput(platform, reader, probe, cpu, settings)
         rows += failover(reader, solo.kill, settings)
         rows.append(
             Row(
