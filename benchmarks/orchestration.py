@@ -29,7 +29,9 @@ Loopback only; a temporary data folder unless `--keep DIR`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sqlite3
 import sys
 import tempfile
 import time
@@ -51,8 +53,7 @@ from shoal.platform.harness import (  # noqa: E402
     running_agent,
     running_platform,
 )
-from shoal.runtime.settings import sqlite_url  # noqa: E402
-from shoal.state import open_store  # noqa: E402
+from shoal.runtime.settings import STATE_FILE  # noqa: E402
 
 POLL_SECONDS = 0.5
 AUDIT_KIND = "AuditEntry"
@@ -163,34 +164,48 @@ def seconds(value: float) -> str:
     return f"{value:.2f} s"
 
 
+def span(first: LoggedEvent, last: LoggedEvent, since: float) -> str:
+    """When the first and the last of some events arrived, in seconds after `since`."""
+    return f"{first.arrival - since:.2f} / {last.arrival - since:.2f} s"
+
+
 class StateProbe:
-    """Reads the platform's SQLite state (WAL: readers never block the functions' writes)."""
+    """Reads the platform's SQLite state through a read-only connection. Not through the
+    store's transactions: those take the write lock (BEGIN IMMEDIATE) and would queue behind,
+    and hold up, the functions being measured; in WAL mode a reader does neither. It reads the
+    `resources` table of `shoal.state` directly (fine for a benchmark, not for a client)."""
 
     def __init__(self, platform: RunningPlatform) -> None:
-        self._store = open_store(sqlite_url(platform.data_dir))
+        path = platform.data_dir / STATE_FILE
+        self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+
+    def _bodies(self, kind: str, name: str | None = None) -> list[dict[str, object]]:
+        sql, params = "SELECT body FROM resources WHERE kind = ?", [kind]
+        if name is not None:
+            sql, params = f"{sql} AND name = ?", [kind, name]
+        return [json.loads(body) for (body,) in self._db.execute(sql, params)]
 
     def ready(self, name: str) -> int:
-        with self._store.transaction() as tx:
-            resource = tx.get(DEPLOYMENT, name)
-        return 0 if resource is None else DeploymentRecord.from_body(resource.body).ready
+        found = self._bodies(DEPLOYMENT, name)
+        return DeploymentRecord.from_body(found[0]).ready if found else 0
 
     def audited(self, event: LoggedEvent) -> bool:
-        selector = {"type": event.type, "subject": str(event.subject)}
-        with self._store.transaction() as tx:
-            return any(
-                r.body.get("id") == event.id for r in tx.list(AUDIT_KIND, label_selector=selector)
-            )
+        rows = self._db.execute(
+            "SELECT body FROM resources WHERE kind = ? AND name IN (SELECT name FROM"
+            " resource_labels WHERE kind = ? AND key = 'subject' AND value = ?)",
+            (AUDIT_KIND, AUDIT_KIND, str(event.subject)),
+        )
+        return any(json.loads(body).get("id") == event.id for (body,) in rows)
 
     def heartbeat_lag(self) -> float:
         """Seconds since the heartbeat of the median ready node that nodes recorded last: how
         far nodes is behind the heartbeats (plus up to one interval)."""
-        with self._store.transaction() as tx:
-            nodes = tx.list(NODE)
-        beats = sorted(float(str(r.body["last_heartbeat"])) for r in nodes if r.body["ready"])
+        nodes = self._bodies(NODE)
+        beats = sorted(float(str(body["last_heartbeat"])) for body in nodes if body["ready"])
         return time.time() - beats[len(beats) // 2] if beats else 0.0
 
     def close(self) -> None:
-        self._store.close()
+        self._db.close()
 
 
 class CpuMeter:
@@ -249,14 +264,21 @@ def cpu_between(before: Mapping[str, float], after: Mapping[str, float]) -> str:
     return ", ".join(f"{name} {cpu:.0f}" for name, cpu in ranked if cpu >= 0.5)
 
 
-def setup(
-    platform: RunningPlatform,
-    reader: EventLogReader,
-    settings: Settings,
-    stack: ExitStack,
-    cpu: CpuMeter,
-) -> list[Row]:
-    """`failover` onto `solo` alone, then the bulk nodes; `solo` is left running in `stack`."""
+@dataclass(frozen=True, slots=True)
+class Bench:
+    """What every phase uses: the platform, how to observe it, and the figures so far."""
+
+    settings: Settings
+    platform: RunningPlatform
+    reader: EventLogReader
+    probe: StateProbe
+    cpu: CpuMeter
+    rows: list[Row]
+
+
+def setup(bench: Bench, stack: ExitStack) -> None:
+    """`failover` onto `solo` alone, then the bulk nodes, left running in `stack`."""
+    platform, reader, settings, cpu = bench.platform, bench.reader, bench.settings, bench.cpu
     apply(platform, deployment("failover", settings.failover_replicas, None))
     on_solo = wait_for(
         "the failover deployment running on solo",
@@ -283,19 +305,17 @@ def setup(
         return len({e.subject for e in reader.events([events.NODE_JOINED])}) >= settings.nodes
 
     wait_for("every node joined", settings.timeout, all_joined)
-    return [
-        Row(f"setup: {settings.failover_replicas} replicas running on solo", seconds(on_solo)),
-        Row(f"setup: {bulk} bulk nodes joined", seconds(time.monotonic() - begun)),
-    ]
+    bench.rows.extend(
+        [
+            Row(f"setup: {settings.failover_replicas} replicas running on solo", seconds(on_solo)),
+            Row(f"setup: {bulk} bulk nodes joined", seconds(time.monotonic() - begun)),
+        ]
+    )
 
 
-def throughput(
-    platform: RunningPlatform,
-    reader: EventLogReader,
-    probe: StateProbe,
-    cpu: CpuMeter,
-    settings: Settings,
-) -> list[Row]:
+def throughput(bench: Bench) -> None:
+    platform, reader, probe, cpu = bench.platform, bench.reader, bench.probe, bench.cpu
+    settings, rows = bench.settings, bench.rows
     name, count = "bench", settings.replicas
     cpu_at_apply = cpu.used()
     applied_at = time.time()
@@ -312,21 +332,7 @@ def throughput(
     scheduled = of(logged, events.REPLICA_SCHEDULED, name)
     up = of(logged, events.REPLICA_STARTED, name)
     total = max(event.arrival for event in up) - applied_at
-    last = max(up, key=lambda event: event.arrival)
-    wait_for(
-        "the control plane catching up with the burst",
-        settings.timeout,
-        lambda: probe.ready(name) >= count and probe.audited(last),
-    )
-    caught_up = time.time() - applied_at
-    cpu_at_caught_up = cpu.used()
-    wait_for(
-        "nodes catching up with the heartbeats",
-        settings.timeout,
-        lambda: probe.heartbeat_lag() <= settings.heartbeat_interval + 1.0,
-    )
-    heartbeats_caught_up = time.time() - applied_at
-    return [
+    rows += [
         Row("apply -> all running", seconds(total), f"{count} replicas"),
         Row("replicas/s end to end", f"{count / total:,.0f}", "target >= 1,000"),
         Row(
@@ -346,29 +352,46 @@ def throughput(
         ),
         Row("  apply -> first replica.started", seconds(up[0].arrival - applied_at), "agent"),
         Row(
-            "apply -> control plane caught up",
-            f"{caught_up:.1f} s",
-            "deployments counts all ready, audit recorded the last started",
-        ),
-        Row(
             "CPU s, apply -> all running",
             f"{sum(cpu_at_running.values()) - sum(cpu_at_apply.values()):.0f} s",
             cpu_between(cpu_at_apply, cpu_at_running),
+        ),
+    ]
+    last = max(up, key=lambda event: event.arrival)
+    wait_for(
+        "the control plane catching up with the burst",
+        settings.timeout,
+        lambda: probe.ready(name) >= count and probe.audited(last),
+    )
+    cpu_at_caught_up = cpu.used()
+    rows += [
+        Row(
+            "apply -> control plane caught up",
+            f"{time.time() - applied_at:.1f} s",
+            "deployments counts all ready, audit recorded the last started",
         ),
         Row(
             "CPU s, all running -> caught up",
             f"{sum(cpu_at_caught_up.values()) - sum(cpu_at_running.values()):.0f} s",
             cpu_between(cpu_at_running, cpu_at_caught_up),
         ),
+    ]
+    wait_for(
+        "nodes catching up with the heartbeats",
+        settings.timeout,
+        lambda: probe.heartbeat_lag() <= settings.heartbeat_interval + 1.0,
+    )
+    rows.append(
         Row(
             "apply -> nodes caught up with the heartbeats",
-            f"{heartbeats_caught_up:.1f} s",
+            f"{time.time() - applied_at:.1f} s",
             "the failover below starts then",
-        ),
-    ]
+        )
+    )
 
 
-def failover(reader: EventLogReader, kill: Callable[[], float], settings: Settings) -> list[Row]:
+def failover(bench: Bench, kill: Callable[[], float]) -> None:
+    reader, settings = bench.reader, bench.settings
     name, node = "failover", "solo"
     reader.read(REPLICA_EVENTS)
     before = {r.name for r in replica_history(reader.events(REPLICA_EVENTS), name)[-1].replicas}
@@ -393,34 +416,36 @@ def failover(reader: EventLogReader, kill: Callable[[], float], settings: Settin
     up = [e for e in of(logged, events.REPLICA_STARTED, name) if e.data["replica"] not in before]
     total = max(event.arrival for event in up) - killed_at
     others = len([e for e in logged if e.type == events.NODE_LOST and e.subject != node])
-    return [
-        Row(
-            "SIGKILL -> replicas running elsewhere",
-            seconds(total),
-            f"{len(before)} replicas; target <= 3 s",
-        ),
-        Row(
-            "  SIGKILL -> node.lost",
-            seconds(lost_node[0].arrival - killed_at),
-            f"grace {settings.grace:g} s, then the next 0.5 s liveness tick",
-        ),
-        Row(
-            "  SIGKILL -> first / last replica.lost",
-            f"{lost[0].arrival - killed_at:.2f} / {lost[-1].arrival - killed_at:.2f} s",
-            "nodes",
-        ),
-        Row(
-            "  SIGKILL -> last replica.requested",
-            seconds(requested[-1].arrival - killed_at),
-            f"deployments: {len(requested)} event(s)",
-        ),
-        Row(
-            "  SIGKILL -> first / last replica.scheduled",
-            f"{scheduled[0].arrival - killed_at:.2f} / {scheduled[-1].arrival - killed_at:.2f} s",
-            "scheduler",
-        ),
-        Row("  other nodes declared lost meanwhile", str(others), "live nodes: should be 0"),
-    ]
+    bench.rows.extend(
+        [
+            Row(
+                "SIGKILL -> replicas running elsewhere",
+                seconds(total),
+                f"{len(before)} replicas; target <= 3 s",
+            ),
+            Row(
+                "  SIGKILL -> node.lost",
+                seconds(lost_node[0].arrival - killed_at),
+                f"grace {settings.grace:g} s, then the next 0.5 s liveness tick",
+            ),
+            Row(
+                "  SIGKILL -> first / last replica.lost",
+                span(lost[0], lost[-1], killed_at),
+                "nodes",
+            ),
+            Row(
+                "  SIGKILL -> last replica.requested",
+                seconds(requested[-1].arrival - killed_at),
+                f"deployments: {len(requested)} event(s)",
+            ),
+            Row(
+                "  SIGKILL -> first / last replica.scheduled",
+                span(scheduled[0], scheduled[-1], killed_at),
+                "scheduler",
+            ),
+            Row("  other nodes declared lost meanwhile", str(others), "live nodes: should be 0"),
+        ]
+    )
 
 
 @contextmanager
@@ -459,10 +484,11 @@ def run(settings: Settings, rows: list[Row]) -> None:
             )
         )
         cpu.roots[solo.process.pid] = "agent solo"
-        rows += setup(platform, reader, settings, stack, cpu)
+        bench = Bench(settings, platform, reader, probe, cpu, rows)
+        setup(bench, stack)
         load = os.getloadavg()[0]
-        rows += throughput(platform, reader, probe, cpu, settings)
-        rows += failover(reader, solo.kill, settings)
+        throughput(bench)
+        failover(bench, solo.kill)
         rows.append(
             Row(
                 "load average (1 min) before / after",

@@ -224,9 +224,6 @@ class RunningAgent:
         self.process.wait(timeout=HTTP_TIMEOUT_SECONDS)
         return killed_at
 
-    def set_load(self, deployment: str, cpu_utilization: float) -> Mapping[str, object]:
-        return set_sim_load(self.url, deployment, cpu_utilization)
-
 
 def set_sim_load(agent_url: str, deployment: str, cpu_utilization: float) -> Mapping[str, object]:
     """POST /sim/load to a sim agent: its replicas of `deployment` report this cpu utilisation

@@ -66,13 +66,6 @@ def current(logged: Sequence[LoggedEvent], name: str) -> Observation:
     return history[-1] if history else Observation(0.0, ())
 
 
-def running(logged: Sequence[LoggedEvent], name: str, revision: str | None = None) -> int:
-    return sum(
-        replica.phase == "running" and revision in (None, replica.revision)
-        for replica in current(logged, name).replicas
-    )
-
-
 def settle(
     reader: EventLogReader, name: str, replicas: int, *, revision_differs_from: str | None = None
 ) -> list[LoggedEvent]:
