@@ -25,7 +25,7 @@ from typing import Any
 
 import aiohttp
 
-from local_broker.manifests import ManifestError
+from local_broker.manifests import ManifestError, load_manifests
 from local_broker.server import BrokerServer
 from local_broker.settings import BrokerSettings
 from shoal.cli.endpoints import API_SERVICE, DEFAULT_API_PORT
@@ -140,24 +140,23 @@ async def _run(settings: UpSettings, say: Callable[[str], None], stopping: async
         ports[API_SERVICE] = plan.port_or_free(settings.api_port, "the API function (--api-port)")
     triggers = agents.triggers_folder(data_dir)
     triggers.mkdir(exist_ok=True)
-    server = BrokerServer(
-        BrokerSettings(
-            manifests=(settings.manifests, triggers),
-            host=settings.host,
-            port=settings.port,
-            data_dir=data_dir,
-            services={name: f"http://127.0.0.1:{port}" for name, port in ports.items()},
-        )
+    port = plan.port_or_free(settings.port, "the broker (--port)")
+    broker_settings = BrokerSettings(
+        manifests=(settings.manifests, triggers),
+        host=settings.host,
+        port=port,
+        data_dir=data_dir,
+        services={name: f"http://127.0.0.1:{bound}" for name, bound in ports.items()},
     )
-    await server.start()
+    # A bad manifest fails `shoal up` before any function starts.
+    await asyncio.to_thread(_check_manifests, broker_settings)
+    namespace, broker = plan.sink_broker(settings.manifests)
+    sink = f"http://{settings.host}:{port}/{namespace}/{broker}"
     children: list[SupervisedProcess] = []
     agent: agents.LocalAgent | None = None
+    server: BrokerServer | None = None
     try:
-        sink = server.ingress_url(*plan.sink_broker(settings.manifests))
         width = max((len(service.name) for service in services), default=0)
-        if settings.agent is not None:
-            output = _prefixed(say, "agent", width)
-            agent = agents.LocalAgent(settings.agent, sink, data_dir, output, say)
         for service in services:
             spec = ProcessSpec(
                 service.name,
@@ -168,20 +167,59 @@ async def _run(settings: UpSettings, say: Callable[[str], None], stopping: async
             child = SupervisedProcess(spec, _prefixed(say, service.name, width), say)
             child.start()
             children.append(child)
+        # The broker starts once the functions answer, so its first deliveries (PingSource
+        # ticks, events the log kept from an earlier run) find them listening.
+        waiting = asyncio.gather(*(_wait_ready(ports[c.spec.name]) for c in children))
+        if not await _unless_stopped(waiting, stopping):
+            return
+        ready = waiting.result()
+        server = BrokerServer(broker_settings)
+        await server.start()
+        if settings.agent is not None:
+            output = _prefixed(say, "agent", width)
+            agent = agents.LocalAgent(settings.agent, sink, data_dir, output, say)
         announcing = asyncio.create_task(
-            _announce(server, children, ports, state_url, say, agent=agent)
+            _announce(
+                server,
+                children=children,
+                ready=ready,
+                ports=ports,
+                state_url=state_url,
+                say=say,
+                agent=agent,
+            )
         )
-        await asyncio.wait(
-            [announcing, asyncio.create_task(stopping.wait())], return_when=asyncio.FIRST_COMPLETED
-        )
-        announcing.cancel()
-        await stopping.wait()
+        if await _unless_stopped(announcing, stopping):
+            await stopping.wait()
         say("stopping")
     finally:
         if agent is not None:  # first: it posts what it still has queued to the broker
             await agent.stop()
-        await server.stop()
+        if server is not None:
+            await server.stop()
         await asyncio.gather(*(child.stop() for child in children))
+
+
+def _check_manifests(settings: BrokerSettings) -> None:
+    """Raise ManifestError as the broker would at start-up."""
+    load_manifests(
+        list(settings.manifests),
+        settings.services,
+        broker_url=lambda namespace, name: (
+            f"http://{settings.host}:{settings.port}/{namespace}/{name}"
+        ),
+    )
+
+
+async def _unless_stopped(work: asyncio.Future[Any], stopping: asyncio.Event) -> bool:
+    """Wait for `work`; False (and `work` cancelled) when SIGINT/SIGTERM comes first."""
+    stop = asyncio.create_task(stopping.wait())
+    await asyncio.wait([work, stop], return_when=asyncio.FIRST_COMPLETED)
+    stop.cancel()
+    if work.done():
+        return True
+    work.cancel()
+    return False
 
 
 def _prefixed(say: Callable[[str], None], name: str, width: int) -> Callable[[str], None]:
@@ -190,14 +228,14 @@ def _prefixed(say: Callable[[str], None], name: str, width: int) -> Callable[[st
 
 async def _announce(
     server: BrokerServer,
+    *,
     children: list[SupervisedProcess],
+    ready: list[bool],
     ports: dict[str, int],
     state_url: str,
     say: Callable[[str], None],
-    *,
     agent: agents.LocalAgent | None,
 ) -> None:
-    ready = await asyncio.gather(*(_wait_ready(ports[c.spec.name]) for c in children))
     if agent is not None:
         await agents.start_when_serving(agent, server, READY_TIMEOUT_SECONDS)
     config = server.runtime.config

@@ -4,7 +4,9 @@ Each child runs in a session (and process group) of its own. A terminal's Ctrl-C
 reaches only the supervising process, which stops the children itself, and stopping a child
 signals its whole group: gunicorn's workers go with their master, and a crashed master's
 workers (still holding its port) are killed before it is restarted. A child is asked to stop
-with SIGTERM and killed with SIGKILL after `stop_grace_seconds`.
+with SIGTERM and killed with SIGKILL after `stop_grace_seconds`. On Linux each child also gets
+SIGTERM from the kernel when the supervisor dies, even by SIGKILL (`PR_SET_PDEATHSIG`), so a
+killed `shoal up` leaves no function running on its port.
 
 Restart delays double from `FIRST_RESTART_DELAY` up to `MAX_RESTART_DELAY`; a child that ran
 for `HEALTHY_SECONDS` before exiting counts as healthy again and restarts after the first delay.
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +50,25 @@ class ProcessSpec:
     command: Sequence[str]
     env: Mapping[str, str]
     cwd: Path
+
+
+_PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _preexec() -> Callable[[], None] | None:
+    """What the child runs between fork and exec: ask for SIGTERM when this process (strictly:
+    the forking thread) ends (prctl(2)), and exit when it has ended already."""
+    if sys.platform != "linux":
+        return None
+    parent = os.getpid()
+
+    def die_with_parent() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl: no signal will come
+            os._exit(1)
+
+    return die_with_parent
 
 
 def _signal_group(pgid: int, signum: int) -> None:
@@ -111,6 +134,7 @@ class SupervisedProcess:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_preexec(),
         )
         self._process = process
         if self._stopping.is_set():  # stop() ran while the process was being started

@@ -54,6 +54,14 @@ class Output:
                 return match
         pytest.fail(f"no line matching {pattern!r} within {timeout} s; got:\n{''.join(self.lines)}")
 
+    def drain(self, quiet_seconds: float = 1.0) -> list[str]:
+        """Every line so far, once the process printed nothing more for `quiet_seconds`."""
+        while True:
+            try:
+                self.lines.append(self._queue.get(timeout=quiet_seconds))
+            except queue.Empty:
+                return self.lines
+
 
 @contextmanager
 def shoal_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Output, int]]:
