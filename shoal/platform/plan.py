@@ -46,6 +46,9 @@ class ServiceProcess:
             "PATH": path,
             "HOST": "127.0.0.1",
             "PYTHONUNBUFFERED": "1",
+            # The local broker takes batched-mode posts (Knative's ingress does not, so the
+            # manifests leave this off); a manifest's own setting still wins.
+            "SHOAL_SINK_BATCH": "1",
             **self.env,
             "PORT": str(port),
             "K_SINK": sink,

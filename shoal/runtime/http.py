@@ -41,7 +41,11 @@ def invoker_from_settings(spec: FunctionSpec, settings: RuntimeSettings) -> Invo
     publisher = (
         None
         if settings.sink is None
-        else HttpPublisher(settings.sink, timeout_seconds=settings.publish_timeout_seconds)
+        else HttpPublisher(
+            settings.sink,
+            timeout_seconds=settings.publish_timeout_seconds,
+            batch=settings.sink_batch,
+        )
     )
     return Invoker(spec, open_store(settings.state_url), publisher)
 

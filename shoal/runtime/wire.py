@@ -121,10 +121,14 @@ def _decode_data(data: Any, *, json_data: bool, structured: bool) -> object:
     return json.loads(data) if json_data and not structured else data
 
 
+def encode_event(event: Mapping[str, object]) -> bytes:
+    """One event in the JSON event format: a structured-mode body, or one item of a batch."""
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def structured_message(event: Mapping[str, object]) -> tuple[dict[str, str], bytes]:
     """Structured mode: the JSON event format as the body."""
-    body = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
-    return {"Content-Type": STRUCTURED}, body
+    return {"Content-Type": STRUCTURED}, encode_event(event)
 
 
 def binary_message(event: Mapping[str, object]) -> tuple[dict[str, str], bytes]:

@@ -72,6 +72,24 @@ async def test_served_by_functions_framework_it_publishes_to_k_sink(
     assert json.loads(received[0].body)["id"] == emitted_event_id("echo", "/tests", "event-1", 0)
 
 
+async def test_with_sink_batch_on_the_outbox_is_posted_as_one_batch(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SHOAL_SINK_BATCH", "1")
+    async with RecordingSink() as sink:
+        client = serve(monkeypatch, tmp_path, "echo", sink.url).test_client()
+        headers, body = echo_request(emit=3)
+
+        response = await asyncio.to_thread(client.post, "/", headers=headers, data=body)
+        (received,) = await sink.wait_for(1)
+
+    assert response.status_code == 204
+    assert received.headers["Content-Type"] == "application/cloudevents-batch+json"
+    assert [event["id"] for event in json.loads(received.body)] == [
+        emitted_event_id("echo", "/tests", "event-1", index) for index in range(3)
+    ]
+
+
 def test_without_k_sink_the_reply_is_in_binary_mode(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from shoal.platform.plan import ServiceProcess
 from shoal.runtime.settings import RuntimeSettings
 
 
@@ -28,3 +31,29 @@ def test_the_default_data_dir_is_dot_shoal() -> None:
 
     assert settings.state_url == f"sqlite:///{Path('.shoal/state.db').resolve()}"
     assert settings.sink is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("1", True), ("true", True), ("0", False), ("", False)]
+)
+def test_sink_batch_is_a_yes_no_setting(value: str, expected: bool) -> None:
+    settings = RuntimeSettings.from_environ({"SHOAL_SINK_BATCH": value, "SHOAL_STATE_URL": "x"})
+
+    assert settings.sink_batch is expected
+
+
+def test_sink_batch_is_off_by_default_because_knative_ingress_takes_no_batches() -> None:
+    assert RuntimeSettings.from_environ({}).sink_batch is False
+
+
+def test_a_sink_batch_value_that_means_nothing_is_refused() -> None:
+    with pytest.raises(ValueError, match="SHOAL_SINK_BATCH='maybe' is not a yes/no setting"):
+        RuntimeSettings.from_environ({"SHOAL_SINK_BATCH": "maybe"})
+
+
+def test_shoal_up_turns_batches_on_for_the_local_broker() -> None:
+    service = ServiceProcess("scheduler", ("functions-framework",), {"FUNCTION_TARGET": "s"})
+
+    environment = service.environment(8123, "http://127.0.0.1:8080/default/default")
+
+    assert RuntimeSettings.from_environ(environment).sink_batch is True
