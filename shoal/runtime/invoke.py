@@ -1,6 +1,6 @@
 """One invocation, from request bytes to response: the transactional outbox.
 
-    parse -> transaction [inbox check -> handler -> outbox -> inbox record] -> commit
+    parse -> transaction [inbox claim -> handler -> outbox record] -> commit
           -> publish the outbox to K_SINK (or reply with it) -> 2xx
 
 The whole bracket runs in one state transaction, re-run on `Conflict` (a concurrent writer, or
@@ -99,7 +99,7 @@ class Invoker:
 
     def _in_transaction(self, tx: Transaction, event: Event, log: FunctionLogger) -> Outbox:
         name = self.spec.name
-        recorded = tx.inbox_get(name, event.source, event.id)
+        recorded = tx.inbox_claim(name, event.source, event.id)
         if recorded is not None:
             log.info("redelivered: re-publishing the recorded outbox", events=len(recorded))
             return recorded
@@ -110,7 +110,7 @@ class Invoker:
                 "sent (as the reply): set K_SINK to the broker URL (a SinkBinding does on Knative)"
             )
         outbox = build_outbox(name, self.spec.event_source, event, emitted, self._clock())
-        tx.inbox_put(name, event.source, event.id, outbox)
+        tx.outbox_put(name, event.source, event.id, outbox)
         return outbox
 
     def _deliver(self, outbox: Outbox, log: FunctionLogger) -> Response:

@@ -33,17 +33,20 @@ the store itself may be shared between threads (not across `fork`: open it in ea
 Inbox and outbox, the function runtime's idempotent redelivery, all in one transaction:
 
     def invoke(tx: Transaction) -> list[dict[str, object]]:
-        recorded = tx.inbox_get(function, event["source"], event["id"])
+        recorded = tx.inbox_claim(function, event["source"], event["id"])
         if recorded is not None:
             return recorded                      # seen before: re-publish, don't re-run
         outbox = handler(event, tx)              # reads and writes resources through tx
-        tx.inbox_put(function, event["source"], event["id"], outbox)
+        tx.outbox_put(function, event["source"], event["id"], outbox)
         return outbox
 
     outbox = run_in_transaction(store, invoke)   # then publish outbox to K_SINK
 
-Two concurrent deliveries of one event cannot both commit: the loser's `inbox_put` (or its
-commit) raises `Conflict`, its writes roll back, and its re-run finds the winner's outbox.
+The claim comes first and is a plain INSERT, and so is recording the outbox: invocations of
+distinct events read nothing of each other's, so they never conflict, even under SERIALIZABLE.
+Two concurrent deliveries of one event cannot both commit: the loser's claim (or its commit)
+raises `Conflict`, its writes roll back, and its re-run finds the winner's outbox.
+`inbox_get` / `inbox_put` read and record an entry in one step (tools and tests).
 `prune_inbox(seconds)` forgets entries older than that, measured with the `clock` given to
 `open_store`; choose it longer than the broker's whole retry window, or a very late redelivery
 would run the handler again.

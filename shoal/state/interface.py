@@ -61,6 +61,19 @@ class Transaction(Protocol):
         `Conflict` is raised (also when the resource does not exist)."""
         ...
 
+    def inbox_claim(self, function: str, source: str, event_id: str) -> Outbox | None:
+        """Record that `function` handles event (source, id) in this transaction. None when it
+        had not been handled: then run the handler and record its outbox with `outbox_put`. The
+        recorded outbox when it had been (a redelivery: re-publish it, do not run the handler).
+        A concurrent transaction claiming the same event makes one of the two raise `Conflict`."""
+        ...
+
+    def outbox_put(
+        self, function: str, source: str, event_id: str, outbox: Sequence[JSONObject]
+    ) -> None:
+        """Record the outbox of the event this transaction claimed with `inbox_claim`."""
+        ...
+
     def inbox_get(self, function: str, source: str, event_id: str) -> Outbox | None:
         """The outbox recorded when `function` handled event (source, id), or None if it has not."""
         ...

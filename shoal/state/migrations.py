@@ -91,6 +91,55 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
+# Migration 2: the runtime claims an event in the inbox *before* running the handler, with an
+# INSERT that reads nothing, and records the outbox afterwards with a second pure INSERT. The
+# old way (SELECT the inbox entry, then INSERT it) made concurrent invocations of distinct
+# events fail under SERIALIZABLE: each read an index page that the other then wrote
+# (PostgreSQL docs, "Serializable Isolation Level": predicate locks on index pages). Outboxes
+# move to their own table, and an empty one is not stored. SQLite's inbox becomes a WITHOUT
+# ROWID table (one b-tree, not a table plus its primary-key index: fewer pages per commit).
+_COPY_OUTBOXES = (
+    "INSERT INTO outbox (function, source, event_id, events)"
+    " SELECT function, source, event_id, outbox FROM inbox WHERE outbox <> {empty}"
+)
+MIGRATIONS += (
+    Migration(
+        description="inbox claimed before the handler runs; outboxes in their own table",
+        sqlite=(
+            """CREATE TABLE outbox (
+                function TEXT NOT NULL,
+                source TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                events TEXT NOT NULL,
+                PRIMARY KEY (function, source, event_id)
+            )""",
+            _COPY_OUTBOXES.format(empty="'[]'"),
+            """CREATE TABLE inbox_claims (
+                function TEXT NOT NULL,
+                source TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                recorded_at REAL NOT NULL,
+                PRIMARY KEY (function, source, event_id)
+            ) WITHOUT ROWID""",
+            "INSERT INTO inbox_claims SELECT function, source, event_id, recorded_at FROM inbox",
+            "DROP TABLE inbox",
+            "ALTER TABLE inbox_claims RENAME TO inbox",
+            "CREATE INDEX inbox_by_age ON inbox (recorded_at)",
+        ),
+        postgresql=(
+            """CREATE TABLE outbox (
+                function text NOT NULL,
+                source text NOT NULL,
+                event_id text NOT NULL,
+                events jsonb NOT NULL,
+                PRIMARY KEY (function, source, event_id)
+            )""",
+            _COPY_OUTBOXES.format(empty="'[]'::jsonb"),
+            "ALTER TABLE inbox DROP COLUMN outbox",
+        ),
+    ),
+)
+
 LATEST_VERSION = len(MIGRATIONS)
 
 _SCHEMA_VERSION_TABLE: dict[Dialect, str] = {

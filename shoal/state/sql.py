@@ -135,30 +135,67 @@ class SQLTransaction:
         self._db.execute("DELETE FROM resource_labels WHERE kind = ? AND name = ?", (kind, name))
         return True
 
-    def inbox_get(self, function: str, source: str, event_id: str) -> Outbox | None:
+    def inbox_claim(self, function: str, source: str, event_id: str) -> Outbox | None:
+        # A pure INSERT: it takes no predicate lock, so concurrent claims of distinct events never
+        # conflict under SERIALIZABLE (see migration 2). A concurrent claim of the same event
+        # waits for this transaction and then fails (40001, `Conflict`) or sees it committed.
+        claimed = self._db.execute(
+            "INSERT INTO inbox (function, source, event_id, recorded_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (function, source, event_id) DO NOTHING",
+            (function, source, event_id, self._clock()),
+        )
+        if claimed:
+            return None
         rows = self._db.query(
-            "SELECT outbox FROM inbox WHERE function = ? AND source = ? AND event_id = ?",
+            "SELECT events FROM outbox WHERE function = ? AND source = ? AND event_id = ?",
             (function, source, event_id),
         )
-        return cast(Outbox, json.loads(rows[0][0])) if rows else None
+        return cast(Outbox, json.loads(rows[0][0])) if rows else []
+
+    def outbox_put(
+        self, function: str, source: str, event_id: str, outbox: Sequence[JSONObject]
+    ) -> None:
+        if not outbox:
+            return  # an inbox entry without an outbox row means "emitted nothing"
+        recorded = self._db.execute(
+            "INSERT INTO outbox (function, source, event_id, events) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (function, source, event_id) DO NOTHING",
+            (function, source, event_id, dump_json(list(outbox))),
+        )
+        if not recorded:
+            raise Conflict(f"the outbox of event {event_id!r} from {source!r} is already recorded")
+
+    def inbox_get(self, function: str, source: str, event_id: str) -> Outbox | None:
+        rows = self._db.query(
+            "SELECT outbox.events FROM inbox LEFT JOIN outbox"
+            " ON outbox.function = inbox.function AND outbox.source = inbox.source"
+            " AND outbox.event_id = inbox.event_id"
+            " WHERE inbox.function = ? AND inbox.source = ? AND inbox.event_id = ?",
+            (function, source, event_id),
+        )
+        if not rows:
+            return None
+        return [] if rows[0][0] is None else cast(Outbox, json.loads(rows[0][0]))
 
     def inbox_put(
         self, function: str, source: str, event_id: str, outbox: Sequence[JSONObject]
     ) -> None:
-        recorded = self._db.execute(
-            "INSERT INTO inbox (function, source, event_id, outbox, recorded_at)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (function, source, event_id) DO NOTHING",
-            (function, source, event_id, dump_json(list(outbox)), self._clock()),
-        )
-        if not recorded:
+        if self.inbox_claim(function, source, event_id) is not None:
             raise Conflict(
                 f"event {event_id!r} from {source!r} is already in the inbox of {function!r}:"
                 " a concurrent invocation recorded it first"
             )
+        self.outbox_put(function, source, event_id, outbox)
 
     def prune_inbox(self, older_than_seconds: float) -> int:
         """Delete inbox entries recorded more than `older_than_seconds` ago (store-level API)."""
         cutoff = self._clock() - older_than_seconds
+        self._db.execute(
+            "DELETE FROM outbox WHERE EXISTS (SELECT 1 FROM inbox"
+            " WHERE inbox.function = outbox.function AND inbox.source = outbox.source"
+            " AND inbox.event_id = outbox.event_id AND inbox.recorded_at < ?)",
+            (cutoff,),
+        )
         return self._db.execute("DELETE FROM inbox WHERE recorded_at < ?", (cutoff,))
 
     def _index_labels(self, kind: str, name: str, labels: Mapping[str, str]) -> None:

@@ -23,7 +23,7 @@ from shoal.state import (
 from shoal.state.migrations import LATEST_VERSION
 
 if TYPE_CHECKING:
-    from tests.shoal.state.conftest import FakeClock, RawSQL
+    from tests.shoal.state.conftest import RawSQL
 
 NODE_CAPACITY = 10
 PLACEMENT_WORKERS = 4
@@ -316,80 +316,6 @@ def test_run_in_transaction_does_not_retry_other_errors(store: StateStore) -> No
     with pytest.raises(ValueError, match="attempts"):
         run_in_transaction(store, broken, attempts=0)
     assert len(calls) == 1
-
-
-# --- inbox and outbox -----------------------------------------------------------------------
-
-OUTBOX = [
-    {
-        "specversion": "1.0",
-        "type": "dev.shoal.replica.scheduled",
-        "source": "/shoal/scheduler",
-        "id": "e1-0",
-        "subject": "web-1",
-        "data": {"node": "n1", "port": 30001},
-    },
-    {
-        "specversion": "1.0",
-        "type": "dev.shoal.replica.scheduled",
-        "source": "/shoal/scheduler",
-        "id": "e1-1",
-        "subject": "web-2",
-        "data": {"node": "n2", "port": 30002},
-    },
-]
-
-
-def test_the_inbox_returns_the_recorded_outbox(store: StateStore) -> None:
-    with store.transaction() as tx:
-        assert tx.inbox_get("scheduler", "/shoal/deployments", "e1") is None
-        tx.inbox_put("scheduler", "/shoal/deployments", "e1", OUTBOX)
-        assert tx.inbox_get("scheduler", "/shoal/deployments", "e1") == OUTBOX
-    with store.transaction() as tx:
-        assert tx.inbox_get("scheduler", "/shoal/deployments", "e1") == OUTBOX
-
-
-def test_an_empty_outbox_is_recorded_as_handled(store: StateStore) -> None:
-    with store.transaction() as tx:
-        tx.inbox_put("scheduler", "/shoal/deployments", "e1", [])
-    with store.transaction() as tx:
-        assert tx.inbox_get("scheduler", "/shoal/deployments", "e1") == []
-
-
-@pytest.mark.parametrize(
-    ("function", "source", "event_id"),
-    [("deployments", "/src", "e1"), ("scheduler", "/other", "e1"), ("scheduler", "/src", "e2")],
-    ids=["other-function", "other-source", "other-id"],
-)
-def test_inbox_entries_are_keyed_by_function_source_and_id(
-    store: StateStore, function: str, source: str, event_id: str
-) -> None:
-    with store.transaction() as tx:
-        tx.inbox_put("scheduler", "/src", "e1", OUTBOX)
-        assert tx.inbox_get(function, source, event_id) is None
-
-
-def test_recording_an_event_twice_conflicts(store: StateStore) -> None:
-    with store.transaction() as tx:
-        tx.inbox_put("scheduler", "/src", "e1", OUTBOX)
-    with store.transaction() as tx, pytest.raises(Conflict, match="already in the inbox"):
-        tx.inbox_put("scheduler", "/src", "e1", [])
-
-
-def test_prune_inbox_forgets_only_entries_older_than_asked(
-    store: StateStore, clock: FakeClock
-) -> None:
-    with store.transaction() as tx:
-        tx.inbox_put("scheduler", "/src", "old", [])
-    clock.advance(100)
-    with store.transaction() as tx:
-        tx.inbox_put("scheduler", "/src", "new", [])
-    clock.advance(20)
-    assert store.prune_inbox(older_than_seconds=200) == 0
-    assert store.prune_inbox(older_than_seconds=50) == 1
-    with store.transaction() as tx:
-        assert tx.inbox_get("scheduler", "/src", "old") is None
-        assert tx.inbox_get("scheduler", "/src", "new") == []
 
 
 # --- migrations -----------------------------------------------------------------------------
