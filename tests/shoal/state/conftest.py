@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -25,6 +26,15 @@ POSTGRES_URL = os.environ.get(
 )
 
 RawSQL = Callable[[str], list[tuple[object, ...]]]
+
+
+def in_threads(work: Callable[[int], None], count: int) -> None:
+    """Run `work(0)` ... `work(count - 1)` in threads at once and wait for all of them."""
+    threads = [threading.Thread(target=work, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 class FakeClock:

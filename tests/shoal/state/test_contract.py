@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import threading
 from collections.abc import Callable
 from multiprocessing.synchronize import Barrier
 from typing import TYPE_CHECKING
@@ -21,6 +20,7 @@ from shoal.state import (
     run_in_transaction,
 )
 from shoal.state.migrations import LATEST_VERSION
+from tests.shoal.state.conftest import in_threads
 
 if TYPE_CHECKING:
     from tests.shoal.state.conftest import RawSQL
@@ -257,15 +257,11 @@ def test_concurrent_threads_never_lose_an_update(store: StateStore) -> None:
         assert isinstance(value, int)
         tx.put("counter", "c", {"value": value + 1})
 
-    def worker() -> None:
+    def worker(_index: int) -> None:
         for _ in range(10):
             run_in_transaction(store, increment, attempts=50)
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(worker, 4)
     with store.transaction() as tx:
         counter = tx.get("counter", "c")
     assert counter is not None

@@ -9,6 +9,7 @@ import pytest
 
 from shoal.state import Conflict, Outbox, StateStore, Transaction, open_store, run_in_transaction
 from shoal.state.migrations import LATEST_VERSION, MIGRATIONS
+from tests.shoal.state.conftest import in_threads
 
 if TYPE_CHECKING:
     from tests.shoal.state.conftest import FakeClock, RawSQL
@@ -166,11 +167,7 @@ def test_concurrent_invocations_of_distinct_events_never_conflict(
         except BaseException as error:
             failures.append(error)
 
-    threads = [threading.Thread(target=invoke, args=(n,)) for n in range(INVOCATIONS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(invoke, INVOCATIONS)
 
     assert failures == []
     with store.transaction() as tx:
@@ -192,16 +189,12 @@ def test_concurrent_deliveries_of_one_event_run_the_handler_once(store: StateSto
         tx.outbox_put("scheduler", "/src", "e1", outbox)
         return outbox
 
-    def worker() -> None:
+    def worker(_index: int) -> None:
         outbox = run_in_transaction(store, deliver, attempts=20)
         with lock:
             results.append(outbox)
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    in_threads(worker, 4)
 
     with store.transaction() as tx:
         counter = tx.get("counter", "handled")
