@@ -24,6 +24,7 @@ from pathlib import Path
 from aiohttp import web
 
 from shoal.agent.agent import Agent
+from shoal.agent.coalesce import Coalescer
 from shoal.agent.driver import Driver
 from shoal.agent.exec import ExecDriver
 from shoal.agent.sender import EventSender
@@ -54,9 +55,12 @@ async def create_driver(settings: AgentSettings) -> Driver:
         return await ExecDriver.open(
             settings.state_dir / "exec", grace_seconds=settings.stop_grace_seconds
         )
-    raise SettingsError(
-        f"--driver {settings.driver} is not available in this version; use exec or sim"
-    )
+    if settings.driver == "docker":
+        # Imported here: the Docker SDK (and requests) only for agents that use it.
+        from shoal.agent.docker_driver import DockerDriver  # noqa: PLC0415
+
+        return await DockerDriver.open(settings.name, grace_seconds=settings.stop_grace_seconds)
+    raise SettingsError(f"--driver {settings.driver}: choose one of sim, exec, docker")
 
 
 @asynccontextmanager
@@ -66,13 +70,14 @@ async def running_agent(settings: AgentSettings) -> AsyncIterator[RunningAgent]:
     store.prune(time.time() - settings.retention_seconds)
     sender = EventSender(settings.broker_url, batch=settings.batching)
     await sender.start()
+    reports = Coalescer(sender, settings.name)
     agent = Agent(
         nodes=settings.node_names,
         capacity=settings.capacity,
         labels=settings.labels,
         driver=driver,
         store=store,
-        sink=sender,
+        sink=reports,
     )
     runner = web.AppRunner(build_app(agent, settings.name), access_log=None, handle_signals=False)
     loops: list[asyncio.Task[None]] = []
@@ -98,6 +103,7 @@ async def running_agent(settings: AgentSettings) -> AsyncIterator[RunningAgent]:
             task.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
         await agent.drain(settings.stop_grace_seconds + 1.0)
+        reports.flush()
         await sender.close(settings.flush_timeout_seconds)
         await driver.close()
         store.close()

@@ -40,8 +40,8 @@ __all__ = [
     "triggers_folder",
 ]
 
-UP_DRIVERS = ("sim", "exec")
-AGENT_NAMES = {"sim": "sim", "exec": "local"}
+UP_DRIVERS = ("sim", "exec", "docker")
+AGENT_NAMES = {"sim": "sim", "exec": "local", "docker": "docker"}
 TRIGGERS_FOLDER = "triggers"
 # What `shoal agent` prints once it serves (shoal/cli/agent.py).
 SERVING = re.compile(r"^agent (?P<name>\S+): (?P<url>\S+) \(nodes .*\)$")
@@ -88,7 +88,8 @@ def add_agent_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--driver",
         choices=UP_DRIVERS,
-        help="also run a node agent with this driver (sim: simulated nodes, exec: processes)",
+        help="also run a node agent with this driver (sim: simulated nodes, exec: processes, "
+        "docker: containers)",
     )
     group.add_argument(
         "--nodes", type=int, default=1, help="simulated nodes (--driver sim; default 1)"

@@ -86,7 +86,7 @@ def test_listen_refuses_what_is_no_host_and_port(text: str) -> None:
         ),
         (["--name", "n1", "--broker", "127.0.0.1:8080"], "must be an http:// or https:// URL"),
         (["--name", "n1", "--driver", "sim", "--exit-probability", "2"], "exit_probability"),
-        (["--name", "n1", "--driver", "docker"], "--driver docker is not available"),
+        (["--name", "n1", "--driver", "docker", "--nodes", "2"], "above 1 only with --driver sim"),
     ],
 )
 def test_bad_settings_exit_with_2_and_say_why(

@@ -1,0 +1,223 @@
+"""The docker driver against the real engine (scripts/docker-engine.sh): the driver contract
+suite of test_driver_contract.py, then what only containers have (host network and $PORT,
+limits, labels, adoption by a new driver, the stop grace period)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from shoal.agent import docker_spec
+from shoal.agent.docker_driver import DockerDriver
+from shoal.agent.driver import Driver
+from shoal.agent.errors import DriverError
+from shoal.agent.spec import ReplicaSpec
+from tests.docker_engine import Engine, require_engine
+from tests.shoal.agent import test_driver_contract as contract
+from tests.shoal.agent.support import replica, wait_until
+from tests.shoal.agent.test_driver_contract import DriverKit, next_exit
+
+# The contract suite and its `driver` fixture, collected here again with this module's `kit`;
+# its kind test looks the kit up in its own table, so test_the_kind_is_docker stands in for it.
+globals().update(
+    {
+        name: getattr(contract, name)
+        for name in dir(contract)
+        if (name.startswith("test_") and name != "test_the_kind_names_the_driver")
+        or name == "driver"
+    }
+)
+
+GRACE_SECONDS = 2.0
+# Runs until stopped, and ends at once on SIGTERM (as PID 1 it needs its own handler).
+RUN_UNTIL_STOPPED = ["sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait $!"]
+# Answers GET with its environment as JSON, on the port its first argument names.
+ENV_SERVER = """
+import http.server, json, os, sys
+class Environment(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps(dict(os.environ)).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Environment).serve_forever()
+"""
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    return require_engine()
+
+
+@pytest.fixture
+def node() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+def on_engine(engine: Engine, node: str, spec: ReplicaSpec) -> ReplicaSpec:
+    return dataclasses.replace(spec, image=engine.base_image, node=node)
+
+
+@pytest.fixture
+def kit(engine: Engine, node: str) -> DriverKit:
+    async def make(_tmp_path: Path) -> Driver:
+        return await DockerDriver.open(node, base_url=engine.host, grace_seconds=GRACE_SECONDS)
+
+    return DriverKit(
+        make=make,
+        running=lambda name: on_engine(engine, node, replica(name, command=RUN_UNTIL_STOPPED)),
+        exiting=lambda name, code: on_engine(
+            engine, node, replica(name, command=["sh", "-c", f"sleep 0.05; exit {code}"])
+        ),
+        unstartable=lambda name: on_engine(
+            engine, node, replica(name, command=["no-such-program-shoal-test"])
+        ),
+    )
+
+
+@pytest.fixture(autouse=True)
+def leftovers(engine: Engine, node: str) -> Iterator[None]:
+    """Whatever a test leaves on the engine for its node is removed after it."""
+    yield
+    client = engine.client()
+    for container in client.containers.list(all=True, filters=docker_spec.node_filter(node)):
+        container.remove(force=True)
+    client.close()
+
+
+def containers(engine: Engine, node: str) -> list[dict[str, Any]]:
+    client = engine.client()
+    try:
+        found = client.containers.list(all=True, filters=docker_spec.node_filter(node))
+        return [container.attrs for container in found]
+    finally:
+        client.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def test_the_kind_is_docker(driver: Driver) -> None:
+    assert driver.kind == "docker"
+
+
+async def test_a_replica_serves_on_its_assigned_port_on_the_host_network(
+    driver: Driver, engine: Engine, node: str
+) -> None:
+    port = free_port()
+    spec = replica("web-1", command=["python3", "-c", ENV_SERVER, "$PORT"], ports=[("http", port)])
+    await driver.start(on_engine(engine, node, spec))
+
+    async def environment() -> dict[str, str] | None:
+        try:
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"http://127.0.0.1:{port}/") as response,
+            ):
+                answer: dict[str, str] = await response.json()
+                return answer
+        except aiohttp.ClientError:
+            return None
+
+    for _ in range(200):
+        answer = await environment()
+        if answer is not None:
+            assert (answer["PORT"], answer["PORT_HTTP"]) == (str(port), str(port))
+            return
+        await asyncio.sleep(0.1)
+    pytest.fail(f"nothing answered on 127.0.0.1:{port}")
+
+
+async def test_limits_and_labels_come_from_the_spec(
+    driver: Driver, engine: Engine, node: str
+) -> None:
+    spec = on_engine(engine, node, replica("web-1", command=RUN_UNTIL_STOPPED, cpu=250, memory=96))
+    await driver.start(spec)
+
+    [attrs] = containers(engine, node)
+    assert attrs["Name"] == f"/shoal.{node}.web-1"
+    assert attrs["HostConfig"]["NanoCpus"] == 250_000_000
+    assert attrs["HostConfig"]["Memory"] == 96 * 2**20
+    assert attrs["HostConfig"]["NetworkMode"] == "host"
+    labels = attrs["Config"]["Labels"]
+    assert (labels["dev.shoal.node"], labels["dev.shoal.deployment"]) == (node, "web")
+    assert docker_spec.spec_from_labels(labels) == spec
+
+
+async def test_a_new_driver_adopts_running_and_exited_replicas_without_duplicates(
+    kit: DriverKit, engine: Engine, node: str, tmp_path: Path
+) -> None:
+    first = await kit.make(tmp_path)
+    running = await first.start(kit.running("web-1"))
+    await first.start(kit.exiting("web-2", 7))
+    await first.close()  # the agent goes away; its containers do not
+    await wait_until(
+        lambda: any(not c["State"]["Running"] for c in containers(engine, node)),
+        what="web-2 exiting while no agent watches",
+    )
+
+    second = await kit.make(tmp_path)
+    try:
+        listed = {status.spec.name: status for status in await second.list()}
+        assert listed["web-1"] == running
+        assert listed["web-2"].exit_code == 7
+        assert await second.start(kit.running("web-1")) == running
+        assert len(containers(engine, node)) == 2
+        await second.stop("web-1")
+        await second.stop("web-2")
+        assert containers(engine, node) == []
+    finally:
+        await second.close()
+
+
+async def test_an_adopted_replica_s_exit_is_reported(
+    kit: DriverKit, engine: Engine, node: str, tmp_path: Path
+) -> None:
+    slow_exit = replica("web-1", command=["sh", "-c", "sleep 1; exit 5"])
+    first = await kit.make(tmp_path)
+    await first.start(on_engine(engine, node, slow_exit))
+    await first.close()
+    second = await kit.make(tmp_path)
+    try:
+        exit_ = await next_exit(second)
+        assert (exit_.name, exit_.exit_code) == ("web-1", 5)
+    finally:
+        await second.close()
+
+
+async def test_a_replica_that_ignores_sigterm_is_killed_after_the_grace_period(
+    driver: Driver, engine: Engine, node: str
+) -> None:
+    stubborn = replica("web-1", command=["sh", "-c", "trap '' TERM; sleep 300 & wait $!"])
+    await driver.start(on_engine(engine, node, stubborn))
+    await driver.stop("web-1")
+    assert containers(engine, node) == []
+    assert await driver.list() == []
+
+
+async def test_an_image_that_cannot_be_pulled_is_a_driver_error(
+    driver: Driver, engine: Engine, node: str
+) -> None:
+    spec = dataclasses.replace(on_engine(engine, node, replica("web-1")), image="127.0.0.1:9/x:1")
+    with pytest.raises(DriverError, match=r"127\.0\.0\.1:9/x:1"):
+        await driver.start(spec)
+    assert await driver.list() == []
+
+
+async def test_no_engine_is_a_driver_error(tmp_path: Path) -> None:
+    with pytest.raises(DriverError, match="no Docker engine answers"):
+        await DockerDriver.open("n1", base_url=f"unix://{tmp_path}/none.sock")

@@ -1,0 +1,96 @@
+"""The docker driver's pure core: specs to container arguments and back, times, exit reasons."""
+
+from __future__ import annotations
+
+import pytest
+
+from shoal.agent import docker_spec
+from tests.shoal.agent.support import replica
+
+
+def test_a_spec_becomes_a_host_network_container_with_its_limits_and_labels() -> None:
+    spec = replica(
+        "web-1", command=["httpd", "-p", "$PORT"], env={"A": "1"}, cpu=250, ports=[("http", 8081)]
+    )
+
+    arguments = docker_spec.create_arguments(spec)
+
+    assert arguments["name"] == "shoal.n1.web-1"
+    assert arguments["command"] == ["httpd", "-p", "8081"]
+    assert arguments["environment"] == {"A": "1", "PORT": "8081", "PORT_HTTP": "8081"}
+    assert arguments["network_mode"] == "host"
+    assert (arguments["nano_cpus"], arguments["mem_limit"]) == (250_000_000, 64 * 2**20)
+    assert docker_spec.spec_from_labels(arguments["labels"]) == spec
+
+
+def test_no_command_runs_the_image_s_own_and_no_request_sets_no_limit() -> None:
+    arguments = docker_spec.create_arguments(replica(cpu=0, memory=0))
+
+    assert not {"command", "nano_cpus", "mem_limit"} & set(arguments)
+
+
+def test_a_memory_request_below_docker_s_minimum_is_raised_to_it() -> None:
+    assert docker_spec.create_arguments(replica(memory=1))["mem_limit"] == 6 * 2**20
+
+
+@pytest.mark.parametrize(
+    "labels", [{}, {docker_spec.SPEC_LABEL: "{"}, {docker_spec.SPEC_LABEL: '{"replica": 1}'}]
+)
+def test_labels_without_a_readable_spec_give_none(labels: dict[str, str]) -> None:
+    assert docker_spec.spec_from_labels(labels) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-11-28T19:55:10.123456789Z", 1795895710.123456),
+        ("2026-11-28T19:55:10Z", 1795895710.0),
+        ("2026-11-28T20:55:10.5+01:00", 1795895710.5),
+        ("0001-01-01T00:00:00Z", None),
+        ("", None),
+        ("yesterday", None),
+    ],
+)
+def test_docker_s_start_times_are_read_to_the_microsecond(
+    text: str, expected: float | None
+) -> None:
+    assert docker_spec.parse_started_at(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "oom", "error", "reason"),
+    [
+        (0, False, "", "exited with code 0"),
+        (3, False, "", "exited with code 3"),
+        (137, False, "", "killed by signal 9 (SIGKILL)"),
+        (143, False, "", "killed by signal 15 (SIGTERM)"),
+        (200, False, "", "exited with code 200"),
+        (137, True, "", "killed for exceeding its memory limit (exit code 137)"),
+        (127, False, "no such file", "exited with code 127: no such file"),
+    ],
+)
+def test_exit_reasons(code: int, oom: bool, error: str, reason: str) -> None:
+    assert docker_spec.exit_reason(code, oom_killed=oom, error=error) == reason
+
+
+@pytest.mark.parametrize(
+    ("total", "system", "before", "cpus", "millis"),
+    [
+        (500, 1000, None, 2, 0.0),  # the first sample has nothing to compare with
+        (1500, 3000, (1000, 2000), 2, 1000.0),  # half of 2 cpus' time: one core
+        (1100, 3000, (1000, 2000), 4, 400.0),
+        (1000, 3000, (1000, 2000), 2, 0.0),
+        (1000, 2000, (1000, 2000), 2, 0.0),  # no host time passed: no division by zero
+    ],
+)
+def test_cpu_millicores_between_two_samples(
+    total: int, system: int, before: tuple[int, int] | None, cpus: int, millis: float
+) -> None:
+    assert docker_spec.cpu_millis(total, system, before, cpus) == millis
+
+
+def test_memory_is_usage_less_the_inactive_page_cache() -> None:
+    stats = {"memory_stats": {"usage": 3 * 2**20, "stats": {"total_inactive_file": 2**20}}}
+
+    assert docker_spec.memory_mib(stats) == 2.0
+    assert docker_spec.memory_mib({}) == 0.0
