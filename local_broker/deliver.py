@@ -121,11 +121,29 @@ async def attempt_once(
     """POST once; any transport failure is an Attempt with status None and the reason."""
     try:
         response = await client.request("POST", url, headers, body, timeout)
-    except TimeoutError:
-        return Attempt(None, b"", {}, f"no answer within {timeout:g} s")
-    except HttpClientError as error:
-        return Attempt(None, b"", {}, str(error))
+    except (TimeoutError, HttpClientError) as error:
+        return failed_attempt(error, timeout)
     return Attempt(response.status, response.body, response.headers)
+
+
+def failed_attempt(error: TimeoutError | HttpClientError, timeout: float) -> Attempt:
+    """The Attempt of a request that got no response."""
+    if isinstance(error, TimeoutError):
+        return Attempt(None, b"", {}, f"no answer within {timeout:g} s")
+    return Attempt(None, b"", {}, str(error))
+
+
+def attempt_timeout(spec: DeliverySpec) -> float:
+    return spec.timeout if spec.timeout is not None else DEFAULT_ATTEMPT_TIMEOUT_SECONDS
+
+
+def settled_delivery(attempt: Attempt) -> Delivered | None:
+    """Delivered when one 2xx attempt without a reply settles the delivery, else None (a reply
+    to ingest, or a failure for `send_with_retries(first=attempt)` to carry on from)."""
+    if not attempt.succeeded:
+        return None
+    reply, checked = _reply_of(attempt)
+    return Delivered(None, 1) if reply is None and checked.error is None else None
 
 
 def _reply_of(attempt: Attempt) -> tuple[CloudEvent | None, Attempt]:
@@ -158,13 +176,20 @@ async def send_with_retries(
     *,
     on_retry: Callable[[Attempt], None] = lambda _attempt: None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    first: Attempt | None = None,
 ) -> Outcome:
-    """`deliver_with_retries` for an event already encoded by `outgoing_request`."""
-    timeout = spec.timeout if spec.timeout is not None else DEFAULT_ATTEMPT_TIMEOUT_SECONDS
+    """`deliver_with_retries` for an event already encoded by `outgoing_request`.
+
+    `first` is the outcome of a first attempt already made (`HttpClient.send_on_idle`).
+    """
+    timeout = attempt_timeout(spec)
     attempts = 0
     while True:
         attempts += 1
-        attempt = await attempt_once(client, url, headers, body, timeout)
+        if first is not None:
+            attempt, first = first, None
+        else:
+            attempt = await attempt_once(client, url, headers, body, timeout)
         if attempt.succeeded:
             reply, attempt = _reply_of(attempt)
             if attempt.error is None:

@@ -13,18 +13,28 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
 
 from local_broker.deliver import (
     Attempt,
     Delivered,
     Failed,
     OutgoingRequests,
+    attempt_timeout,
     dead_letter_event,
     deliver_with_retries,
+    failed_attempt,
     send_with_retries,
+    settled_delivery,
 )
 from local_broker.event import CloudEvent
-from local_broker.http.client import HttpClient
+from local_broker.http.client import (
+    ClientResponse,
+    HttpClient,
+    HttpClientError,
+    StaleConnectionError,
+)
 from local_broker.jsonlog import log_json
 from local_broker.log import DeadLetter, EventLog, LogRecord
 from local_broker.manifests import Trigger
@@ -58,7 +68,9 @@ class TriggerDispatcher:
         self._free_slots = window
         self._slot_freed: asyncio.Future[None] | None = None
         # In dispatch order, so the first key is the lowest sequence number still in flight.
-        self._pending: dict[int, asyncio.Task[None]] = {}
+        # A delivery is its first attempt's response future (`HttpClient.send_on_idle`), or the
+        # task that takes over when that did not settle it (same key, so the order stays).
+        self._pending: dict[int, asyncio.Future[Any]] = {}
         self._position = 0
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -75,12 +87,17 @@ class TriggerDispatcher:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        pending = list(self._pending.values())
-        if pending:
-            _done, still_running = await asyncio.wait(pending, timeout=grace_seconds)
-            for task in still_running:
-                task.cancel()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_seconds
+        # Again while a first attempt that failed hands over to a retrying task.
+        while self._pending and (remaining := deadline - loop.time()) > 0:
+            await asyncio.wait(list(self._pending.values()), timeout=remaining)
+        while self._pending:
+            still_running = list(self._pending.values())
+            for delivery in still_running:
+                delivery.cancel()
             await asyncio.gather(*still_running, return_exceptions=True)
+            await asyncio.sleep(0)  # the done callbacks of cancelled first attempts run
 
     async def _run(self) -> None:
         key = self.trigger.key
@@ -101,30 +118,71 @@ class TriggerDispatcher:
                         self._slot_freed = asyncio.get_running_loop().create_future()
                         await self._slot_freed
                     self._free_slots -= 1
-                    task = asyncio.create_task(self._deliver(record))
-                    self._pending[record.seq] = task
-                    task.add_done_callback(self._make_done_callback(record.seq))
+                    self._start_delivery(record)
                 # Only now: while waiting for a slot, the cursor must stay before this record.
                 self._position = record.seq
             if not self._pending:
                 self._log.set_cursor(key, self._position)
 
-    def _make_done_callback(self, seq: int) -> Callable[[asyncio.Task[None]], None]:
-        def done(_task: asyncio.Task[None]) -> None:
-            del self._pending[seq]
-            self._free_slots += 1
-            freed = self._slot_freed
-            if freed is not None and not freed.done():
-                freed.set_result(None)
-            if self._stopping and _task.cancelled():
+    def _start_delivery(self, record: LogRecord) -> None:
+        """The first attempt on an idle pooled connection, without a task when it can be."""
+        headers, body = self._outgoing.get(record.event, structured=self._structured)
+        first = self._client.send_on_idle(
+            "POST",
+            self.trigger.subscriber,
+            headers,
+            body,
+            timeout=attempt_timeout(self.trigger.delivery),
+            on_done=partial(self._first_answer, record),
+        )
+        if first is None:
+            self._hand_to_task(record, None)
+        else:
+            self._pending[record.seq] = first
+
+    def _first_answer(self, record: LogRecord, answer: asyncio.Future[ClientResponse]) -> None:
+        if answer.cancelled():
+            self._finished(record.seq, cancelled=True)
+            return
+        error = answer.exception()
+        if isinstance(error, StaleConnectionError):
+            self._hand_to_task(record, None)  # nothing was sent: a fresh first attempt
+            return
+        if error is None:
+            response = answer.result()
+            attempt = Attempt(response.status, response.body, response.headers)
+            if settled_delivery(attempt) is not None:
+                self._count_delivered(record)
+                self._finished(record.seq, cancelled=False)
                 return
-            pending = self._pending
-            low_watermark = next(iter(pending)) - 1 if pending else self._position
-            self._log.set_cursor(self.trigger.key, low_watermark)
+        elif isinstance(error, TimeoutError | HttpClientError):
+            attempt = failed_attempt(error, attempt_timeout(self.trigger.delivery))
+        else:  # a bug; still retried and dead-lettered rather than stuck in the window
+            attempt = Attempt(None, b"", {}, f"{type(error).__name__}: {error}")
+        self._hand_to_task(record, attempt)
 
-        return done
+    def _hand_to_task(self, record: LogRecord, first: Attempt | None) -> None:
+        task = asyncio.create_task(self._deliver(record, first))
+        self._pending[record.seq] = task  # an existing key keeps its place in the order
+        task.add_done_callback(lambda done: self._finished(record.seq, done.cancelled()))
 
-    async def _deliver(self, record: LogRecord) -> None:
+    def _finished(self, seq: int, cancelled: bool) -> None:
+        del self._pending[seq]
+        self._free_slots += 1
+        freed = self._slot_freed
+        if freed is not None and not freed.done():
+            freed.set_result(None)
+        if self._stopping and cancelled:
+            return
+        pending = self._pending
+        low_watermark = next(iter(pending)) - 1 if pending else self._position
+        self._log.set_cursor(self.trigger.key, low_watermark)
+
+    def _count_delivered(self, record: LogRecord) -> None:
+        self._metrics.delivered.inc()
+        self._metrics.latency.observe(max(0.0, time.time() - record.arrival))
+
+    async def _deliver(self, record: LogRecord, first: Attempt | None) -> None:
         trigger = self.trigger
         headers, body = self._outgoing.get(record.event, structured=self._structured)
         outcome = await send_with_retries(
@@ -134,10 +192,10 @@ class TriggerDispatcher:
             body,
             trigger.delivery,
             on_retry=self._note_retry,
+            first=first,
         )
         if isinstance(outcome, Delivered):
-            self._metrics.delivered.inc()
-            self._metrics.latency.observe(max(0.0, time.time() - record.arrival))
+            self._count_delivered(record)
             if outcome.reply is not None:
                 await self._ingest_reply(record.event, outcome.reply)
                 self._metrics.replies.inc()

@@ -18,6 +18,10 @@ Semantics a caller can rely on:
   still committed before the thread exits.
 
 Futures of asyncio callers are settled with one `call_soon_threadsafe` per event loop per batch.
+Submissions from an event loop are handed to the thread together, once per loop iteration: the
+requests that one wake-up of the loop parsed reach the writer as one queue item, so it neither
+wakes per request nor starts a commit with the first of them while the rest are on their way
+(that made batches smaller and cost about a third more writer time per event).
 """
 
 from __future__ import annotations
@@ -87,8 +91,10 @@ class GroupCommitWriter:
         self._conn = conn
         self._after_commit = after_commit
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Request | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Request | list[_Request] | object] = queue.SimpleQueue()
         self._submit_lock = threading.Lock()  # makes "not stopped, then enqueue" atomic
+        # Submitted in this iteration of each event loop, not yet queued (its thread only).
+        self._staged: dict[asyncio.AbstractEventLoop, list[_Request]] = {}
         self._stopped = False
         self.commits = 0  # transactions committed: fewer than writes means grouping works
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -96,10 +102,29 @@ class GroupCommitWriter:
 
     def submit(self, op: WriteOp[T]) -> asyncio.Future[T]:
         """Queue `op` from a coroutine; the future resolves once it is committed."""
+        if self._stopped:
+            raise LogClosed("the event log is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._enqueue(_Request(op, future, loop))
+        staged = self._staged.get(loop)
+        if staged is None:
+            staged = self._staged[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        staged.append(_Request(op, future, loop))
         return future
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Queue what `loop` staged, as one item."""
+        staged = self._staged.pop(loop, None)
+        if not staged:
+            return
+        with self._submit_lock:
+            if not self._stopped:
+                self._queue.put(staged)
+                return
+        _set_all(
+            [(request.future, LogClosed("the event log is closed"), None) for request in staged]
+        )
 
     def run(self, op: WriteOp[T]) -> T:
         """Queue `op` and block this thread until it is committed (never call from the writer)."""
@@ -108,7 +133,12 @@ class GroupCommitWriter:
         return future.result()
 
     def stop(self) -> None:
-        """Accept nothing more; the thread exits after committing what is already queued."""
+        """Accept nothing more; the thread exits after committing what is already submitted.
+
+        Call it from the event loop that submits (or with no loop running).
+        """
+        with suppress(RuntimeError):  # no running loop: nothing of it can be staged
+            self._hand_over(asyncio.get_running_loop())
         with self._submit_lock:
             if not self._stopped:
                 self._stopped = True
@@ -141,9 +171,11 @@ class GroupCommitWriter:
         batch: list[_Request] = []
         size = 0
         while item is not _STOP:
-            assert isinstance(item, _Request)
-            batch.append(item)
-            size += item.op.size
+            requests = item if isinstance(item, list) else [item]
+            for request in requests:
+                assert isinstance(request, _Request)
+                batch.append(request)
+                size += request.op.size
             if size >= self._max_batch:
                 return batch, False
             try:
@@ -204,6 +236,8 @@ class GroupCommitWriter:
                 break
             if isinstance(item, _Request):
                 batch.append(item)
+            elif isinstance(item, list):
+                batch += item
         closed: list[_Outcome] = [
             (request.future, LogClosed("the event log is closed"), None) for request in batch
         ]

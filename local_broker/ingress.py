@@ -9,6 +9,8 @@ and resend it without duplicates.
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
 from typing import Final
 
 from local_broker.binding import BindingError, decode_request
@@ -30,12 +32,12 @@ def _reject(runtime: BrokerRuntime, broker: str, reason: str) -> None:
     runtime.metrics.rejected.labels(broker, reason).inc()
 
 
-async def handle_broker_path(
+def handle_broker_path(
     runtime: BrokerRuntime, request: Request, namespace: str, name: str
-) -> Response:
+) -> Response | asyncio.Future[Response]:
     """Any request to `/<namespace>/<name>`."""
     if request.method == "POST":
-        return await handle_event_post(runtime, request, namespace, name)
+        return handle_event_post(runtime, request, namespace, name)
     if request.method == "OPTIONS":
         return Response(200, headers=_ALLOW_HEADER)
     return json_response(
@@ -43,9 +45,11 @@ async def handle_broker_path(
     )
 
 
-async def handle_event_post(
+def handle_event_post(
     runtime: BrokerRuntime, request: Request, namespace: str, name: str
-) -> Response:
+) -> Response | asyncio.Future[Response]:
+    """The answer at once when the request is refused, else a future that settles after the
+    commit. No coroutine: a task per request cost about a tenth of the broker's CPU."""
     if not runtime.ready:
         return _error(503, "the broker is starting or shutting down; retry shortly")
     key = (namespace, name)
@@ -61,16 +65,37 @@ async def handle_event_post(
         _reject(runtime, f"{namespace}/{name}", "invalid_event")
         return json_response(error.to_json(), error.http_status)
     try:
-        await runtime.ingest(key, events)
+        stored = runtime.start_ingest(key, events)
     except TTLExhaustedError as error:
         _reject(runtime, f"{namespace}/{name}", "ttl_exhausted")
         return _error(400, str(error), attribute="knativebrokerttl")
-    except LogClosed:
-        return _error(503, "the broker is shutting down; retry shortly")
     except LogError as error:
-        # Nothing was stored (e.g. the disk is full): the sender must retry, or give up on 500.
-        return _error(503 if error.retryable else 500, f"the event was not stored: {error}")
-    return _ACCEPTED
+        return _not_stored(error)
+    answer: asyncio.Future[Response] = stored.get_loop().create_future()
+    stored.add_done_callback(partial(_answer_when_stored, answer))
+    return answer
+
+
+def _answer_when_stored(answer: asyncio.Future[Response], stored: asyncio.Future[object]) -> None:
+    if answer.done():
+        return
+    if stored.cancelled():
+        answer.cancel()
+        return
+    error = stored.exception()
+    if error is None:
+        answer.set_result(_ACCEPTED)
+    elif isinstance(error, LogError):
+        answer.set_result(_not_stored(error))
+    else:
+        answer.set_exception(error)
+
+
+def _not_stored(error: LogError) -> Response:
+    if isinstance(error, LogClosed):
+        return _error(503, "the broker is shutting down; retry shortly")
+    # Nothing was stored (e.g. the disk is full): the sender must retry, or give up on 500.
+    return _error(503 if error.retryable else 500, f"the event was not stored: {error}")
 
 
 def _known(runtime: BrokerRuntime) -> str:

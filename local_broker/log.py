@@ -128,12 +128,22 @@ class EventLog:
         ValueError for an event without id, source or type. Cancelling the caller does not undo
         the write: the events may still be committed (a retry is then caught by dedup).
         """
+        return await self.start_append(events, now=now)
+
+    def start_append(
+        self, events: Sequence[CloudEvent], *, now: float
+    ) -> asyncio.Future[list[int | None]]:
+        """`append` without a coroutine: LogClosed and ValueError are raised at once, the
+        future settles with the sequence numbers once the commit is durable (or with the
+        LogWriteFailed)."""
         if self._closing:
             raise LogClosed("the event log is closing")
         if not events:
-            return []
+            done: asyncio.Future[list[int | None]] = asyncio.get_running_loop().create_future()
+            done.set_result([])
+            return done
         encoded = [encode_event(event) for event in events]
-        return await self._writer.submit(AppendEvents(encoded, now, self._dedup, self._tail))
+        return self._writer.submit(AppendEvents(encoded, now, self._dedup, self._tail))
 
     def head(self) -> int:
         """The highest committed sequence number (0 when nothing was ever appended)."""

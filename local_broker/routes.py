@@ -11,8 +11,8 @@ from typing import Final
 from urllib.parse import unquote
 
 from local_broker.admin import ADMIN_ROUTES
-from local_broker.http.message import Request, Response, json_response
-from local_broker.http.server import Handler
+from local_broker.http.message import Request, json_response
+from local_broker.http.server import Handler, HandlerResult
 from local_broker.ingress import handle_broker_path
 from local_broker.runtime import BrokerRuntime
 
@@ -34,16 +34,16 @@ def broker_of_path(path: str) -> tuple[str, str] | None:
 def broker_handler(runtime: BrokerRuntime) -> Handler:
     """The one handler the HTTP server calls for every request."""
 
-    async def handle(request: Request) -> Response:
+    def handle(request: Request) -> HandlerResult:
         path = request.path
         admin = ADMIN_ROUTES.get(path)
         if admin is not None:
             if request.method in _ADMIN_METHODS:
-                return await admin(runtime, request)
+                return admin(runtime, request)
             return json_response({"error": f"only GET is allowed on {path}"}, 405, _ADMIN_ALLOW)
         broker = broker_of_path(path)
         if broker is not None:
-            return await handle_broker_path(runtime, request, *broker)
+            return handle_broker_path(runtime, request, *broker)
         return json_response(
             {"error": f"there is nothing at {path}; brokers listen at /<namespace>/<broker>"}, 404
         )

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import partial
 
 from local_broker.deliver import OutgoingRequests
 from local_broker.dispatch import TriggerDispatcher
@@ -110,17 +111,32 @@ class BrokerRuntime:
 
         Raises TTLExhaustedError (nothing is appended) when any event's TTL ran out.
         """
+        return await self.start_ingest(broker, events)
+
+    def start_ingest(
+        self, broker: BrokerKey, events: Sequence[CloudEvent]
+    ) -> asyncio.Future[list[int | None]]:
+        """`ingest` without a coroutine: the future settles once the events are committed.
+
+        The ingress answers from the future's callback, which spares a task per request.
+        TTLExhaustedError and LogClosed are raised at once (nothing is appended).
+        """
         now = time.time()
         arrival = datetime.fromtimestamp(now, UTC)
         stamped = [stamp_for_ingress(event, arrival) for event in events]
-        log = self.logs[broker]
-        sequences = await log.append(stamped, now=now)
+        stored = self.logs[broker].start_append(stamped, now=now)
+        stored.add_done_callback(partial(self._count_accepted, broker))
+        return stored
+
+    def _count_accepted(self, broker: BrokerKey, stored: asyncio.Future[list[int | None]]) -> None:
+        if stored.cancelled() or stored.exception() is not None:
+            return
+        sequences = stored.result()
         accepted = sum(1 for seq in sequences if seq is not None)
         counters = self.metrics.for_broker("/".join(broker))
         counters.accepted.inc(accepted)
         if accepted < len(sequences):
             counters.duplicates.inc(len(sequences) - accepted)
-        return sequences
 
     async def _keep_house(self) -> None:
         last_prune = 0.0

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Final
 from urllib.parse import urlsplit
 
@@ -50,6 +51,7 @@ __all__ = [
     "ConnectionClosedError",
     "HttpClient",
     "HttpClientError",
+    "StaleConnectionError",
     "WireHeaders",
 ]
 
@@ -125,6 +127,57 @@ class HttpClient:
                 self._in_flight.discard(connection)
             self._release(target.key, connection)
             return response
+
+    def send_on_idle(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        timeout: float,
+        on_done: Callable[[asyncio.Future[ClientResponse]], None],
+    ) -> asyncio.Future[ClientResponse] | None:
+        """`request` without a coroutine, when a pooled connection to `url` is idle.
+
+        Returns None (nothing sent) when there is none or the URL was never requested: use
+        `request`. Else the request is written and `on_done` gets the settled future: its
+        response, `TimeoutError`, an `HttpClientError`, or a `StaleConnectionError` when the
+        server had closed the connection without answering (not sent: `request` it again).
+        Cancelling the future abandons the request and closes the connection.
+        """
+        target = self._targets.get(url)
+        if target is None:
+            return None
+        connection = self._take_idle(target.key)
+        if connection is None:
+            return None
+        loop = asyncio.get_running_loop()
+        data = _request_bytes(method, target, headers, body)
+        self._in_flight.add(connection)
+        if self._timeouts is None:
+            self._timeouts = loop.call_later(TIMEOUT_TICK_SECONDS, self._time_out_late)
+        waiter = connection.send(data, loop.time() + timeout)
+        waiter.add_done_callback(partial(self._settle_idle_send, target.key, connection, on_done))
+        return waiter
+
+    def _settle_idle_send(
+        self,
+        key: tuple[str, int],
+        connection: ClientConnection,
+        on_done: Callable[[asyncio.Future[ClientResponse]], None],
+        answer: asyncio.Future[ClientResponse],
+    ) -> None:
+        self._in_flight.discard(connection)
+        if answer.cancelled() or answer.exception() is not None:
+            connection.abort()
+            if not answer.cancelled() and isinstance(answer.exception(), StaleConnectionError):
+                # Its other idle connections were most likely closed at the same time.
+                for stale in self._idle.pop(key, []):
+                    stale.abort()
+        else:
+            self._release(key, connection)
+        on_done(answer)
 
     async def close(self) -> None:
         self._closed = True

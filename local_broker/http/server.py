@@ -11,9 +11,15 @@ import contextlib
 import time
 from typing import Final
 
-from local_broker.http.server_connection import Clock, Handler, ServerConnection, ServerLimits
+from local_broker.http.server_connection import (
+    Clock,
+    Handler,
+    HandlerResult,
+    ServerConnection,
+    ServerLimits,
+)
 
-__all__ = ["Handler", "HttpServer", "ServerLimits"]
+__all__ = ["Handler", "HandlerResult", "HttpServer", "ServerLimits"]
 
 _SWEEP_SECONDS: Final = 1.0
 

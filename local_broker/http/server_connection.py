@@ -13,7 +13,9 @@ Semantics a handler and a client can rely on:
   gets 400; all three close the connection;
 - a client that starts a request must finish sending it within `request_seconds` (else 408 and
   close), and an idle keep-alive connection closes after `idle_seconds`;
-- a handler that raises gets a 500 with a JSON body; the error is logged.
+- a handler that raises gets a 500 with a JSON body; the error is logged;
+- a handler may answer at once (a `Response`), later (an `asyncio.Future` of one), or be a
+  coroutine function (run as a task): the first two spare a task per request on hot paths.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from local_broker.http.message import Headers, Request, Response, json_response,
 if TYPE_CHECKING:
     from local_broker.http.server import HttpServer
 
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+HandlerResult = Coroutine[Any, Any, Response] | asyncio.Future[Response] | Response
+Handler = Callable[[Request], HandlerResult]
 MAX_QUEUED: Final = 16  # complete pipelined requests waiting per connection
 # httptools buffers a header field until it ends: bound what an unfinished head may hold.
 _HEAD_GUARD_BYTES: Final = 512 * 1024
@@ -74,6 +77,11 @@ class _BodyTooLargeError(Exception):
 
 def _error(status: int, message: str) -> Response:
     return json_response({"error": message}, status)
+
+
+def _handler_failed(error: BaseException) -> Response:
+    _logger.error("HTTP handler failed", exc_info=error)
+    return _error(500, "internal error; see the broker's log")
 
 
 def _head_too_large(limits: ServerLimits, field_bytes: int, head_bytes: int) -> str:
@@ -117,6 +125,7 @@ class ServerConnection(asyncio.Protocol):
         self._read_paused = False
         self._write_paused = False
         self._closing = False  # no more requests are read; close once the queue is answered
+        self._closed_by_answer = False  # an answer with `Connection: close` was written
         self._deadline = 0.0
         self._in_request = False
         self._head_done = False
@@ -240,6 +249,8 @@ class ServerConnection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        if self._closed_by_answer:
+            return  # pipelined after a request answered (at once) with `Connection: close`
         self._in_request = False
         self._awaiting_continue = False
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
@@ -310,18 +321,29 @@ class ServerConnection(asyncio.Protocol):
         request, self._connection_header = item
         self._method = request.method
         self._busy = True
-        task = self._loop.create_task(self._server.handler(request))
-        task.add_done_callback(self._handled)
-
-    def _handled(self, task: asyncio.Task[Response]) -> None:
-        self._busy = False
-        if task.cancelled():
-            response = _error(503, "the server is shutting down")
-        elif (error := task.exception()) is not None:
-            _logger.error("HTTP handler failed", exc_info=error)
-            response = _error(500, "internal error; see the broker's log")
+        try:
+            result = self._server.handler(request)
+        except Exception as error:
+            self._answer(_handler_failed(error))
+            return
+        if isinstance(result, Response):
+            self._answer(result)
+        elif isinstance(result, asyncio.Future):
+            result.add_done_callback(self._handled)
         else:
-            response = task.result()
+            self._loop.create_task(result).add_done_callback(self._handled)
+
+    def _handled(self, answer: asyncio.Future[Response]) -> None:
+        if answer.cancelled():
+            response = _error(503, "the server is shutting down")
+        elif (error := answer.exception()) is not None:
+            response = _handler_failed(error)
+        else:
+            response = answer.result()
+        self._answer(response)
+
+    def _answer(self, response: Response) -> None:
+        self._busy = False
         closing = self._closing and not self._queue
         self._write(response, _CLOSE if closing else self._connection_header)
         self._next()
@@ -346,6 +368,7 @@ class ServerConnection(asyncio.Protocol):
                 self._deadline = time.monotonic() + self._limits.idle_seconds
             return
         self._closing = True
+        self._closed_by_answer = True
         self._queue.clear()
         if self._linger and transport.can_write_eof():
             transport.write_eof()

@@ -12,10 +12,12 @@ from local_broker.deliver import attempt_once
 from local_broker.http.client import (
     TIMEOUT_TICK_SECONDS,
     BadResponseError,
+    ClientResponse,
     ConnectError,
     ConnectionClosedError,
     HttpClient,
     HttpClientError,
+    StaleConnectionError,
     WireHeaders,
 )
 from tests.e2e.conftest import free_port
@@ -370,3 +372,75 @@ async def test_attempt_once_turns_every_transport_failure_into_an_attempt(
         assert attempt.error
         assert not attempt.succeeded
     assert timed_out.error == "no answer within 0.1 s"
+
+
+class Settled:
+    """What `send_on_idle` hands to its callback."""
+
+    def __init__(self) -> None:
+        self.done: asyncio.Future[asyncio.Future[ClientResponse]] = (
+            asyncio.get_running_loop().create_future()
+        )
+
+    def __call__(self, answer: asyncio.Future[ClientResponse]) -> None:
+        self.done.set_result(answer)
+
+
+async def test_send_on_idle_needs_a_pooled_connection(
+    client: HttpClient, recorder: tuple[Recorder, str]
+) -> None:
+    _recorder, url = recorder
+    assert (
+        client.send_on_idle("POST", url, EVENT_HEADERS, b"", timeout=5.0, on_done=Settled()) is None
+    )
+    await client.request("POST", url, EVENT_HEADERS, b"", 5.0)  # opens one, then pools it
+    settled = Settled()
+    assert client.send_on_idle("POST", url, EVENT_HEADERS, b"x", timeout=5.0, on_done=settled)
+    answer = await asyncio.wait_for(settled.done, 5.0)
+    assert answer.result().status == 202
+    (port,) = {port for _headers, _body, port in _recorder.requests}  # both on one connection
+    assert port
+    # The connection went back to the pool: the next one needs no new connection either.
+    assert client.send_on_idle("POST", url, EVENT_HEADERS, b"", timeout=5.0, on_done=Settled())
+
+
+async def test_send_on_idle_reports_a_stale_connection_and_empties_the_pool(
+    client: HttpClient,
+) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()  # without `Connection: close`, as an idle timeout would
+
+    async with raw_server(handle) as url:
+        await client.request("POST", url, EVENT_HEADERS, b"", 5.0)
+        await asyncio.sleep(0.2)  # the server has closed the pooled connection by now
+        settled = Settled()
+        sent = client.send_on_idle("POST", url, EVENT_HEADERS, b"", timeout=5.0, on_done=settled)
+        if sent is not None:  # the pool may already have noticed the close
+            answer = await asyncio.wait_for(settled.done, 5.0)
+            assert isinstance(answer.exception(), StaleConnectionError)
+        assert (
+            client.send_on_idle("POST", url, EVENT_HEADERS, b"", timeout=5.0, on_done=Settled())
+            is None
+        )
+
+
+async def test_send_on_idle_times_out(client: HttpClient) -> None:
+    answered = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal answered
+        await read_request(reader)
+        answered += 1
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+        await reader.read()  # the second request is never answered
+
+    async with raw_server(handle) as url:
+        await client.request("POST", url, EVENT_HEADERS, b"", 5.0)
+        settled = Settled()
+        assert client.send_on_idle("POST", url, EVENT_HEADERS, b"", timeout=0.1, on_done=settled)
+        answer = await asyncio.wait_for(settled.done, 5.0)
+    assert isinstance(answer.exception(), TimeoutError)
+    assert answered == 1
