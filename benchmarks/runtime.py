@@ -1,17 +1,22 @@
 """Function runtime overhead: a trivial Shoal function against bare functions-framework.
 
     .venv/bin/python benchmarks/runtime.py [--requests 20000] [--seconds 20] [--rounds 3]
+                                           [--sink lean|aiohttp]
 
 Three servers, each a `functions-framework` process in the same server mode (gunicorn, gthread
 worker; `--workers` / `--threads`, passed as WORKERS / THREADS as functions-framework reads them):
 (a) bare: an HTTP function that returns "" (200) and does nothing else;
 (b) Shoal on SQLite: parse the CloudEvent, one transaction (inbox check, one resource read,
-    inbox + outbox write, commit), publish the one emitted event to K_SINK (a minimal async
-    sink in its own process), answer 204;
+    inbox + outbox write, commit), publish the one emitted event to K_SINK (a minimal sink in
+    its own process: by default on the local broker's own HTTP server, `--sink aiohttp` for
+    aiohttp's), answer 204;
 (c) the same on PostgreSQL (127.0.0.1:5432, database `test`, a fresh schema).
 One load generator drives all three: an aiohttp client posting binary-mode CloudEvents with
 `--concurrency` requests in flight, bounded by `--requests` and `--seconds`. Rounds alternate
-the servers; the table gives each one's median rate and its ratio to bare.
+the servers; the table gives each one's median rate and its ratio to bare, and the CPU time
+per invocation of the function server's processes (gunicorn master and worker, from
+/proc/<pid>/stat) and of the sink, so that the cost of the runtime is seen apart from the
+load of the machine.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
@@ -62,19 +67,42 @@ def trivial(event: Event, ctx: Context) -> list[Emit]:
 BODY = b'{"replica": "web-1", "node": "n1"}'
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True)
 class Run:
     ok: int
     failed: int
     seconds: float
+    server_cpu: float = 0.0  # seconds, the function server's processes
+    sink_cpu: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.ok / self.seconds
 
+    def per_invocation_ms(self, cpu: float) -> float:
+        return cpu / max(1, self.ok + self.failed) * 1e3
+
+
+def session_cpu(session: int) -> float:
+    """CPU seconds (user + system) of the live processes in `session`."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # exited meanwhile
+        if int(fields[3]) == session:  # fields[0] is the state; the session id is the 6th field
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
+
 
 @contextmanager
-def function_server(source: Path, target: str, env: Mapping[str, str]) -> Iterator[str]:
+def function_server(source: Path, target: str, env: Mapping[str, str]) -> Iterator[Server]:
     port = free_port()
     process = subprocess.Popen(
         [FUNCTIONS_FRAMEWORK, "--source", str(source), "--target", target],
@@ -85,7 +113,7 @@ def function_server(source: Path, target: str, env: Mapping[str, str]) -> Iterat
     url = f"http://127.0.0.1:{port}/"
     try:
         wait_http_ok(url, timeout=30, process=process)
-        yield url
+        yield Server(url, process.pid)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -96,15 +124,27 @@ def function_server(source: Path, target: str, env: Mapping[str, str]) -> Iterat
             process.wait()
 
 
+@dataclass(frozen=True)
+class Server:
+    url: str
+    session: int  # started in a session of its own: every process of it
+
+    def cpu(self) -> float:
+        return session_cpu(self.session)
+
+
 @contextmanager
-def sink_server() -> Iterator[str]:
+def sink_server(kind: str) -> Iterator[Server]:
     port = free_port()
+    lean = ["lean"] if kind == "lean" else []
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "benchmarks" / "_sink.py"), "bare", str(port)], cwd=ROOT
+        [sys.executable, str(ROOT / "benchmarks" / "_sink.py"), "bare", str(port), *lean],
+        cwd=ROOT,
+        start_new_session=True,
     )
     try:
         wait_http_ok(f"http://127.0.0.1:{port}/health", process=process)
-        yield f"http://127.0.0.1:{port}/"
+        yield Server(f"http://127.0.0.1:{port}/", process.pid)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -150,9 +190,11 @@ async def drive(url: str, requests: int, seconds: float, concurrency: int) -> Ru
         return Run(counts["ok"], counts["failed"], time.perf_counter() - start)
 
 
-def measure(url: str, args: argparse.Namespace) -> Run:
-    asyncio.run(drive(url, min(500, args.requests), 5.0, args.concurrency))  # warm up
-    return asyncio.run(drive(url, args.requests, args.seconds, args.concurrency))
+def measure(server: Server, sink: Server, args: argparse.Namespace) -> Run:
+    asyncio.run(drive(server.url, min(500, args.requests), 5.0, args.concurrency))  # warm up
+    server_cpu, sink_cpu = server.cpu(), sink.cpu()
+    run = asyncio.run(drive(server.url, args.requests, args.seconds, args.concurrency))
+    return replace(run, server_cpu=server.cpu() - server_cpu, sink_cpu=sink.cpu() - sink_cpu)
 
 
 def main() -> None:
@@ -163,10 +205,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--sink", choices=("lean", "aiohttp"), default="lean")
     args = parser.parse_args()
     mode = {"WORKERS": str(args.workers), "THREADS": str(args.threads)}
     runs: dict[str, list[Run]] = {"bare": [], "shoal sqlite": [], "shoal postgresql": []}
-    with tempfile.TemporaryDirectory() as tmp, sink_server() as sink, postgres_schema() as pg:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        sink_server(args.sink) as sink,
+        postgres_schema() as pg,
+    ):
         folder = Path(tmp)
         (folder / "bare.py").write_text(BARE_SOURCE)
         (folder / "trivial.py").write_text(SHOAL_SOURCE)
@@ -175,35 +222,52 @@ def main() -> None:
             "shoal sqlite": (
                 folder / "trivial.py",
                 "trivial",
-                {**mode, "K_SINK": sink, "SHOAL_STATE_URL": f"sqlite:///{folder / 'state.db'}"},
+                {
+                    **mode,
+                    "K_SINK": sink.url,
+                    "SHOAL_STATE_URL": f"sqlite:///{folder / 'state.db'}",
+                },
             ),
             "shoal postgresql": (
                 folder / "trivial.py",
                 "trivial",
-                {**mode, "K_SINK": sink, "SHOAL_STATE_URL": pg},
+                {**mode, "K_SINK": sink.url, "SHOAL_STATE_URL": pg},
             ),
         }
         for round_number in range(1, args.rounds + 1):
             for name, (source, target, env) in servers.items():
-                with function_server(source, target, env) as url:
-                    run = measure(url, args)
+                with function_server(source, target, env) as server:
+                    run = measure(server, sink, args)
                 runs[name].append(run)
                 print(
                     f"round {round_number} {name}: {run.rate:,.0f}/s "
-                    f"({run.ok} ok, {run.failed} failed, {run.seconds:.1f} s)",
+                    f"({run.ok} ok, {run.failed} failed, {run.seconds:.1f} s; CPU per "
+                    f"invocation: server {run.per_invocation_ms(run.server_cpu):.3f} ms, "
+                    f"sink {run.per_invocation_ms(run.sink_cpu):.3f} ms; "
+                    f"load average {os.getloadavg()[0]:.2f})",
                     flush=True,
                 )
     bare = statistics.median(run.rate for run in runs["bare"])
     print(
         f"\nserver mode: gunicorn gthread, {args.workers} worker(s) x {args.threads} threads; "
-        f"load: {args.concurrency} in flight; median of {args.rounds} round(s)\n"
+        f"load: {args.concurrency} in flight; sink: {args.sink}; median of {args.rounds} "
+        f"round(s); load average now {os.getloadavg()[0]:.2f}\n"
     )
-    print(f"| {'function':<18} | {'invocations/s':>13} | {'vs bare':>7} | failed |")
-    print(f"|{'-' * 20}|{'-' * 15}|{'-' * 9}|--------|")
+    print(
+        f"| {'function':<18} | {'invocations/s':>13} | {'vs bare':>7} | failed "
+        "| server CPU/inv. | sink CPU/inv. |"
+    )
+    print(f"|{'-' * 20}|{'-' * 15}|{'-' * 9}|--------|-----------------|---------------|")
     for name, measured in runs.items():
         rate = statistics.median(run.rate for run in measured)
         failed = sum(run.failed for run in measured)
-        print(f"| {name:<18} | {rate:>13,.0f} | {rate / bare:>7.2f} | {failed:>6} |")
+        server = statistics.median(run.per_invocation_ms(run.server_cpu) for run in measured)
+        sink = statistics.median(run.per_invocation_ms(run.sink_cpu) for run in measured)
+        sink_text = "-" if name == "bare" else f"{sink:.3f} ms"
+        print(
+            f"| {name:<18} | {rate:>13,.0f} | {rate / bare:>7.2f} | {failed:>6} "
+            f"| {server:>12.3f} ms | {sink_text:>13} |"
+        )
 
 
 if __name__ == "__main__":
