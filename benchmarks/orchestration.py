@@ -29,6 +29,7 @@ Loopback only; a temporary data folder unless `--keep DIR`.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sqlite3
@@ -46,7 +47,12 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 
 from shoal import events  # noqa: E402
 from shoal.model import DEPLOYMENT, NODE, DeploymentRecord  # noqa: E402
-from shoal.platform.eventlog import EventLogReader, LoggedEvent, replica_history  # noqa: E402
+from shoal.platform.eventlog import (  # noqa: E402
+    EventLogReader,
+    LoggedEvent,
+    news_of,
+    replica_history,
+)
 from shoal.platform.harness import (  # noqa: E402
     RunningPlatform,
     post_event,
@@ -151,13 +157,23 @@ def wait_for(what: str, timeout: float, done: Callable[[], bool]) -> float:
 
 
 def of(logged: Sequence[LoggedEvent], event_type: str, name: str) -> list[LoggedEvent]:
-    return [e for e in logged if e.type == event_type and e.data.get("deployment") == name]
+    """The events of `event_type` about deployment `name` (listing at least one of its replicas)."""
+    return [
+        e
+        for e in logged
+        if e.type == event_type and (e.data.get("deployment") == name or news_of(e, name))
+    ]
+
+
+def replicas_in(logged: Sequence[LoggedEvent], name: str) -> int:
+    """How many replicas of `name` the events list, all together."""
+    return sum(len(news_of(event, name)) for event in logged)
 
 
 def started(reader: EventLogReader, name: str) -> set[str]:
     reader.read([events.REPLICA_STARTED])
     logged = of(reader.events([events.REPLICA_STARTED]), events.REPLICA_STARTED, name)
-    return {str(event.data["replica"]) for event in logged}
+    return {str(entry["replica"]) for event in logged for entry in news_of(event, name)}
 
 
 def seconds(value: float) -> str:
@@ -190,12 +206,13 @@ class StateProbe:
         return DeploymentRecord.from_body(found[0]).ready if found else 0
 
     def audited(self, event: LoggedEvent) -> bool:
+        """Whether audit recorded `event`: its entry's name ends with the hash of its source
+        and id (`functions.audit.entry_name`)."""
+        digest = hashlib.sha256(f"{event.source}\0{event.id}".encode()).hexdigest()[:12]
         rows = self._db.execute(
-            "SELECT body FROM resources WHERE kind = ? AND name IN (SELECT name FROM"
-            " resource_labels WHERE kind = ? AND key = 'subject' AND value = ?)",
-            (AUDIT_KIND, AUDIT_KIND, str(event.subject)),
+            "SELECT 1 FROM resources WHERE kind = ? AND name LIKE ?", (AUDIT_KIND, f"%-{digest}")
         )
-        return any(json.loads(body).get("id") == event.id for (body,) in rows)
+        return rows.fetchone() is not None
 
     def heartbeat_lag(self) -> float:
         """Seconds since the heartbeat of the median ready node that nodes recorded last: how
@@ -348,9 +365,13 @@ def throughput(bench: Bench) -> None:
         Row(
             "  apply -> last replica.scheduled",
             seconds(scheduled[-1].arrival - applied_at),
-            f"{len(scheduled)} events for {count} replicas",
+            f"{len(scheduled)} events for {replicas_in(scheduled, name)} replicas",
         ),
-        Row("  apply -> first replica.started", seconds(up[0].arrival - applied_at), "agent"),
+        Row(
+            "  apply -> first replica.started",
+            seconds(up[0].arrival - applied_at),
+            f"agents: {len(up)} events for {replicas_in(up, name)} replicas",
+        ),
         Row(
             "CPU s, apply -> all running",
             f"{sum(cpu_at_running.values()) - sum(cpu_at_apply.values()):.0f} s",
@@ -413,7 +434,11 @@ def failover(bench: Bench, kill: Callable[[], float]) -> None:
     lost = of(logged, events.REPLICA_LOST, name)
     requested = of(logged, events.REPLICA_REQUESTED, name)
     scheduled = of(logged, events.REPLICA_SCHEDULED, name)
-    up = [e for e in of(logged, events.REPLICA_STARTED, name) if e.data["replica"] not in before]
+    up = [
+        e
+        for e in of(logged, events.REPLICA_STARTED, name)
+        if any(entry["replica"] not in before for entry in news_of(e, name))
+    ]
     total = max(event.arrival for event in up) - killed_at
     others = len([e for e in logged if e.type == events.NODE_LOST and e.subject != node])
     bench.rows.extend(

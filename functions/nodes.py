@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 from shoal import events
+from shoal.controllers import replica_events
 from shoal.model import ACTIVE_PHASES, NODE, REPLICA, NodeRecord, ReplicaRecord
 from shoal.orchestration.nodes import (
     Liveness,
@@ -168,24 +169,13 @@ def _stop_stale(ctx: Context, seen: Report) -> list[Emit]:
         replica = None if resource is None else ReplicaRecord.from_body(resource.body)
         if replica is not None and replica.node is not None and replica.phase in ACTIVE_PHASES:
             placed[name] = replica.node
-    emits: list[Emit] = []
-    for name in stale_replicas(seen.node, seen.replicas, placed):
-        data: events.ReplicaOnNode = {
-            "deployment": seen.replicas[name],
-            "replica": name,
-            "node": seen.node,
-        }
-        emits.append(
-            Emit(
-                events.REPLICA_STOP_REQUESTED,
-                dict(data),
-                subject=name,
-                extensions={events.NODE_EXTENSION: seen.node},
-            )
-        )
-    if emits:
-        ctx.log.info("stopping stale replicas", node=seen.node, replicas=len(emits))
-    return emits
+    stale: list[events.ReplicaOnNode] = [
+        {"deployment": seen.replicas[name], "replica": name, "node": seen.node}
+        for name in stale_replicas(seen.node, seen.replicas, placed)
+    ]
+    if stale:
+        ctx.log.info("stopping stale replicas", node=seen.node, replicas=len(stale))
+    return replica_events.stop_requested(stale)
 
 
 def detect_lost(ctx: Context) -> list[Emit]:
@@ -196,17 +186,17 @@ def detect_lost(ctx: Context) -> list[Emit]:
     judged = judged_at(ready, ctx.now().timestamp(), SETTINGS.liveness)
     lost = lost_nodes(ready, judged, SETTINGS.liveness)
     emits: list[Emit] = []
-    placed: dict[str, ReplicaRecord] = {}
     for name in lost:
         emits.append(_lose_node(ctx, NodeRecord.from_body(nodes[name])))
+        placed: dict[str, ReplicaRecord] = {}
         for resource in ctx.state.list(REPLICA, label_selector={"node": name}):
             replica = ReplicaRecord.from_body(resource.body)
             if replica.phase in ACTIVE_PHASES:
                 placed[replica.name] = replica
-    replica_nodes = {name: cast(str, replica.node) for name, replica in placed.items()}
-    for name in lost_replicas(replica_nodes, lost):
-        silent = judged - last_heartbeats[replica_nodes[name]]
-        emits.append(_lose_replica(ctx, placed[name], silent))
+        replica_nodes = dict.fromkeys(placed, name)
+        reason = f"node {name} sent no heartbeat for {judged - last_heartbeats[name]:.1f} s"
+        gone = [_lose_replica(ctx, placed[r], reason) for r in lost_replicas(replica_nodes, lost)]
+        emits += replica_events.lost(name, gone)
     return emits
 
 
@@ -218,18 +208,15 @@ def _lose_node(ctx: Context, node: NodeRecord) -> Emit:
     return Emit(events.NODE_LOST, dict(data), subject=node.name)
 
 
-def _lose_replica(ctx: Context, replica: ReplicaRecord, silent: float) -> Emit:
-    node = cast(str, replica.node)
-    reason = f"node {node} sent no heartbeat for {silent:.1f} s"
+def _lose_replica(ctx: Context, replica: ReplicaRecord, reason: str) -> events.LostReplica:
     lost = replace(replica, phase="lost", reason=reason)
     ctx.state.put(REPLICA, lost.name, lost.to_body(), labels=lost.labels())
-    data: events.ReplicaLost = {
+    return {
         "deployment": replica.deployment,
         "replica": replica.name,
-        "node": node,
+        "node": cast(str, replica.node),
         "reason": reason,
     }
-    return Emit(events.REPLICA_LOST, dict(data), subject=replica.name)
 
 
 def _arrival(event: Event) -> float | None:

@@ -5,6 +5,13 @@ emitting component (`/shoal/<function>`, `/shoal/agents/<node>`, ...); `data` is
 whose shape is the TypedDict named in `CATALOG`. Code builds data with these TypedDicts,
 subscriptions filter on these constants, and docs/functions.md lists this table (a test keeps it
 in step). The orchestration functions extend the schemas as they need more fields.
+
+Replica news comes in lists: every `dev.shoal.replica.*` event but `replica.requested` carries
+`replicas`, a list of entries each naming its deployment, replica and node, so one event (one
+broker ingest, one delivery per Trigger, one function invocation each) stands for what one
+invocation or one agent's short window decided for many replicas. An event addressed to an agent
+(`replica.scheduled`, `replica.stop.requested`) lists replicas of one node only, the node its
+`shoalnode` extension names.
 """
 
 from __future__ import annotations
@@ -126,8 +133,9 @@ class ReplicaPort(TypedDict):
     port as $PORT)."""
 
 
-class ReplicaScheduled(TypedDict):
-    """The replica and its whole pod template, so the agent can run it without reading state.
+class ScheduledReplica(TypedDict):
+    """One replica of `replica.scheduled` with its whole pod template, so the agent can run it
+    without reading state.
 
     Replica names are never reused: an agent that stopped a replica ignores a later
     `replica.scheduled` for it. A replica that exited is started again in place by a new
@@ -144,25 +152,43 @@ class ReplicaScheduled(TypedDict):
     ports: Sequence[ReplicaPort]
 
 
-class ReplicaUnschedulable(TypedDict):
-    """Sent once, when a replica no node can take becomes `unschedulable`; the scheduler keeps
-    retrying it and sends `replica.scheduled` when it places it."""
+class ReplicaScheduled(TypedDict):
+    """Every replica one scheduler invocation placed (or restarts) on one node: the event's
+    `shoalnode` extension and subject name that node, and so does each entry."""
 
+    replicas: Sequence[ScheduledReplica]
+
+
+class UnschedulableReplica(TypedDict):
     deployment: str
     replica: str
     reason: str
     """kube-scheduler's message, e.g. "0/3 nodes are available: 3 node(s) had insufficient cpu."."""
 
 
+class ReplicaUnschedulable(TypedDict):
+    """The replicas of one invocation that became `unschedulable` (each is reported once); the
+    scheduler keeps retrying them and sends `replica.scheduled` when it places them."""
+
+    replicas: Sequence[UnschedulableReplica]
+
+
 class ReplicaOnNode(TypedDict):
-    """started, stopped, stop.requested: a replica and the node it is on."""
+    """A replica and the node it is on: an entry of started, stopped and stop.requested."""
 
     deployment: str
     replica: str
     node: str
 
 
-class ReplicaExited(TypedDict):
+class ReplicasOnNodes(TypedDict):
+    """started, stopped (an agent's reports of a short window, coalesced) and stop.requested
+    (one node's, with `shoalnode` naming it: its agent's Trigger filters on it)."""
+
+    replicas: Sequence[ReplicaOnNode]
+
+
+class ExitedReplica(TypedDict):
     deployment: str
     replica: str
     node: str
@@ -171,14 +197,22 @@ class ReplicaExited(TypedDict):
     reason: str
 
 
-class ReplicaLost(TypedDict):
-    """A replica that was placed on a node declared lost (after `node.lost`)."""
+class ReplicaExited(TypedDict):
+    replicas: Sequence[ExitedReplica]
 
+
+class LostReplica(TypedDict):
     deployment: str
     replica: str
     node: str
     reason: str
     """E.g. "node n1 sent no heartbeat for 3.4 s"."""
+
+
+class ReplicaLost(TypedDict):
+    """The replicas that were placed on a node declared lost (after its `node.lost`)."""
+
+    replicas: Sequence[LostReplica]
 
 
 class Capacity(TypedDict):
@@ -251,16 +285,16 @@ CATALOG: tuple[EventType, ...] = (
     EventType(DEPLOYMENT_REJECTED, DeploymentRejected, "deployments", "user"),
     EventType(DEPLOYMENT_STALLED, DeploymentStalled, "deployments", "user"),
     EventType(REPLICA_REQUESTED, ReplicaRequested, "deployments", "scheduler"),
-    EventType(REPLICA_SCHEDULED, ReplicaScheduled, "scheduler", "agent, deployments"),
-    EventType(REPLICA_UNSCHEDULABLE, ReplicaUnschedulable, "scheduler", "deployments"),
-    EventType(REPLICA_STARTED, ReplicaOnNode, "agent", "deployments"),
+    EventType(REPLICA_SCHEDULED, ReplicaScheduled, "scheduler", "agent"),
+    EventType(REPLICA_UNSCHEDULABLE, ReplicaUnschedulable, "scheduler", "users"),
+    EventType(REPLICA_STARTED, ReplicasOnNodes, "agent", "deployments"),
     EventType(REPLICA_EXITED, ReplicaExited, "agent", "deployments, scheduler"),
-    EventType(REPLICA_STOPPED, ReplicaOnNode, "agent", "deployments, scheduler"),
+    EventType(REPLICA_STOPPED, ReplicasOnNodes, "agent", "deployments, scheduler"),
     EventType(REPLICA_LOST, ReplicaLost, "nodes", "deployments, scheduler"),
-    EventType(REPLICA_STOP_REQUESTED, ReplicaOnNode, "deployments, nodes", "agent"),
+    EventType(REPLICA_STOP_REQUESTED, ReplicasOnNodes, "deployments, nodes", "agent"),
     EventType(NODE_JOINED, NodeJoined, "agent", "nodes, scheduler"),
     EventType(NODE_HEARTBEAT, NodeHeartbeat, "agent", "nodes"),
-    EventType(NODE_LOST, NodeLost, "nodes", "users (replica.lost follows per replica)"),
+    EventType(NODE_LOST, NodeLost, "nodes", "users (replica.lost follows)"),
     EventType(IMAGE_PUSHED, ImagePushed, "registry webhook", "images"),
 )
 """Every `dev.shoal.*` type. `dev.knative.sources.ping` (PING) is Knative's and not listed."""

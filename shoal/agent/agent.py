@@ -30,7 +30,7 @@ from shoal.agent.reconcile import (
     reconcile,
 )
 from shoal.agent.reports import JsonEvent, Reporter
-from shoal.agent.spec import ReplicaSpec, parse_scheduled, parse_stop_requested
+from shoal.agent.spec import ReplicaSpec, parse_scheduled_event, parse_stop_requested
 from shoal.agent.store import AssignmentStore, GroupedWrites
 from shoal.orchestration.spec import Resources
 from shoal.runtime.event import Event
@@ -106,17 +106,22 @@ class Agent:
         await self._writes.written()
 
     async def receive(self, event: Event) -> None:
-        """Decide on an event from the agent's Trigger and return once the decision is written;
+        """Decide on an event from the agent's Trigger (every replica it lists, all of them on
+        nodes of this agent, or none) and return once the decisions are written;
         the driver work follows in the background. InvalidEvent when the event cannot be acted
         on; whatever the store raises when the decision cannot be written."""
         if event.type == events.REPLICA_SCHEDULED:
-            spec = parse_scheduled(event.data)
-            self._check_node(spec.node)
-            self._scheduled(spec, event.id)
+            specs = parse_scheduled_event(event.data)
+            for spec in specs:
+                self._check_node(spec.node)
+            for spec in specs:
+                self._scheduled(spec, event.id)
         elif event.type == events.REPLICA_STOP_REQUESTED:
-            data = parse_stop_requested(event.data)
-            self._check_node(data["node"])
-            self._stop_requested(data["node"], data["deployment"], data["replica"])
+            stops = parse_stop_requested(event.data)
+            for stop in stops:
+                self._check_node(stop["node"])
+            for stop in stops:
+                self._stop_requested(stop["node"], stop["deployment"], stop["replica"])
         else:
             wanted = f"{events.REPLICA_SCHEDULED} or {events.REPLICA_STOP_REQUESTED}"
             raise InvalidEvent(f"the agent takes {wanted}, not {event.type}")

@@ -2,9 +2,10 @@
 
 Every event has source `/shoal/agents/<node>`, the extension `shoalnode=<node>` and JSON data
 whose shape is the catalog's (`shoal.events`); `subject` is the replica's name for replica
-events and the node's for node events. Each event gets a fresh id: a re-report is a new fact
-("it is still running"), while a retried POST of the same event keeps its id, so the broker's
-(source, id) deduplication drops the copy.
+events and the node's for node events. A replica report lists one replica (`data.replicas`);
+`shoal.agent.coalesce` merges the reports of a short window into one event. Each event gets a
+fresh id: a re-report is a new fact ("it is still running"), while a retried POST of the same
+event keeps its id, so the broker's (source, id) deduplication drops the copy.
 """
 
 from __future__ import annotations
@@ -70,27 +71,30 @@ class Reporter:
         }
 
     def started(self, spec: ReplicaSpec) -> JsonEvent:
-        data: events.ReplicaOnNode = {
+        entry: events.ReplicaOnNode = {
             "deployment": spec.deployment,
             "replica": spec.name,
             "node": spec.node,
         }
+        data: events.ReplicasOnNodes = {"replicas": [entry]}
         return self.event(events.REPLICA_STARTED, spec.node, spec.name, data)
 
     def stopped(self, node: str, deployment: str, replica: str) -> JsonEvent:
-        data: events.ReplicaOnNode = {"deployment": deployment, "replica": replica, "node": node}
+        entry: events.ReplicaOnNode = {"deployment": deployment, "replica": replica, "node": node}
+        data: events.ReplicasOnNodes = {"replicas": [entry]}
         return self.event(events.REPLICA_STOPPED, node, replica, data)
 
     def exited(
         self, node: str, deployment: str, replica: str, exit_code: int, reason: str
     ) -> JsonEvent:
-        data: events.ReplicaExited = {
+        entry: events.ExitedReplica = {
             "deployment": deployment,
             "replica": replica,
             "node": node,
             "exit_code": exit_code,
             "reason": reason,
         }
+        data: events.ReplicaExited = {"replicas": [entry]}
         return self.event(events.REPLICA_EXITED, node, replica, data)
 
     def joined(

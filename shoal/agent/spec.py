@@ -1,11 +1,12 @@
-"""What a driver runs: a `ReplicaSpec`, read from the data of `dev.shoal.replica.scheduled`.
+"""What a driver runs: a `ReplicaSpec`, read from an entry of `dev.shoal.replica.scheduled`.
 
-The spec is the event's data, validated; `to_data()` gives that data back, which is also what
-the agent persists, so a spec survives a restart exactly as it arrived. The environment a
-replica sees is its own `env` plus the host ports the scheduler assigned: `PORT_<NAME>` for each
-named port (upper case, `-` as `_`) and `PORT` for the first. `$PORT`, `${PORT}` and the other
-variables of that environment are substituted in the command (`$$` is a literal `$`), as the
-Deployment spec's `command: ["httpd", "-p", "$PORT"]` expects.
+An event lists many replicas (`data.replicas`); each spec is one entry, validated; `to_data()`
+gives that entry back, which is also what the agent persists, so a spec survives a restart
+exactly as it arrived. The environment a replica sees is its own `env` plus the host ports the
+scheduler assigned: `PORT_<NAME>` for each named port (upper case, `-` as `_`) and `PORT` for
+the first. `$PORT`, `${PORT}` and the other variables of that environment are substituted in
+the command (`$$` is a literal `$`), as the Deployment spec's
+`command: ["httpd", "-p", "$PORT"]` expects.
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from shoal import events
 from shoal.agent.errors import InvalidEvent
 from shoal.orchestration.spec import Resources
 
-__all__ = ["AssignedPort", "ReplicaSpec", "parse_scheduled", "parse_stop_requested"]
+__all__ = [
+    "AssignedPort",
+    "ReplicaSpec",
+    "parse_scheduled",
+    "parse_scheduled_event",
+    "parse_stop_requested",
+]
 
 # A DNS-1123 subdomain: safe as a file name, a container name and a label value.
 _REPLICA_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
@@ -62,7 +69,7 @@ class ReplicaSpec:
         environment = self.environment()
         return tuple(string.Template(arg).safe_substitute(environment) for arg in self.command)
 
-    def to_data(self) -> events.ReplicaScheduled:
+    def to_data(self) -> events.ScheduledReplica:
         return {
             "deployment": self.deployment,
             "replica": self.name,
@@ -78,8 +85,25 @@ class ReplicaSpec:
         }
 
 
+def parse_scheduled_event(data: object) -> list[ReplicaSpec]:
+    """The specs a `replica.scheduled` event lists; InvalidEvent naming the field at fault."""
+    return [parse_scheduled(entry) for entry in _listed(data)]
+
+
+def parse_stop_requested(data: object) -> list[events.ReplicaOnNode]:
+    """The replicas (with node and deployment) a `replica.stop.requested` event lists."""
+    return [
+        {
+            "deployment": _text(fields, "deployment"),
+            "replica": _replica_name(fields),
+            "node": _text(fields, "node"),
+        }
+        for fields in _listed(data)
+    ]
+
+
 def parse_scheduled(data: object) -> ReplicaSpec:
-    """The spec in a `replica.scheduled` event's data; InvalidEvent naming the field at fault."""
+    """The spec of one `replica.scheduled` entry (what `to_data` gives back)."""
     fields = _object(data, "data")
     resources = _object(fields.get("resources", {}), "data.resources")
     return ReplicaSpec(
@@ -97,14 +121,11 @@ def parse_scheduled(data: object) -> ReplicaSpec:
     )
 
 
-def parse_stop_requested(data: object) -> events.ReplicaOnNode:
-    """The replica, node and deployment of a `replica.stop.requested` event's data."""
-    fields = _object(data, "data")
-    return {
-        "deployment": _text(fields, "deployment"),
-        "replica": _replica_name(fields),
-        "node": _text(fields, "node"),
-    }
+def _listed(data: object) -> list[Mapping[str, object]]:
+    listed = _object(data, "data").get("replicas")
+    if not isinstance(listed, list) or not listed:
+        raise InvalidEvent(f"data.replicas must be a non-empty list, not {listed!r:.80}")
+    return [_object(entry, f"data.replicas[{index}]") for index, entry in enumerate(listed)]
 
 
 def _object(value: object, path: str) -> Mapping[str, object]:

@@ -6,8 +6,8 @@ rather than by sampling state: nothing that happened between two samples is miss
 
 `EventLogReader` pages through the log for the types asked for (each type with its own cursor,
 the server filtering), keeping what it read. `replica_history` replays one deployment's replica
-events into `shoal.orchestration.rollout.Observation`s, one per event, for the rollout's own
-fencepost checker:
+events (each listing many replicas: `news_of`) into `shoal.orchestration.rollout.Observation`s,
+one per event, for the rollout's own fencepost checker:
 
 - a replica exists from the first `replica.requested` that lists it (deployments wrote its
   record then) until its `replica.stopped` or `replica.lost`;
@@ -33,7 +33,14 @@ from dataclasses import dataclass, replace
 from shoal import events
 from shoal.orchestration.rollout import Observation, Replica
 
-__all__ = ["REPLICA_LIFECYCLE", "EventLogReader", "LoggedEvent", "replica_history", "wait_until"]
+__all__ = [
+    "REPLICA_LIFECYCLE",
+    "EventLogReader",
+    "LoggedEvent",
+    "news_of",
+    "replica_history",
+    "wait_until",
+]
 
 PAGE = 1000
 MAX_PAGES_PER_READ = 1000
@@ -139,35 +146,57 @@ def wait_until(
         time.sleep(poll)
 
 
+def news_of(event: LoggedEvent, deployment: str | None = None) -> list[Mapping[str, object]]:
+    """The entries a replica event lists (`data.replicas`, see `shoal.events`), only those of
+    `deployment` when given; none for `replica.requested`, which lists names."""
+    if event.type == events.REPLICA_REQUESTED:
+        return []
+    listed = event.data.get("replicas")
+    return [
+        entry
+        for entry in (listed if isinstance(listed, list) else [])
+        if isinstance(entry, Mapping)
+        and (deployment is None or entry.get("deployment") == deployment)
+    ]
+
+
 def replica_history(logged: Iterable[LoggedEvent], deployment: str) -> list[Observation]:
     """The replicas of `deployment` after each of its replica events (see the module doc)."""
     replicas: dict[str, Replica] = {}
     gone: set[str] = set()
     history: list[Observation] = []
     for event in logged:
-        if event.data.get("deployment") != deployment:
-            continue
         if event.type == events.REPLICA_REQUESTED:
+            if event.data.get("deployment") != deployment:
+                continue
             listed = event.data.get("replicas")
             revision = str(event.data.get("revision"))
             for name in listed if isinstance(listed, list) else []:
                 if name not in replicas and name not in gone:
                     replicas[name] = Replica(str(name), revision, "pending")
         else:
-            name = str(event.data.get("replica"))
-            was = replicas.get(name)
-            if was is None:
-                continue  # never requested (another deployment's namesake), or gone already
-            if event.type in (events.REPLICA_STOPPED, events.REPLICA_LOST):
-                del replicas[name]
-                gone.add(name)
-            elif event.type == events.REPLICA_STOP_REQUESTED:
-                replicas[name] = replace(was, phase="stopping", ready_since=None)
-            elif was.phase == "stopping":
-                continue  # being stopped: its news changes nothing any more
-            elif event.type == events.REPLICA_STARTED and was.ready_since is None:
-                replicas[name] = replace(was, phase="running", ready_since=event.arrival)
-            elif event.type == events.REPLICA_EXITED:
-                replicas[name] = replace(was, phase="pending", ready_since=None)
+            news = news_of(event, deployment)
+            applied = [_replay(event, str(e.get("replica")), replicas, gone) for e in news]
+            if not any(applied):
+                continue
         history.append(Observation(event.arrival, tuple(replicas.values())))
     return history
+
+
+def _replay(event: LoggedEvent, name: str, replicas: dict[str, Replica], gone: set[str]) -> bool:
+    """One replica's news from `event` applied to `replicas`; False when it is not news."""
+    was = replicas.get(name)
+    if was is None:
+        return False  # never requested (another deployment's namesake), or gone already
+    if event.type in (events.REPLICA_STOPPED, events.REPLICA_LOST):
+        del replicas[name]
+        gone.add(name)
+    elif event.type == events.REPLICA_STOP_REQUESTED:
+        replicas[name] = replace(was, phase="stopping", ready_since=None)
+    elif was.phase == "stopping":
+        return False  # being stopped: its news changes nothing any more
+    elif event.type == events.REPLICA_STARTED and was.ready_since is None:
+        replicas[name] = replace(was, phase="running", ready_since=event.arrival)
+    elif event.type == events.REPLICA_EXITED:
+        replicas[name] = replace(was, phase="pending", ready_since=None)
+    return True

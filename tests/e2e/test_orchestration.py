@@ -22,6 +22,7 @@ from shoal.platform.eventlog import (
     REPLICA_LIFECYCLE,
     EventLogReader,
     LoggedEvent,
+    news_of,
     replica_history,
     wait_until,
 )
@@ -93,9 +94,10 @@ def revision_of(logged: Sequence[LoggedEvent], name: str) -> str:
 def nodes_of(logged: Sequence[LoggedEvent], name: str) -> dict[str, str]:
     """Replica -> node, from the scheduler's `replica.scheduled` events."""
     return {
-        str(event.data["replica"]): str(event.data["node"])
+        str(entry["replica"]): str(entry["node"])
         for event in logged
-        if event.type == events.REPLICA_SCHEDULED and event.data.get("deployment") == name
+        if event.type == events.REPLICA_SCHEDULED
+        for entry in news_of(event, name)
     }
 
 
@@ -117,7 +119,7 @@ def test_up_with_three_sim_nodes_runs_a_deployment_of_ten(sim_cluster: RunningPl
     assert set(placed.values()) == {"sim-0", "sim-1", "sim-2"}
     assert sorted(Counter(placed.values()).values()) == [3, 3, 4]  # spread
     started = [e for e in logged if e.type == events.REPLICA_STARTED]
-    assert {str(e.data["replica"]) for e in started} == set(placed)
+    assert {str(entry["replica"]) for e in started for entry in news_of(e, "web")} == set(placed)
 
 
 def test_a_killed_agent_s_replicas_run_elsewhere(
@@ -137,7 +139,12 @@ def test_a_killed_agent_s_replicas_run_elsewhere(
         killed_at = agents[victim].kill()
         after = settle_without(reader, "web", doomed)
 
-        lost = {str(e.data["replica"]) for e in after if e.type == events.REPLICA_LOST}
+        lost = {
+            str(entry["replica"])
+            for e in after
+            if e.type == events.REPLICA_LOST
+            for entry in news_of(e, "web")
+        }
         assert lost == doomed
         survivors = {r.name for r in current(after, "web").replicas}
         replacements = survivors - set(placed)
@@ -147,7 +154,9 @@ def test_a_killed_agent_s_replicas_run_elsewhere(
         last_started = max(
             e.arrival
             for e in after
-            if e.type == events.REPLICA_STARTED and e.data["replica"] in replacements
+            if e.type == events.REPLICA_STARTED
+            for entry in news_of(e, "web")
+            if entry["replica"] in replacements
         )
         failover = last_started - killed_at
         record_property("failover_seconds", round(failover, 2))
@@ -184,12 +193,19 @@ def test_a_new_image_rolls_out_within_the_fenceposts(sim_cluster: RunningPlatfor
     history = replica_history(logged, "web")
     assert fencepost_violations(history, 10, Percent(25), Percent(25)) == []
     assert max(len(observed.replicas) for observed in history) > 10  # it did surge
-    images = {
-        str(e.data["image"])
-        for e in logged
-        if e.type == events.REPLICA_SCHEDULED and e.data["replica"] in names(history[-1])
-    }
+    images = images_of(logged, names(history[-1]))
     assert images == {"127.0.0.1:5000/web:v2"}
+
+
+def images_of(logged: Sequence[LoggedEvent], replicas: set[str]) -> set[str]:
+    """The images `replica.scheduled` sent for these replicas of web."""
+    return {
+        str(entry["image"])
+        for e in logged
+        if e.type == events.REPLICA_SCHEDULED
+        for entry in news_of(e, "web")
+        if entry["replica"] in replicas
+    }
 
 
 def names(observed: Observation) -> set[str]:
@@ -229,9 +245,5 @@ def test_an_image_push_rolls_the_deployment_onto_the_digest(sim_cluster: Running
 
     history = replica_history(logged, "web")
     assert fencepost_violations(history, 4, Percent(25), Percent(25)) == []
-    images = {
-        str(e.data["image"])
-        for e in logged
-        if e.type == events.REPLICA_SCHEDULED and e.data["replica"] in names(history[-1])
-    }
+    images = images_of(logged, names(history[-1]))
     assert images == {f"127.0.0.1:5000/web@{digest}"}

@@ -35,8 +35,6 @@ FOR_DEPLOYMENTS = {
     events.DEPLOYMENT_DELETED,
     events.DEPLOYMENT_SCALED,
     events.DEPLOYMENT_ROLLBACK,
-    events.REPLICA_SCHEDULED,
-    events.REPLICA_UNSCHEDULABLE,
     events.REPLICA_STARTED,
     events.REPLICA_EXITED,
     events.REPLICA_STOPPED,
@@ -161,16 +159,18 @@ class Cluster:
         if kind == events.REPLICA_REQUESTED:
             self.schedule(data["deployment"], data["replicas"], data["template"])
         elif kind == events.REPLICA_STOP_REQUESTED:
-            assert event[events.NODE_EXTENSION] == data["node"]
-            self.agent_report(
-                events.REPLICA_STOPPED, data["deployment"], data["replica"], data["node"]
-            )
+            for entry in data["replicas"]:
+                assert event[events.NODE_EXTENSION] == entry["node"]
+                self.agent_report(
+                    events.REPLICA_STOPPED, entry["deployment"], entry["replica"], entry["node"]
+                )
+        elif kind == events.REPLICA_SCHEDULED:
+            for entry in data["replicas"] if self.auto_start else ():
+                self.agent_report(
+                    events.REPLICA_STARTED, entry["deployment"], entry["replica"], entry["node"]
+                )
         elif kind in FOR_DEPLOYMENTS:
             self.deliver(event)
-            if kind == events.REPLICA_SCHEDULED and self.auto_start:
-                self.agent_report(
-                    events.REPLICA_STARTED, data["deployment"], data["replica"], data["node"]
-                )
 
     def schedule(
         self, deployment: str, names: Iterable[str], template: Mapping[str, object]
@@ -186,11 +186,11 @@ class Cluster:
                     replica = replace(replica, node=next(self._next_node), phase="scheduled")
                     tx.put(REPLICA, name, replica.to_body(), labels=replica.labels())
             node = str(replica.node)
-            data = {"deployment": deployment, "replica": name, "node": node, **template}
+            entry = {"deployment": deployment, "replica": name, "node": node, **template}
             self.pending.append(
                 self.event(
                     events.REPLICA_SCHEDULED,
-                    data,
+                    {"replicas": [entry]},
                     source="/shoal/scheduler",
                     subject=name,
                     **{events.NODE_EXTENSION: node},
@@ -201,20 +201,26 @@ class Cluster:
     def agent_report(
         self, type_: str, deployment: object, replica: object, node: object, **data: object
     ) -> None:
-        body = {"deployment": deployment, "replica": replica, "node": node, **data}
+        entry = {"deployment": deployment, "replica": replica, "node": node, **data}
         self.pending.append(
-            self.event(type_, body, source=f"/shoal/agents/{node}", subject=str(replica))
+            self.event(type_, {"replicas": [entry]}, source=f"/shoal/agents/{node}")
         )
 
     def exit(self, replica: ReplicaRecord, exit_code: int = 1) -> list[CloudEvent]:
-        body = {
+        entry = {
             "deployment": replica.deployment,
             "replica": replica.name,
             "node": replica.node,
             "exit_code": exit_code,
             "reason": "Error",
         }
-        return self.send(events.REPLICA_EXITED, body, source=f"/shoal/agents/{replica.node}")
+        return self.news(events.REPLICA_EXITED, entry, source=f"/shoal/agents/{replica.node}")
+
+    def news(
+        self, type_: str, *entries: Mapping[str, object], source: str = "/tests"
+    ) -> list[CloudEvent]:
+        """Deliver one replica event listing `entries` to deployments."""
+        return self.send(type_, {"replicas": [dict(entry) for entry in entries]}, source=source)
 
     # --- reading the state ----------------------------------------------------------------
 
@@ -245,6 +251,12 @@ class Cluster:
             for replica in self.replicas(self.watch)
         )
         self.observations.append(Observation(self.now.timestamp(), seen))
+
+    def listed(self, type_: str, emitted: Iterable[CloudEvent] | None = None) -> list[Any]:
+        """The entries every event of `type_` lists (`data.replicas`)."""
+        return [
+            entry for event in self.of_type(type_, emitted) for entry in event["data"]["replicas"]
+        ]
 
     def of_type(self, type_: str, emitted: Iterable[CloudEvent] | None = None) -> list[CloudEvent]:
         return [

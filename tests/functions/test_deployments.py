@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from functions.deployments import MAX_REPLICAS_PER_REQUEST, REQUEST_TIMEOUT_SECONDS, shares
 from shoal import events
+from shoal.controllers.deployment_step import REQUEST_TIMEOUT_SECONDS
 from shoal.model import REPLICA
+from shoal.orchestration.batches import MAX_REPLICAS_PER_REQUEST, shares
 from shoal.orchestration.rollout import fencepost_violations, restart_delay
 from shoal.orchestration.spec import parse_deployment
 from shoal.state import StateStore, open_store
@@ -167,7 +168,7 @@ def test_a_rolling_update_never_breaks_the_fenceposts(
     assert (record.state, record.revision) == ("complete", revision_of(new))
     assert (record.ready, record.updated, record.available) == (replicas, replicas, replicas)
     assert {(r.revision, r.phase) for r in cluster.replicas()} == {(revision_of(new), "running")}
-    assert len(cluster.of_type(events.REPLICA_STOP_REQUESTED)) == replicas
+    assert len(cluster.listed(events.REPLICA_STOP_REQUESTED)) == replicas
 
 
 def test_a_rollout_waiting_on_replicas_steps_on_their_news(cluster: Cluster) -> None:
@@ -309,8 +310,14 @@ def test_delete_stops_every_replica_then_removes_the_deployment(cluster: Cluster
     emitted = cluster.send(events.DEPLOYMENT_DELETED, {"deployment": "web"})
 
     stops = cluster.of_type(events.REPLICA_STOP_REQUESTED, emitted)
-    assert {e["subject"]: e[events.NODE_EXTENSION] for e in stops} == placed
-    assert all(e["data"]["node"] == e[events.NODE_EXTENSION] for e in stops)
+    listed = {r["replica"]: r["node"] for e in stops for r in e["data"]["replicas"]}
+    assert listed == placed
+    assert len(stops) == len(set(placed.values()))  # one event per node
+    assert all(
+        (r["node"], e["subject"]) == (e[events.NODE_EXTENSION],) * 2
+        for e in stops
+        for r in e["data"]["replicas"]
+    )
     assert {r.phase for r in cluster.replicas()} == {"stopping"}
     assert len(cluster.replicas()) == 3  # the unplaced one is simply forgotten
     record = cluster.deployment()
@@ -352,7 +359,8 @@ def test_a_tick_asks_again_for_a_lost_stop(cluster: Cluster) -> None:
     (stop,) = cluster.tick()
     cluster.settle()
 
-    assert (stop["type"], stop["subject"]) == (events.REPLICA_STOP_REQUESTED, stopping.name)
+    assert stop["type"] == events.REPLICA_STOP_REQUESTED
+    assert [r["replica"] for r in stop["data"]["replicas"]] == [stopping.name]
     assert len(cluster.replicas()) == 1
 
 
@@ -360,7 +368,7 @@ def test_a_lost_replica_is_replaced(cluster: Cluster) -> None:
     running(cluster, manifest(replicas=3))
     lost = cluster.replicas()[0]
 
-    emitted = cluster.send(
+    emitted = cluster.news(
         events.REPLICA_LOST,
         {"deployment": "web", "replica": lost.name, "node": lost.node, "reason": "node lost"},
         source="/shoal/nodes",
@@ -389,7 +397,7 @@ def test_scaling_up_and_down(cluster: Cluster) -> None:
     )
     cluster.settle()
 
-    assert len(cluster.of_type(events.REPLICA_STOP_REQUESTED, emitted)) == 4
+    assert len(cluster.listed(events.REPLICA_STOP_REQUESTED, emitted)) == 4
     assert len(cluster.replicas()) == 1
     record = cluster.deployment()
     assert record is not None
@@ -429,11 +437,12 @@ def test_a_rollout_past_its_deadline_stalls_once(cluster: Cluster) -> None:
 def test_a_replica_nobody_wants_is_stopped_where_it_runs(cluster: Cluster, type_: str) -> None:
     data = {"deployment": "web", "replica": "web-abcdef-12345", "node": "n2", "exit_code": 0}
 
-    (stop,) = cluster.send(type_, data, source="/shoal/agents/n2")
+    (stop,) = cluster.news(type_, data, source="/shoal/agents/n2")
 
     assert stop["type"] == events.REPLICA_STOP_REQUESTED
     assert stop[events.NODE_EXTENSION] == "n2"
-    assert stop["data"] == {"deployment": "web", "replica": "web-abcdef-12345", "node": "n2"}
+    entry = {"deployment": "web", "replica": "web-abcdef-12345", "node": "n2"}
+    assert stop["data"] == {"replicas": [entry]}
 
 
 def test_a_redelivered_event_is_handled_once(cluster: Cluster) -> None:
@@ -507,9 +516,9 @@ def test_a_lost_node_s_replicas_are_requested_in_shares(
             gone = replace(replica, phase="lost", reason="node n1 sent no heartbeat for 3.1 s")
             tx.put(REPLICA, replica.name, gone.to_body(), labels=gone.labels())
 
-    emitted = cluster.send(
+    emitted = cluster.news(
         events.REPLICA_LOST,
-        {"deployment": "web", "replica": lost[0].name, "node": "n1", "reason": "node lost"},
+        *({"deployment": "web", "replica": r.name, "node": "n1", "reason": "lost"} for r in lost),
         source="/shoal/nodes",
     )
 
@@ -547,7 +556,7 @@ def test_a_large_deployment_notes_replica_news_without_a_whole_step(cluster: Clu
     cluster.advance(1)
     assert cluster.exit(first) == []
     lost = {"deployment": "web", "replica": second.name, "node": second.node, "reason": "node lost"}
-    (requested,) = cluster.send(events.REPLICA_LOST, lost, source="/shoal/nodes")
+    (requested,) = cluster.news(events.REPLICA_LOST, lost, source="/shoal/nodes")
 
     assert cluster.deployment() == record  # no whole step ran
     assert len(requested["data"]["replicas"]) == 1
@@ -565,8 +574,8 @@ def test_started_again_keeps_the_replica_and_a_copy_elsewhere_is_stopped(cluster
     news = {"deployment": "web", "replica": replica.name}
     cluster.advance(5)
 
-    assert cluster.send(events.REPLICA_STARTED, {**news, "node": replica.node}) == []
-    (stop,) = cluster.send(events.REPLICA_STARTED, {**news, "node": other})
+    assert cluster.news(events.REPLICA_STARTED, {**news, "node": replica.node}) == []
+    (stop,) = cluster.news(events.REPLICA_STARTED, {**news, "node": other})
 
     assert (stop["type"], stop[events.NODE_EXTENSION]) == (events.REPLICA_STOP_REQUESTED, other)
     assert cluster.replicas() == [replica]  # still ready since it first started

@@ -107,15 +107,15 @@ def test_a_node_is_lost_after_three_missed_heartbeats(harness: Harness) -> None:
 
     assert [(e["type"], e["subject"]) for e in emitted] == [
         (events.NODE_LOST, "n1"),
-        (events.REPLICA_LOST, "web-1"),
-        (events.REPLICA_LOST, "web-2"),
+        (events.REPLICA_LOST, "n1"),  # one event listing the node's replicas
     ]
     assert emitted[0]["data"] == {"node": "n1", "last_heartbeat": "2026-05-01T12:00:01Z"}
+    reason = "node n1 sent no heartbeat for 3.5 s"
     assert emitted[1]["data"] == {
-        "deployment": "web",
-        "replica": "web-1",
-        "node": "n1",
-        "reason": "node n1 sent no heartbeat for 3.5 s",
+        "replicas": [
+            {"deployment": "web", "replica": "web-1", "node": "n1", "reason": reason},
+            {"deployment": "web", "replica": "web-2", "node": "n1", "reason": reason},
+        ]
     }
     assert not harness.node("n1").ready
     assert harness.node("n2").ready
@@ -159,11 +159,18 @@ def test_a_node_that_comes_back_stops_its_stale_replicas(harness: Harness) -> No
     emitted = heartbeat(harness, "n1", [("web-1", 10), ("web-5", 10), ("web-9", None)])
 
     assert harness.node("n1").ready
-    assert [(e["type"], e["subject"], e["shoalnode"]) for e in emitted] == [
-        (events.REPLICA_STOP_REQUESTED, "web-1", "n1"),
-        (events.REPLICA_STOP_REQUESTED, "web-9", "n1"),  # no record at all
-    ]
-    assert emitted[0]["data"] == {"deployment": "web", "replica": "web-1", "node": "n1"}
+    (stop,) = emitted
+    assert (stop["type"], stop["subject"], stop["shoalnode"]) == (
+        events.REPLICA_STOP_REQUESTED,
+        "n1",
+        "n1",
+    )
+    assert stop["data"] == {
+        "replicas": [
+            {"deployment": "web", "replica": "web-1", "node": "n1"},
+            {"deployment": "web", "replica": "web-9", "node": "n1"},  # no record at all
+        ]
+    }
     assert heartbeat(harness, "n1", [("web-1", 10)]) == []  # ready again: plain heartbeats
 
 
@@ -187,9 +194,9 @@ def test_heartbeats_handled_late_are_judged_by_their_arrival(harness: Harness) -
 
     assert [(e["type"], e["subject"]) for e in emitted] == [
         (events.NODE_LOST, "n1"),
-        (events.REPLICA_LOST, "web-1"),
+        (events.REPLICA_LOST, "n1"),
     ]
-    assert emitted[1]["data"]["reason"] == "node n1 sent no heartbeat for 5.0 s"
+    assert emitted[1]["data"]["replicas"][0]["reason"] == "node n1 sent no heartbeat for 5.0 s"
 
 
 def test_an_agent_that_restarts_rejoins_and_stops_what_it_should_not_run(
@@ -201,7 +208,7 @@ def test_an_agent_that_restarts_rejoins_and_stops_what_it_should_not_run(
 
     emitted = joined(harness, "n1", "web-1", "web-2", zone="b")
 
-    assert [e["subject"] for e in emitted] == ["web-2"]
+    assert [r["replica"] for e in emitted for r in e["data"]["replicas"]] == ["web-2"]
     assert harness.node("n1").labels == {"zone": "b"}
 
 

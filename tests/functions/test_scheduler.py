@@ -6,19 +6,15 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import functions.scheduler as scheduler_module
 from functions.nodes import nodes
-from functions.scheduler import (
-    RESYNC_TICK,
-    RETRY_TICK,
-    UNSCHEDULABLE,
-    SchedulerSettings,
-    scheduler,
-)
+from functions.scheduler import RESYNC_TICK, RETRY_TICK, SchedulerSettings, scheduler
 from shoal import events
+from shoal.controllers.placing import UNSCHEDULABLE
 from shoal.model import NODE, REPLICA, ReplicaRecord
 from shoal.orchestration.placement import Strategy
 
@@ -94,14 +90,20 @@ def request(
 
 
 def report(harness: Harness, type_: str, replica: str, node: str) -> list[JsonEvent]:
-    data: dict[str, object] = {"deployment": "web", "replica": replica, "node": node}
+    entry: dict[str, object] = {"deployment": "web", "replica": replica, "node": node}
     if type_ == events.REPLICA_EXITED:
-        data |= {"exit_code": 1, "reason": "exited with status 1"}
+        entry |= {"exit_code": 1, "reason": "exited with status 1"}
+    data = {"replicas": [entry]}
     return harness.send(scheduler, type_, data, source=f"/shoal/agents/{node}")
 
 
+def listed(emitted: list[JsonEvent], type_: str = events.REPLICA_SCHEDULED) -> list[Any]:
+    """The entries of every event of `type_` (`data.replicas`), in order."""
+    return [entry for event in of_type(emitted, type_) for entry in event["data"]["replicas"]]
+
+
 def placed_on(emitted: list[JsonEvent]) -> Counter[str]:
-    return Counter(event["data"]["node"] for event in of_type(emitted, events.REPLICA_SCHEDULED))
+    return Counter(entry["node"] for entry in listed(emitted))
 
 
 def test_placement_respects_capacity_and_tells_each_agent_what_to_run(harness: Harness) -> None:
@@ -110,37 +112,40 @@ def test_placement_respects_capacity_and_tells_each_agent_what_to_run(harness: H
 
     emitted = request(harness, 7)  # 400m each: two fit on a 1000m node, so one is left over
 
-    scheduled = of_type(emitted, events.REPLICA_SCHEDULED)
+    scheduled = listed(emitted)
     assert placed_on(emitted) == {"n1": 2, "n2": 2, "n3": 2}
+    per_node = of_type(emitted, events.REPLICA_SCHEDULED)
+    assert len(per_node) == 3  # one event per node, listing what it runs
+    assert all(
+        e["subject"] == e["shoalnode"] == entry["node"]
+        for e in per_node
+        for entry in e["data"]["replicas"]
+    )
+    assert per_node[0]["source"] == "/shoal/scheduler"
     first = scheduled[0]
-    assert first["subject"] == first["data"]["replica"]
-    assert first["shoalnode"] == first["data"]["node"]
-    assert first["source"] == "/shoal/scheduler"
-    assert first["data"] == {
+    assert first == {
         "deployment": "web",
-        "replica": first["data"]["replica"],
-        "node": first["data"]["node"],
+        "replica": first["replica"],
+        "node": first["node"],
         "image": "127.0.0.1:5000/web:v1",
         "command": ["httpd", "-f", "-p", "$PORT"],
         "env": {"MODE": "test"},
         "resources": {"cpu_millis": 400, "memory_mib": 256},
         "ports": [{"name": "http", "port": 30000}],
     }
-    (unschedulable,) = of_type(emitted, events.REPLICA_UNSCHEDULABLE)
-    assert unschedulable["data"]["reason"] == (
-        "0/3 nodes are available: 3 node(s) had insufficient cpu."
-    )
-    left_over = harness.replica(unschedulable["data"]["replica"])
+    (unschedulable,) = listed(emitted, events.REPLICA_UNSCHEDULABLE)
+    assert unschedulable["reason"] == ("0/3 nodes are available: 3 node(s) had insufficient cpu.")
+    left_over = harness.replica(unschedulable["replica"])
     assert (left_over.phase, left_over.node) == ("unschedulable", None)
     for node in ("n1", "n2", "n3"):
         record = harness.node(node)
         assert (record.allocated_cpu_millis, record.allocated_memory_mib) == (800, 512)
         assert record.ports == (30000, 30001)
         assert set(harness.allocations(node)) == {
-            e["data"]["replica"] for e in scheduled if e["data"]["node"] == node
+            e["replica"] for e in scheduled if e["node"] == node
         }
-    placed = harness.replica(first["data"]["replica"])
-    assert (placed.phase, placed.node, placed.ports) == ("scheduled", first["shoalnode"], (30000,))
+    placed = harness.replica(first["replica"])
+    assert (placed.phase, placed.node, placed.ports) == ("scheduled", first["node"], (30000,))
     with harness.store.transaction() as tx:
         on_n1 = tx.list(REPLICA, label_selector={"node": "n1"})
     assert len(on_n1) == 2
@@ -153,16 +158,14 @@ def test_node_selector_and_free_host_ports_filter_nodes(harness: Harness) -> Non
     emitted = request(harness, 3, cpu=100, memory=64, ports=2, node_selector={"zone": "a"})
 
     assert placed_on(emitted) == {"a1": 3}
-    ports = [e["data"]["ports"] for e in of_type(emitted, events.REPLICA_SCHEDULED)]
+    ports = [e["ports"] for e in listed(emitted)]
     assert ports[2] == [{"name": "http", "port": 30004}, {"name": "admin", "port": 30005}]
     assert harness.node("a1").ports == tuple(range(30000, 30006))
 
     emitted = request(harness, 1, "db", cpu=100, memory=64, node_selector={"zone": "c"})
 
-    (refused,) = of_type(emitted, events.REPLICA_UNSCHEDULABLE)
-    assert refused["data"]["reason"] == (
-        "0/2 nodes are available: 2 node(s) didn't match nodeSelector."
-    )
+    (refused,) = listed(emitted, events.REPLICA_UNSCHEDULABLE)
+    assert refused["reason"] == ("0/2 nodes are available: 2 node(s) didn't match nodeSelector.")
 
 
 def test_spread_puts_a_deployment_on_every_node_before_doubling_up(harness: Harness) -> None:
@@ -211,7 +214,8 @@ def test_thousands_of_replicas_are_placed_in_one_invocation(harness: Harness) ->
 
     emitted = request(harness, 2_000, cpu=100, memory=100, ports=1)
 
-    assert len(of_type(emitted, events.REPLICA_SCHEDULED)) == 2_000
+    assert len(listed(emitted)) == 2_000
+    assert len(of_type(emitted, events.REPLICA_SCHEDULED)) == 50  # one per node
     assert set(placed_on(emitted).values()) == {40}
     with harness.store.transaction() as tx:
         allocated = [n.body["allocated_cpu_millis"] for n in tx.list(NODE)]
@@ -221,7 +225,7 @@ def test_thousands_of_replicas_are_placed_in_one_invocation(harness: Harness) ->
 def test_an_unschedulable_replica_is_placed_when_a_node_joins(harness: Harness) -> None:
     join(harness, "n1")
     emitted = request(harness, 3)
-    waiting = of_type(emitted, events.REPLICA_UNSCHEDULABLE)[0]["data"]["replica"]
+    waiting = listed(emitted, events.REPLICA_UNSCHEDULABLE)[0]["replica"]
 
     assert harness.tick(scheduler, RETRY_TICK) == []  # nothing changed: no new event
     join(harness, "n2")
@@ -254,13 +258,13 @@ def test_a_retry_tick_places_what_a_join_left_waiting(harness: Harness) -> None:
 def test_stopping_a_replica_frees_its_share_for_a_waiting_one(harness: Harness) -> None:
     join(harness, "n1")
     emitted = request(harness, 3)
-    placed = [e["data"]["replica"] for e in of_type(emitted, events.REPLICA_SCHEDULED)]
+    placed = [e["replica"] for e in listed(emitted)]
     with harness.store.transaction() as tx:  # deployments may delete the record first
         tx.delete(REPLICA, placed[0])
 
     emitted = report(harness, events.REPLICA_STOPPED, placed[0], "n1")
 
-    assert [e["subject"] for e in of_type(emitted, events.REPLICA_SCHEDULED)] == ["web-2"]
+    assert [e["replica"] for e in listed(emitted)] == ["web-2"]
     assert set(harness.allocations("n1")) == {placed[1], "web-2"}
     assert report(harness, events.REPLICA_STOPPED, placed[0], "n1") == []  # freed once
 
@@ -283,7 +287,7 @@ def test_a_listed_replica_with_a_node_starts_again_in_place(harness: Harness) ->
     join(harness, "n1")
     join(harness, "n2")
     first = of_type(request(harness, 1), events.REPLICA_SCHEDULED)[0]
-    node = first["data"]["node"]
+    node = first["data"]["replicas"][0]["node"]
     harness.put_replicas(
         ReplicaRecord(
             "web-0", "web", "r1", phase="exited", node=node, ports=(30000,), cpu_millis=400,
@@ -314,14 +318,14 @@ def test_redelivery_and_repeated_requests_place_nothing_twice(harness: Harness) 
     first = harness.send(scheduler, events.REPLICA_REQUESTED, data, event_id="req-1")
     again = harness.send(scheduler, events.REPLICA_REQUESTED, data, event_id="req-1")
 
-    assert [e["subject"] for e in first] == ["web-0", "web-1"]
+    assert [e["replica"] for e in listed(first)] == ["web-0", "web-1"]
     assert again == first  # the recorded outbox; the handler did not run again
     harness.put_replicas(replace(harness.replica("web-0"), phase="running"))
 
     later = harness.send(scheduler, events.REPLICA_REQUESTED, data, event_id="req-2")
 
     # web-1 is still `scheduled` without news: started again in place; web-0 runs: left alone
-    assert [(e["subject"], e["data"]["node"]) for e in later] == [("web-1", "n1")]
+    assert [(e["replica"], e["node"]) for e in listed(later)] == [("web-1", "n1")]
     assert harness.node("n1").allocated_cpu_millis == 800
 
 

@@ -41,8 +41,19 @@ def replica(
     )
 
 
-def stop_data(spec: ReplicaSpec) -> dict[str, object]:
-    return {"deployment": spec.deployment, "replica": spec.name, "node": spec.node}
+def stop_data(*specs: ReplicaSpec) -> dict[str, object]:
+    """`replica.stop.requested` data listing `specs`."""
+    return {
+        "replicas": [
+            {"deployment": spec.deployment, "replica": spec.name, "node": spec.node}
+            for spec in specs
+        ]
+    }
+
+
+def scheduled_data(*specs: ReplicaSpec) -> dict[str, object]:
+    """`replica.scheduled` data listing `specs`."""
+    return {"replicas": [dict(spec.to_data()) for spec in specs]}
 
 
 def shoal_event(type_: str, data: object, event_id: str | None = None) -> Event:

@@ -19,7 +19,7 @@ from shoal.agent.sim import EXIT_AFTER_ENV, SimDriver, SimSettings
 from shoal.agent.spec import ReplicaSpec
 from shoal.agent.store import AssignmentStore
 from shoal.orchestration.spec import Resources
-from tests.shoal.agent.support import replica, shoal_event, stop_data, wait_until
+from tests.shoal.agent.support import replica, scheduled_data, shoal_event, stop_data, wait_until
 
 NODES = ("n1", "n2")
 
@@ -42,10 +42,20 @@ class ListSink:
         return [(e["type"], e["subject"]) for e in self.sent if e["type"] in wanted]
 
     def data(self, type_: str) -> list[object]:
-        return [event["data"] for event in self.sent if event["type"] == type_]
+        """The data of each event of `type_`; for replica reports, each replica they list."""
+        found: list[object] = []
+        for event in self.sent:
+            if event["type"] == type_:
+                data = event["data"]
+                listed = (
+                    data.get("replicas") if type_ in REPORTS and isinstance(data, dict) else None
+                )
+                found += listed if isinstance(listed, list) else [data]
+        return found
 
 
 STARTED, STOPPED, EXITED = events.REPLICA_STARTED, events.REPLICA_STOPPED, events.REPLICA_EXITED
+REPORTS = (STARTED, STOPPED, EXITED)
 
 
 @pytest.fixture
@@ -78,7 +88,7 @@ async def agent_with(
 
 
 async def schedule(agent: Agent, spec: ReplicaSpec, event_id: str = "e1") -> None:
-    await agent.receive(shoal_event(events.REPLICA_SCHEDULED, spec.to_data(), event_id))
+    await agent.receive(shoal_event(events.REPLICA_SCHEDULED, scheduled_data(spec), event_id))
 
 
 async def stop(agent: Agent, spec: ReplicaSpec) -> None:
@@ -198,9 +208,10 @@ async def test_a_stop_of_an_unknown_replica_reports_stopped(store: AssignmentSto
 @pytest.mark.parametrize(
     ("type_", "data", "message"),
     [
-        (events.REPLICA_SCHEDULED, replica(node="n3").to_data(), "node 'n3' is not run by"),
+        (events.REPLICA_SCHEDULED, scheduled_data(replica(node="n3")), "node 'n3' is not run by"),
         (events.REPLICA_STOP_REQUESTED, stop_data(replica(node="n3")), "node 'n3' is not run"),
-        (events.REPLICA_SCHEDULED, {"replica": "web-1"}, "data.deployment"),
+        (events.REPLICA_SCHEDULED, {"replicas": [{"replica": "web-1"}]}, "data.deployment"),
+        (events.REPLICA_SCHEDULED, {"replica": "web-1"}, "data.replicas must be"),
         (events.NODE_HEARTBEAT, {}, "the agent takes"),
     ],
 )

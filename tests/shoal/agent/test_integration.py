@@ -11,7 +11,14 @@ from shoal import events
 from shoal.agent.runner import running_agent
 from shoal.agent.settings import AgentSettings
 from tests.shoal.agent.conftest import Platform
-from tests.shoal.agent.support import broker_event, replica, seen, stop_data, wait_until
+from tests.shoal.agent.support import (
+    broker_event,
+    replica,
+    scheduled_data,
+    seen,
+    stop_data,
+    wait_until,
+)
 
 
 def settings(platform: Platform, tmp_path: Path, **changes: object) -> AgentSettings:
@@ -47,10 +54,12 @@ async def test_it_registers_heartbeats_and_runs_what_is_scheduled(
         assert joined.data["replicas"] == []
 
         spec = replica("web-1", node="n1", cpu=100)
-        await post(platform, events.REPLICA_SCHEDULED, dict(spec.to_data()), "n1")
+        await post(platform, events.REPLICA_SCHEDULED, scheduled_data(spec), "n1")
         await wait_until(lambda: seen(sink, events.REPLICA_STARTED) != [], what="started")
         [started] = seen(sink, events.REPLICA_STARTED)
-        assert started.data == {"deployment": "web", "replica": "web-1", "node": "n1"}
+        assert started.data == {
+            "replicas": [{"deployment": "web", "replica": "web-1", "node": "n1"}]
+        }
         assert started.attributes["subject"] == "web-1"
         assert list(running.agent.running()) == ["web-1"]
 
@@ -69,7 +78,7 @@ async def test_sim_load_shows_in_the_heartbeats(platform: Platform, tmp_path: Pa
     async with running_agent(settings(platform, tmp_path)) as running:
         await platform.wait_for_trigger("agent-n1")
         spec = replica("web-1", node="n1", cpu=200)
-        await post(platform, events.REPLICA_SCHEDULED, dict(spec.to_data()), "n1")
+        await post(platform, events.REPLICA_SCHEDULED, scheduled_data(spec), "n1")
         await wait_until(lambda: seen(sink, events.REPLICA_STARTED) != [], what="started")
         async with aiohttp.ClientSession() as session:
             load = {"deployment": "web", "cpu_utilization": 90}
@@ -101,7 +110,7 @@ async def test_a_sim_agent_with_100_nodes_joins_and_heartbeats(
         )
         await platform.wait_for_trigger("agent-sim")
         spec = replica("web-1", node="sim-42")
-        await post(platform, events.REPLICA_SCHEDULED, dict(spec.to_data()), "sim-42")
+        await post(platform, events.REPLICA_SCHEDULED, scheduled_data(spec), "sim-42")
         await wait_until(lambda: seen(sink, events.REPLICA_STARTED) != [], what="started")
         [started] = seen(sink, events.REPLICA_STARTED)
         assert started.attributes["source"] == "/shoal/agents/sim-42"

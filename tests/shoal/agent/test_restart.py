@@ -15,7 +15,15 @@ from local_broker.testing import post_event
 from shoal import events
 from shoal.agent import procfs
 from tests.shoal.agent.conftest import Platform
-from tests.shoal.agent.support import Seen, broker_event, replica, seen, stop_data, wait_until
+from tests.shoal.agent.support import (
+    Seen,
+    broker_event,
+    replica,
+    scheduled_data,
+    seen,
+    stop_data,
+    wait_until,
+)
 
 
 def free_port() -> int:
@@ -79,7 +87,7 @@ async def test_a_restarted_sim_agent_runs_its_replicas_once(
     with agent_process(args, tmp_path / "agent.log") as first:
         await wait_until(lambda: len(joins(platform)) == 1, what="the first join")
         await platform.wait_for_trigger("agent-n1")
-        await post(platform, events.REPLICA_SCHEDULED, dict(spec.to_data()))
+        await post(platform, events.REPLICA_SCHEDULED, scheduled_data(spec))
         await wait_until(lambda: len(started(platform)) == 1, what="web-1 starting")
         kill(first)
     with agent_process(args, tmp_path / "agent.log") as second:
@@ -112,7 +120,7 @@ async def test_a_restarted_exec_agent_adopts_its_processes(
         with agent_process(args, tmp_path / "agent.log") as first:
             await wait_until(lambda: len(joins(platform)) == 1, what="the first join")
             await platform.wait_for_trigger("agent-n1")
-            await post(platform, events.REPLICA_SCHEDULED, dict(spec.to_data()))
+            await post(platform, events.REPLICA_SCHEDULED, scheduled_data(spec))
             await wait_until(lambda: len(started(platform)) == 1, what="web-1 starting")
             await wait_until(pids.exists, what="the replica writing its pid")
             pid = int(pids.read_text())

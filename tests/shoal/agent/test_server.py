@@ -18,7 +18,7 @@ from shoal.agent.server import build_app
 from shoal.agent.sim import SimDriver
 from shoal.agent.store import AssignmentStore
 from shoal.orchestration.spec import Resources
-from tests.shoal.agent.support import broker_event, replica
+from tests.shoal.agent.support import broker_event, replica, scheduled_data
 
 Client = TestClient[web.Request, web.Application]
 
@@ -53,7 +53,7 @@ async def sim(tmp_path: Path) -> AsyncIterator[tuple[Client, Agent]]:
 @pytest.mark.parametrize("encode", [encode_binary, encode_structured])
 async def test_an_event_is_accepted_with_202(sim: tuple[Client, Agent], encode: object) -> None:
     client, agent = sim
-    event = broker_event(events.REPLICA_SCHEDULED, replica().to_data(), "n1")
+    event = broker_event(events.REPLICA_SCHEDULED, scheduled_data(replica()), "n1")
     headers, body = encode(event)  # type: ignore[operator]
     response = await client.post("/", data=body, headers=headers)
     assert response.status == 202
@@ -70,10 +70,13 @@ def binary(type_: str, data: dict[str, object], node: str) -> tuple[dict[str, st
     [
         (({"Content-Type": "application/json"}, b"{}"), "missing ce-specversion"),
         (
-            binary(events.REPLICA_SCHEDULED, dict(replica(node="n9").to_data()), "n9"),
+            binary(events.REPLICA_SCHEDULED, scheduled_data(replica(node="n9")), "n9"),
             "node 'n9' is not run by this agent",
         ),
-        (binary(events.REPLICA_STOP_REQUESTED, {"replica": "x"}, "n1"), "data.deployment"),
+        (
+            binary(events.REPLICA_STOP_REQUESTED, {"replicas": [{"replica": "x"}]}, "n1"),
+            "data.deployment",
+        ),
     ],
 )
 async def test_an_event_it_cannot_act_on_gets_400(

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from shoal.agent.errors import InvalidEvent
-from shoal.agent.spec import parse_scheduled, parse_stop_requested
+from shoal.agent.spec import parse_scheduled, parse_scheduled_event, parse_stop_requested
 from tests.shoal.agent.support import replica
 
 SCHEDULED = {
@@ -92,7 +92,20 @@ def test_scheduled_data_must_be_an_object() -> None:
 
 
 def test_stop_requested_data() -> None:
-    data = {"deployment": "web", "replica": "web-1", "node": "n1"}
-    assert parse_stop_requested(data) == data
+    entries = [
+        {"deployment": "web", "replica": "web-1", "node": "n1"},
+        {"deployment": "db", "replica": "db-1", "node": "n1"},
+    ]
+    assert parse_stop_requested({"replicas": entries}) == entries
     with pytest.raises(InvalidEvent, match=r"data\.node"):
-        parse_stop_requested({"deployment": "web", "replica": "web-1"})
+        parse_stop_requested({"replicas": [{"deployment": "web", "replica": "web-1"}]})
+    with pytest.raises(InvalidEvent, match=r"data\.replicas must be a non-empty list"):
+        parse_stop_requested({"replicas": []})
+
+
+def test_a_scheduled_event_lists_specs() -> None:
+    other = {**SCHEDULED, "replica": "web-7d9f-x3"}
+    specs = parse_scheduled_event({"replicas": [SCHEDULED, other]})
+    assert [spec.to_data() for spec in specs] == [SCHEDULED, other]
+    with pytest.raises(InvalidEvent, match=r"data\.replicas\[1\] must be a JSON object"):
+        parse_scheduled_event({"replicas": [SCHEDULED, "web-1"]})

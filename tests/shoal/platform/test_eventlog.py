@@ -12,7 +12,7 @@ from local_broker.testing import running_broker
 from shoal import events
 from shoal.orchestration.quantity import Percent
 from shoal.orchestration.rollout import Replica, fencepost_violations
-from shoal.platform.eventlog import EventLogReader, LoggedEvent, replica_history
+from shoal.platform.eventlog import EventLogReader, LoggedEvent, news_of, replica_history
 from shoal.platform.harness import post_event
 
 
@@ -26,8 +26,35 @@ def requested(seq: int, revision: str, *names: str, deployment: str = "web") -> 
     )
 
 
-def news(seq: int, event_type: str, name: str, deployment: str = "web") -> LoggedEvent:
-    return logged(seq, event_type, deployment=deployment, replica=name, node="n1")
+def news(seq: int, event_type: str, *names: str, deployment: str = "web") -> LoggedEvent:
+    listed = [{"deployment": deployment, "replica": name, "node": "n1"} for name in names]
+    return logged(seq, event_type, replicas=listed)
+
+
+def test_an_event_listing_many_replicas_changes_each_of_its_deployment() -> None:
+    started = LoggedEvent(
+        2,
+        2.0,
+        events.REPLICA_STARTED,
+        "/shoal/agents/bulk",
+        "e2",
+        None,
+        {
+            "replicas": [
+                {"deployment": "web", "replica": "a", "node": "n1"},
+                {"deployment": "api", "replica": "x", "node": "n2"},
+                {"deployment": "web", "replica": "b", "node": "n2"},
+            ]
+        },
+    )
+
+    history = replica_history([requested(1, "v1", "a", "b"), started], "web")
+
+    assert [len(news_of(started, name)) for name in ("web", "api", "db")] == [2, 1, 0]
+    assert history[-1].replicas == (
+        Replica("a", "v1", "running", 2.0),
+        Replica("b", "v1", "running", 2.0),
+    )
 
 
 def test_a_replica_lives_from_its_request_to_its_stop() -> None:

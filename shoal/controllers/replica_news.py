@@ -1,0 +1,109 @@
+"""The deployments function's handling of replica news: started, exited, stopped, lost.
+
+An event lists many replicas (`shoal.events`), possibly of several deployments; all of it is
+handled in the invocation's one transaction, one deployment at a time: each replica's news is
+recorded, then one decision per deployment: a whole reconcile when
+`reconcile.step_on_replica_event` says so (so a 10,000-replica deployment does not re-read
+10,000 records for each event), otherwise replacements for the replicas that are gone without
+being asked (lost, or stopped unasked), at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from shoal import events
+from shoal.controllers.deployment_step import (
+    Invocation,
+    ask_to_stop,
+    create_replicas,
+    request,
+    step,
+)
+from shoal.controllers.records import entries, load_deployment, load_replica, save_replica
+from shoal.model import REPLICA, ReplicaRecord
+from shoal.orchestration.batches import grouped
+from shoal.orchestration.reconcile import step_on_replica_event
+from shoal.orchestration.rollout import restart_delay
+
+__all__ = ["REPLICA_NEWS", "on_replica_news"]
+
+REPLICA_NEWS = (
+    events.REPLICA_STARTED,
+    events.REPLICA_EXITED,
+    events.REPLICA_STOPPED,
+    events.REPLICA_LOST,
+)
+GONE = (events.REPLICA_STOPPED, events.REPLICA_LOST)
+RUNNING_NEWS = (events.REPLICA_STARTED, events.REPLICA_EXITED)
+
+
+def on_replica_news(inv: Invocation) -> None:
+    listed = entries(inv.event.data_object())
+    for deployment, news in grouped(listed, lambda entry: str(entry["deployment"])).items():
+        deployment_news(inv, deployment, news)
+
+
+def deployment_news(inv: Invocation, deployment: str, news: Sequence[Mapping[str, object]]) -> None:
+    record = load_deployment(inv.ctx.state, deployment)
+    gone_unasked = 0
+    for entry in news:
+        name, node = str(entry["replica"]), str(entry["node"])
+        replica = load_replica(inv.ctx.state, name)
+        if replica is None or replica.deployment != deployment:
+            if inv.event.type in RUNNING_NEWS:
+                inv.stop_on_node(deployment, name, node)  # not ours (any more): must not run
+            continue
+        current = noted(inv, replica, node, entry)
+        if record is None:  # left behind by a deleted deployment
+            if current is not None and current.phase != "stopping":
+                ask_to_stop(inv, current)
+        elif (
+            current is None
+            and replica.phase != "stopping"
+            and record.state != "deleting"
+            and replica.revision == record.revision
+        ):
+            gone_unasked += 1
+    if record is None:
+        return
+    if step_on_replica_event(
+        record.replicas, blocked=record.blocked, stepped_at=record.stepped_at, now=inv.now
+    ):
+        step(inv, record)
+    elif gone_unasked:  # lost, or stopped unasked: replace them at once
+        request(inv, record, {record.revision: create_replicas(inv, record, gone_unasked)})
+
+
+def noted(
+    inv: Invocation, replica: ReplicaRecord, node: str, entry: Mapping[str, object]
+) -> ReplicaRecord | None:
+    """The replica once this news is recorded; None when it is gone."""
+    kind = inv.event.type
+    if kind in GONE:
+        inv.ctx.state.delete(REPLICA, replica.name)
+        return None
+    if replica.phase == "stopping":
+        return replica  # being stopped anyway
+    if kind == events.REPLICA_STARTED:
+        if replica.node not in (None, node):
+            inv.stop_on_node(replica.deployment, replica.name, node)  # a stale copy elsewhere
+            return replica
+        if replica.phase == "running":
+            return replica  # told again: it has been ready since it first said so
+        updated = replace(replica, phase="running", node=node, ready_since=inv.now, restart_at=None)
+    elif replica.phase == "exited" and replica.restart_at is not None:
+        return replica  # this exit is noted already
+    else:
+        exit_code, reason = entry.get("exit_code"), entry.get("reason")
+        updated = replace(
+            replica,
+            phase="exited",
+            ready_since=None,
+            exit_code=exit_code if isinstance(exit_code, int) else None,
+            reason=reason if isinstance(reason, str) else None,
+            restart_at=inv.now + restart_delay(replica.restarts),
+        )
+    save_replica(inv.ctx.state, updated)
+    return updated
