@@ -27,8 +27,6 @@ from local_broker.manifests import DeliverySpec
 DEFAULT_ATTEMPT_TIMEOUT_SECONDS = 30.0
 # Knative data plane, "Dead Letter Sink": knativeerrordata carries at most 1024 characters.
 MAX_ERROR_DATA_CHARS = 1024
-_FORWARDED_PREFIXES = ("ce-", "knative-")
-_FORWARDED_HEADERS = ("content-type", "traceparent", "tracestate")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +73,10 @@ Outcome = Delivered | Failed
 
 
 def outgoing_request(event: CloudEvent, *, structured: bool) -> tuple[WireHeaders, bytes]:
+    # Only the event's own headers go out (Knative data plane, "Event Delivery"): the binding
+    # makes nothing but Content-Type and ce- headers, so there is nothing else to drop.
     encoded, body = encode_structured(event) if structured else encode_binary(event)
-    # Only the event's own headers go out (Knative data plane, "Event Delivery").
-    headers = WireHeaders()
-    for name, value in encoded.items():
-        lowered = name.lower()
-        if lowered.startswith(_FORWARDED_PREFIXES) or lowered in _FORWARDED_HEADERS:
-            headers[name] = value
+    headers = WireHeaders(encoded)
     headers["Prefer"] = "reply"
     return headers, body
 

@@ -179,8 +179,7 @@ class TriggerDispatcher:
         self._log.set_cursor(self.trigger.key, low_watermark)
 
     def _count_delivered(self, record: LogRecord) -> None:
-        self._metrics.delivered.inc()
-        self._metrics.latency.observe(max(0.0, time.time() - record.arrival))
+        self._metrics.deliveries.record(max(0.0, time.time() - record.arrival))
 
     async def _deliver(self, record: LogRecord, first: Attempt | None) -> None:
         trigger = self.trigger

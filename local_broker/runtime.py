@@ -11,8 +11,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from functools import partial
 
 from local_broker.deliver import OutgoingRequests
 from local_broker.dispatch import TriggerDispatcher
@@ -24,7 +22,12 @@ from local_broker.manifests import BrokerConfig, Trigger
 from local_broker.metrics import BrokerMetrics
 from local_broker.pinger import PingScheduler
 from local_broker.settings import BrokerSettings
-from local_broker.stamping import TTLExhaustedError, reply_with_ttl, stamp_for_ingress
+from local_broker.stamping import (
+    ArrivalClock,
+    TTLExhaustedError,
+    reply_with_ttl,
+    stamp_for_ingress,
+)
 
 BrokerKey = tuple[str, str]
 SHUTDOWN_GRACE_SECONDS = 5.0
@@ -41,6 +44,7 @@ class BrokerRuntime:
         self._client: HttpClient | None = None
         self._outgoing = OutgoingRequests()  # shared: Triggers of a Broker deliver the same events
         self._pings: PingScheduler | None = None
+        self._arrival_clock = ArrivalClock()
         self._housekeeping: asyncio.Task[None] | None = None
         self.ready = False
 
@@ -111,32 +115,29 @@ class BrokerRuntime:
 
         Raises TTLExhaustedError (nothing is appended) when any event's TTL ran out.
         """
-        return await self.start_ingest(broker, events)
+        sequences = await self.start_ingest(broker, events)
+        self.count_stored(broker, sequences)
+        return sequences
 
     def start_ingest(
         self, broker: BrokerKey, events: Sequence[CloudEvent]
     ) -> asyncio.Future[list[int | None]]:
-        """`ingest` without a coroutine: the future settles once the events are committed.
+        """`ingest` without a coroutine: the future settles once the events are committed,
+        and its owner then calls `count_stored`. The ingress answers from the future's
+        callback, which spares a task per request.
 
-        The ingress answers from the future's callback, which spares a task per request.
         TTLExhaustedError and LogClosed are raised at once (nothing is appended).
         """
         now = time.time()
-        arrival = datetime.fromtimestamp(now, UTC)
+        arrival = self._arrival_clock.stamp(now)
         stamped = [stamp_for_ingress(event, arrival) for event in events]
-        stored = self.logs[broker].start_append(stamped, now=now)
-        stored.add_done_callback(partial(self._count_accepted, broker))
-        return stored
+        return self.logs[broker].start_append(stamped, now=now)
 
-    def _count_accepted(self, broker: BrokerKey, stored: asyncio.Future[list[int | None]]) -> None:
-        if stored.cancelled() or stored.exception() is not None:
-            return
-        sequences = stored.result()
+    def count_stored(self, broker: BrokerKey, sequences: list[int | None]) -> None:
         accepted = sum(1 for seq in sequences if seq is not None)
         counters = self.metrics.for_broker("/".join(broker))
-        counters.accepted.inc(accepted)
-        if accepted < len(sequences):
-            counters.duplicates.inc(len(sequences) - accepted)
+        counters.accepted += accepted
+        counters.duplicates += len(sequences) - accepted
 
     async def _keep_house(self) -> None:
         last_prune = 0.0

@@ -7,6 +7,7 @@ broker. The event's data is never touched.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 from local_broker.event import CloudEvent
@@ -49,11 +50,34 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def stamp_for_ingress(event: CloudEvent, arrival: datetime) -> CloudEvent:
-    ttl = next_ttl(event.attributes.get(TTL_ATTRIBUTE))
+class ArrivalClock:
+    """`knativearrivaltime` values for POSIX times: the same text as `rfc3339` of the datetime,
+    with the date and time of day formatted once per second (each event needs one)."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def stamp(self, now: float) -> str:
+        second = math.floor(now)
+        micros = round((now - second) * 1_000_000)
+        if micros == 1_000_000:
+            second, micros = second + 1, 0
+        if second != self._second:
+            self._second = second
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        return f"{self._prefix}.{micros:06d}Z"
+
+
+def stamp_for_ingress(event: CloudEvent, arrival: datetime | str) -> CloudEvent:
+    """The event with `knativearrivaltime` (a datetime, or its `rfc3339` text) and the next TTL."""
+    attributes = dict(event.attributes)
+    ttl = next_ttl(attributes.get(TTL_ATTRIBUTE))
     if ttl <= 0:
         raise TTLExhaustedError(event.id, ttl)
-    return event.with_attributes(knativearrivaltime=rfc3339(arrival), knativebrokerttl=ttl)
+    attributes["knativearrivaltime"] = arrival if isinstance(arrival, str) else rfc3339(arrival)
+    attributes[TTL_ATTRIBUTE] = ttl
+    return CloudEvent(attributes, event.data)
 
 
 def reply_with_ttl(delivered: CloudEvent, reply: CloudEvent) -> CloudEvent:

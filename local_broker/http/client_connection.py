@@ -19,6 +19,9 @@ from local_broker.http.message import Headers
 MAX_RESPONSE_BODY_BYTES: Final = 64 * 1024 * 1024
 MAX_RESPONSE_HEAD_BYTES: Final = 64 * 1024
 _FRAMING: Final = frozenset({"content-length", "transfer-encoding"})
+# Lowercased names of the response header fields seen most (subscribers send few distinct ones).
+_HEADER_NAMES: dict[bytes, str] = {}
+_MAX_HEADER_NAMES: Final = 256
 
 
 class HttpClientError(Exception):
@@ -160,7 +163,11 @@ class ClientConnection(asyncio.Protocol):
         self._head_bytes += len(name) + len(value)
         if self._head_bytes > MAX_RESPONSE_HEAD_BYTES:
             raise BadResponseError(f"the response head is over {MAX_RESPONSE_HEAD_BYTES} bytes")
-        lowered = name.decode("latin-1").lower()
+        lowered = _HEADER_NAMES.get(name)
+        if lowered is None:
+            lowered = name.decode("latin-1").lower()
+            if len(_HEADER_NAMES) < _MAX_HEADER_NAMES:
+                _HEADER_NAMES[name] = lowered
         if lowered in _FRAMING:
             self._framed = True
         # surrogateescape, as aiohttp: a value that is not UTF-8 reaches the binding, which fails it

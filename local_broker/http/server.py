@@ -15,11 +15,12 @@ from local_broker.http.server_connection import (
     Clock,
     Handler,
     HandlerResult,
+    Later,
     ServerConnection,
     ServerLimits,
 )
 
-__all__ = ["Handler", "HandlerResult", "HttpServer", "ServerLimits"]
+__all__ = ["Handler", "HandlerResult", "HttpServer", "Later", "ServerLimits"]
 
 _SWEEP_SECONDS: Final = 1.0
 

@@ -14,8 +14,8 @@ Semantics a handler and a client can rely on:
 - a client that starts a request must finish sending it within `request_seconds` (else 408 and
   close), and an idle keep-alive connection closes after `idle_seconds`;
 - a handler that raises gets a 500 with a JSON body; the error is logged;
-- a handler may answer at once (a `Response`), later (an `asyncio.Future` of one), or be a
-  coroutine function (run as a task): the first two spare a task per request on hot paths.
+- a handler may answer at once (a `Response`), later (an `asyncio.Future` of one, or a `Later`),
+  or be a coroutine function (run as a task): all but the last spare a task per request.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from email.utils import formatdate
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import httptools
@@ -36,7 +37,20 @@ from local_broker.http.message import Headers, Request, Response, json_response,
 if TYPE_CHECKING:
     from local_broker.http.server import HttpServer
 
-HandlerResult = Coroutine[Any, Any, Response] | asyncio.Future[Response] | Response
+
+@dataclass(frozen=True, slots=True)
+class Later:
+    """An answer that waits for `future`: then `answer(future)` makes the response.
+
+    One callback per request, where a future of a Response chained on the work's own future
+    costs a second future and two more loop callbacks.
+    """
+
+    future: asyncio.Future[Any]
+    answer: Callable[[asyncio.Future[Any]], Response]
+
+
+HandlerResult = Coroutine[Any, Any, Response] | asyncio.Future[Response] | Later | Response
 Handler = Callable[[Request], HandlerResult]
 MAX_QUEUED: Final = 16  # complete pipelined requests waiting per connection
 # httptools buffers a header field until it ends: bound what an unfinished head may hold.
@@ -328,6 +342,8 @@ class ServerConnection(asyncio.Protocol):
             return
         if isinstance(result, Response):
             self._answer(result)
+        elif isinstance(result, Later):
+            result.future.add_done_callback(partial(self._answer_later, result.answer))
         elif isinstance(result, asyncio.Future):
             result.add_done_callback(self._handled)
         else:
@@ -340,6 +356,17 @@ class ServerConnection(asyncio.Protocol):
             response = _handler_failed(error)
         else:
             response = answer.result()
+        self._answer(response)
+
+    def _answer_later(
+        self, answer: Callable[[asyncio.Future[Any]], Response], done: asyncio.Future[Any]
+    ) -> None:
+        try:
+            response = answer(done)
+        except asyncio.CancelledError:
+            response = _error(503, "the server is shutting down")
+        except Exception as error:
+            response = _handler_failed(error)
         self._answer(response)
 
     def _answer(self, response: Response) -> None:

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from local_broker.http.message import Request, Response
-from local_broker.http.server import Handler, HandlerResult, HttpServer
+from local_broker.http.server import Handler, HandlerResult, HttpServer, Later
 from tests.local_broker.http.test_server import closed_by_server, post, read_response
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -87,3 +87,21 @@ async def test_requests_pipelined_after_an_immediate_close_are_not_answered() ->
         assert await closed_by_server(reader)
     assert status == 200
     assert headers["connection"] == "close"
+
+
+async def test_a_later_answer_is_made_from_the_settled_future() -> None:
+    def handle(request: Request) -> HandlerResult:
+        work: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        if request.path == "/cancel":
+            work.cancel()
+        elif request.path == "/fail":
+            work.set_exception(RuntimeError("the work failed"))
+        else:
+            asyncio.get_running_loop().call_soon(work.set_result, 7)
+        return Later(work, lambda done: Response(200, str(done.result()).encode()))
+
+    async with serving(handle) as (reader, writer):
+        writer.write(post("/ok", b"") + post("/fail", b"") + post("/cancel", b""))
+        answers = [await read_response(reader) for _ in range(3)]
+    assert [(status, body) for status, _headers, body in answers[:1]] == [(200, b"7")]
+    assert [status for status, _headers, _body in answers] == [200, 500, 503]
