@@ -8,7 +8,6 @@ adapter) points at stderr, where Knative and `shoal up` collect them.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import sys
@@ -46,13 +45,16 @@ def configure_logging(stream: TextIO = sys.stderr, level: int = logging.INFO) ->
 class FunctionLogger:
     """`log.info("placed", node="n1")` -> one JSON line with the bound fields and `node`."""
 
+    __slots__ = ("_bound", "_logger")
+
     def __init__(self, function: str) -> None:
         self._logger = logging.getLogger(f"{ROOT_LOGGER}.{function}")
         self._bound: Mapping[str, object] = {"function": function}
 
     def bind(self, **fields: object) -> FunctionLogger:
         """A logger that adds `fields` to every line."""
-        bound = copy.copy(self)
+        bound = object.__new__(FunctionLogger)  # every invocation binds: skip getLogger
+        bound._logger = self._logger
         bound._bound = {**self._bound, **fields}
         return bound
 

@@ -24,7 +24,8 @@ _EXTENSION_NAME = re.compile(r"[a-z0-9]{1,20}")
 
 
 def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return utc.isoformat().replace("+00:00", "Z")
 
 
 def build_outbox(

@@ -45,11 +45,15 @@ _RETURNING = " RETURNING version, body, labels"
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
+# One encoder for every call: `json.dumps` with options builds a new one each time.
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
+
+
 def dump_json(value: object) -> str:
     """Serialize what both backends can store: no NaN or infinities (not JSON) and no NUL
     characters in strings (PostgreSQL's jsonb cannot hold them)."""
-    text = json.dumps(value, allow_nan=False, separators=(",", ":"))
-    if _NUL_ESCAPE.search(text):
+    text = _ENCODER.encode(value)
+    if "\\u0000" in text and _NUL_ESCAPE.search(text):
         raise ValueError("JSON strings must not contain NUL (\\u0000) characters")
     return text
 

@@ -4,6 +4,8 @@ Every transaction starts with `BEGIN IMMEDIATE`, which takes the database's writ
 first read. Writers therefore run one at a time (across threads and processes) and each sees the
 latest committed state, so read-modify-write is serializable without any version checks. A writer
 that cannot get the lock within `BUSY_TIMEOUT_SECONDS` gets `Conflict` (retry the transaction).
+Within one process, transactions first queue on a `threading.Lock`, which wakes the next one as
+soon as the lock is free; SQLite's busy handler, left to arbitrate between processes, sleeps.
 WAL lets readers of other connections proceed while a writer holds the lock.
 
 Connections are kept for reuse: opening one per transaction costs a WAL checkpoint whenever the
@@ -37,14 +39,18 @@ MINIMUM_SQLITE = (3, 35, 0)  # RETURNING
 SYNCHRONOUS_MODES = ("normal", "full")
 
 
+def _translation(error: sqlite3.OperationalError, path: Path) -> StateError:
+    if error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return Conflict(f"the SQLite database {path} stayed locked by another writer")
+    return StoreUnavailable(f"SQLite database {path}: {error}")
+
+
 @contextmanager
 def _translated(path: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.OperationalError as error:
-        if error.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
-            raise Conflict(f"the SQLite database {path} stayed locked by another writer") from error
-        raise StoreUnavailable(f"SQLite database {path}: {error}") from error
+        raise _translation(error, path) from error
 
 
 def _enable_wal(connection: sqlite3.Connection, path: Path) -> None:
@@ -66,17 +72,26 @@ def _enable_wal(connection: sqlite3.Connection, path: Path) -> None:
 
 
 class _Executor:
+    # Plain try/except rather than `_translated`: a context manager per statement is a fifth of
+    # a small transaction's cost. sqlite3 keeps each connection's prepared statements (keyed by
+    # the SQL text, which is constant per call site), so nothing is parsed twice.
+    __slots__ = ("_connection", "_path")
+
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self._connection = connection
         self._path = path
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
-        with _translated(self._path):
+        try:
             return self._connection.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as error:
+            raise _translation(error, self._path) from error
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> int:
-        with _translated(self._path):
+        try:
             return self._connection.execute(sql, params).rowcount
+        except sqlite3.OperationalError as error:
+            raise _translation(error, self._path) from error
 
     def execute_many(self, sql: str, params: Iterable[Sequence[object]]) -> None:
         with _translated(self._path):
@@ -101,6 +116,7 @@ class SQLiteStore:
         self._clock = clock
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._writer = threading.Lock()
         self._closed = False
         try:
             connection = self._checkout()
@@ -135,16 +151,32 @@ class SQLiteStore:
 
     @contextmanager
     def _begin(self) -> Iterator[_Executor]:
-        connection = self._checkout()
+        # Writers of this process queue on a lock, which hands over at once; SQLite's own busy
+        # handler (for writers in other processes) sleeps 1, 2, 5, 10... ms between tries.
+        if not self._writer.acquire(timeout=BUSY_TIMEOUT_SECONDS):
+            raise Conflict(f"the SQLite database {self._path} stayed locked by another writer")
         try:
-            with _translated(self._path):
-                connection.execute("BEGIN IMMEDIATE")
-            yield _Executor(connection, self._path)
-            with _translated(self._path):
-                connection.execute("COMMIT")
-        except BaseException:
-            connection.close()  # rolls back whatever the transaction did
-            raise
+            connection = self._checkout()
+            try:
+                executor = _Executor(connection, self._path)
+                executor.execute("BEGIN IMMEDIATE")
+                yield executor
+                executor.execute("COMMIT")
+            except BaseException:
+                self._roll_back(connection)
+                raise
+            self._checkin(connection)
+        finally:
+            self._writer.release()
+
+    def _roll_back(self, connection: sqlite3.Connection) -> None:
+        """Undo the transaction and keep the connection; close it if even that fails."""
+        try:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+        except sqlite3.Error:
+            connection.close()  # closing rolls back whatever the transaction did
+            return
         self._checkin(connection)
 
     def _connect(self) -> sqlite3.Connection:

@@ -7,8 +7,9 @@ import json
 import pytest
 from cloudevents.http import from_http
 
+from shoal.runtime.errors import NotACloudEventError
 from shoal.runtime.event import Event
-from shoal.runtime.wire import binary_message, parse_request, structured_message
+from shoal.runtime.wire import binary_message, parse_request, parse_with_sdk, structured_message
 
 BINARY = {"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/tests", "ce-type": "t"}
 STRUCTURED = {"Content-Type": "application/cloudevents+json"}
@@ -84,3 +85,44 @@ def test_structured_messages_are_the_json_format_unchanged() -> None:
 
     assert headers == {"Content-Type": "application/cloudevents+json"}
     assert json.loads(body) == emitted
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ({**BINARY, "Content-Type": "application/json"}, b'{"a": [1, "x"]}'),
+        ({**BINARY, "Content-Type": "application/json; charset=utf-8"}, b"null"),
+        ({**BINARY, "Content-Type": "text/plain"}, b"plain"),
+        (BINARY, b""),
+        (BINARY, b"opaque"),
+        ({**BINARY, "ce-subject": "caf%C3%A9", "ce-time": "2026-01-02T03:04:05Z"}, b""),
+        ({**BINARY, "CE-Node": "n%201", "ce-knativebrokerttl": "255"}, b""),
+        ({**BINARY, "ce-dataschema": "https://x/s", "ce-traceparent": "00-ab-cd-01"}, b""),
+        ({**BINARY, "ce-id": "", "Content-Type": "application/json"}, b"{}"),
+        ({**BINARY, "Content-Type": "application/json"}, b"{not json"),
+    ],
+    ids=[
+        "json",
+        "json-charset",
+        "text",
+        "no-data",
+        "bytes",
+        "encoded-subject",
+        "extensions",
+        "dataschema",
+        "empty-id",
+        "bad-json",
+    ],
+)
+def test_the_binary_hot_path_reads_what_the_sdk_reads(headers: dict[str, str], body: bytes) -> None:
+    try:
+        expected: object = parse_with_sdk(headers, body)
+    except NotACloudEventError as error:
+        expected = type(error)
+
+    try:
+        actual: object = parse_request(headers, body)
+    except NotACloudEventError as error:
+        actual = type(error)
+
+    assert actual == expected
