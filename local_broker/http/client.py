@@ -152,7 +152,7 @@ class HttpClient:
         connection = self._take_idle(target.key)
         if connection is None:
             return None
-        loop = asyncio.get_running_loop()
+        loop = connection.loop
         data = _request_bytes(method, target, headers, body)
         self._in_flight.add(connection)
         if self._timeouts is None:

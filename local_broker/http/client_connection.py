@@ -72,6 +72,11 @@ class ClientConnection(asyncio.Protocol):
         self._body_bytes = 0
 
     @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop it was made on (asking asyncio for the running one costs a getpid())."""
+        return self._loop
+
+    @property
     def closed(self) -> bool:
         return self._transport is None
 
