@@ -58,16 +58,35 @@ def _placeholders(sql: str) -> str:
 
 
 class _Executor:
+    """Runs one transaction's statements. A pooled connection is not checked when it is taken
+    (that would cost a round trip per transaction); if the server closed it meanwhile (a
+    restart), the first statement fails and that is a `Conflict`: nothing was committed, and
+    `run_in_transaction` re-runs the transaction on a fresh connection."""
+
+    __slots__ = ("_connection", "_first")
+
     def __init__(self, connection: Connection) -> None:
         self._connection = connection
+        self._first = True
 
     def query(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
-        with _translated():
-            return self._connection.execute(_placeholders(sql), params).fetchall()
+        return self._run(sql, params).fetchall()
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> int:
-        with _translated():
-            return self._connection.execute(_placeholders(sql), params).rowcount
+        return self._run(sql, params).rowcount
+
+    def _run(self, sql: str, params: Sequence[object]) -> psycopg.Cursor[TupleRow]:
+        try:
+            cursor = self._connection.execute(_placeholders(sql), params)
+        except psycopg.OperationalError as error:
+            if self._first and self._connection.broken:
+                raise Conflict(
+                    f"the pooled PostgreSQL connection was closed (a server restart?): {error}"
+                ) from error
+            with _translated():
+                raise
+        self._first = False
+        return cursor
 
     def execute_many(self, sql: str, params: Iterable[Sequence[object]]) -> None:
         with _translated(), self._connection.cursor() as cursor:
@@ -95,7 +114,6 @@ class PostgresStore:
             max_size=POOL_MAX_SIZE,
             timeout=POOL_TIMEOUT_SECONDS,
             configure=_configure,
-            check=ConnectionPool.check_connection,  # a restarted server costs no failed call
             name="shoal-state",
             open=True,
         )
