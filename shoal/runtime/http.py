@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from typing import Protocol, cast
+from collections.abc import Mapping
+from typing import Any, Protocol, cast
 
 import flask
 
@@ -57,12 +58,29 @@ def respond(invoker: Invoker, request: flask.Request) -> flask.Response:
         return flask.Response(json.dumps(info), 200, mimetype="application/json")
     if request.method != "POST":
         return flask.Response(status=405, headers={"Allow": "GET, HEAD, POST"})
-    result = invoker.handle(dict(request.headers.items()), request.get_data())
-    response = flask.Response(result.body, result.status, dict(result.headers))
-    if not result.body:
-        # An empty 2xx without ce- headers is "no reply" (Knative); no Content-Type either.
-        del response.headers["Content-Type"]
-    return response
+    result = invoker.handle(request_headers(request.environ), request.get_data())
+    # An empty 2xx without ce- headers is "no reply" (Knative): no Content-Type either.
+    return _Answer(result.body, result.status, dict(result.headers))
+
+
+class _Answer(flask.Response):
+    """A response with only the headers given: no default Content-Type."""
+
+    default_mimetype = None
+
+
+def request_headers(environ: Mapping[str, Any]) -> dict[str, str]:
+    """A request's headers, names lower-cased, read from the WSGI environ (PEP 3333: header
+    `ce-id` is `HTTP_CE_ID`, Content-Type is `CONTENT_TYPE`); cheaper than Werkzeug's view."""
+    headers = {
+        key[5:].lower().replace("_", "-"): value
+        for key, value in environ.items()
+        if key[:5] == "HTTP_"
+    }
+    content_type = environ.get("CONTENT_TYPE")
+    if content_type:
+        headers["content-type"] = content_type
+    return headers
 
 
 def make_target(spec: FunctionSpec) -> Target:
