@@ -8,9 +8,12 @@
 # The agent, from the same image:
 #   docker run --network host IMAGE shoal agent --name n1 --broker URL --listen 0.0.0.0:9100
 
+# Any Debian-based image with Python 3.11 as `python3` and its venv module: python:3.11-slim, or
+# Debian's own python3 + python3-venv (how tests/deploy/test_image.py builds it, with no registry).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# Build: Shoal's wheel, then a virtualenv with it and its dependencies (binary wheels only).
+# Build: a virtualenv, Shoal's wheel built with its pip, then the wheel and its dependencies
+# installed into it (binary wheels only: no compiler is needed, here or later).
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
@@ -18,12 +21,12 @@ COPY pyproject.toml README.md ./
 COPY shoal/ shoal/
 COPY local_broker/ local_broker/
 COPY functions/ functions/
-RUN python -m pip wheel --no-deps --wheel-dir /dist . \
-    && python -m venv /opt/shoal \
+RUN python3 -m venv /opt/shoal \
+    && /opt/shoal/bin/pip wheel --no-deps --wheel-dir /dist . \
     && /opt/shoal/bin/pip install --only-binary=:all: /dist/shoal-*.whl
 
-# Run: the slim base, the virtualenv, the function sources FUNCTION_SOURCE points at; no build
-# tools, no root.
+# Run: the same base (the virtualenv's python links to its python3), the virtualenv, the function
+# sources FUNCTION_SOURCE points at; no build tools, no root.
 FROM ${PYTHON_IMAGE}
 ENV PATH=/opt/shoal/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 RUN groupadd --system --gid 10001 shoal \

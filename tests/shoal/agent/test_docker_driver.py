@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from shoal.agent.docker_driver import DockerDriver
 from shoal.agent.driver import Driver
 from shoal.agent.errors import DriverError
 from shoal.agent.spec import ReplicaSpec
+from shoal.platform.plan import free_port
 from tests.docker_engine import Engine, require_engine
 from tests.shoal.agent import test_driver_contract as contract
 from tests.shoal.agent.support import replica, wait_until
@@ -102,13 +102,6 @@ def containers(engine: Engine, node: str) -> list[dict[str, Any]]:
         return [container.attrs for container in found]
     finally:
         client.close()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def test_the_kind_is_docker(driver: Driver) -> None:
