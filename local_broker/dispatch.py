@@ -63,6 +63,8 @@ class TriggerDispatcher:
         self._metrics = metrics.for_trigger(trigger.key)
         self._outgoing = outgoing
         self._structured = trigger.delivery.format == "json"
+        # A filter that implies one event type sleeps through commits without that type.
+        self._event_type = trigger.filter.required_value("type")
         # The in-flight window: a counter and one waiter (only _run takes slots), which is
         # cheaper than asyncio.Semaphore on a path taken once per delivery.
         self._free_slots = window
@@ -110,7 +112,11 @@ class TriggerDispatcher:
         while not self._stopping:
             records = self._log.read_after(self._position, READ_BATCH)
             if not records:
-                await self._log.wait_beyond(self._position)
+                quiet_until = await self._log.wait_beyond(self._position, self._event_type)
+                if quiet_until > self._position:  # nothing there this Trigger could match
+                    self._position = quiet_until
+                    if not self._pending:
+                        self._log.set_cursor(key, quiet_until)
                 continue
             for record in records:
                 if self.trigger.filter.matches(record.event):

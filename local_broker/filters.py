@@ -66,6 +66,13 @@ class Filter(ABC):
     def matches(self, event: CloudEvent) -> bool:
         """Whether `event` passes this filter."""
 
+    def required_value(self, name: str) -> str | None:
+        """A value attribute `name` must have for any event to match, if the filter implies one.
+
+        The broker wakes a Trigger only for commits holding events it could match.
+        """
+        return None
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Filter) and self._key == other._key
 
@@ -112,6 +119,9 @@ class _Attributes(Filter):
                 return False
         return True
 
+    def required_value(self, name: str) -> str | None:
+        return next((expected for key, expected in self._equal if key == name), None)
+
 
 class _Affix(Filter):
     """`prefix` and `suffix`: every attribute's value starts (or ends) with the given text."""
@@ -142,6 +152,10 @@ class _All(Filter):
 
     def matches(self, event: CloudEvent) -> bool:
         return all(nested.matches(event) for nested in self._filters)
+
+    def required_value(self, name: str) -> str | None:
+        values = (nested.required_value(name) for nested in self._filters)
+        return next((value for value in values if value is not None), None)
 
 
 class _Any(Filter):

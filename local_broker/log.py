@@ -81,9 +81,12 @@ class EventLog:
         self._closed = False
         self._closer: asyncio.Task[None] | None = None
         # Waiters park on one Event; each commit sets it and installs a fresh one, so a commit
-        # costs one wake-up per waiting task and no per-waiter bookkeeping.
+        # costs one wake-up per waiting task and no per-waiter bookkeeping. Waiters interested
+        # in one event type only park by that type and sleep through commits without it.
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed = asyncio.Event()
+        self._by_type: dict[str, list[asyncio.Future[int]]] = {}
+        self._woken_head = self._tail.head  # commits up to here were announced to the waiters
         self._writer = GroupCommitWriter(writer, after_commit=self._notify_commit)
 
     @classmethod
@@ -149,17 +152,39 @@ class EventLog:
         """The highest committed sequence number (0 when nothing was ever appended)."""
         return self._tail.head
 
-    async def wait_beyond(self, seq: int) -> None:
-        """Return once head() > seq, or once the log is closing."""
+    async def wait_beyond(self, seq: int, event_type: str | None = None) -> int:
+        """Return once head() > seq, or once the log is closing.
+
+        With `event_type`, return only once events of that type (may) follow `seq`, or at
+        the latest at the next `wake_type_waiters()`. The result is then the sequence number
+        up to which no event of that type follows `seq`: the caller may skip to it unread.
+        Without, the result is `seq`.
+        """
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             self._loop, self._changed = loop, asyncio.Event()
+            self._by_type.clear()
+        if event_type is not None:
+            if self._tail.head > seq or self._closing:
+                await asyncio.sleep(0)
+                return seq
+            woken: asyncio.Future[int] = loop.create_future()
+            self._by_type.setdefault(event_type, []).append(woken)
+            return max(seq, await woken)
         while self._tail.head <= seq:
             if self._closing:
                 # Still yield: a read/wait loop that misses the shutdown must not freeze the loop.
                 await asyncio.sleep(0)
-                return
+                return seq
             await self._changed.wait()
+        return seq
+
+    def wake_type_waiters(self) -> None:
+        """Wake every waiter parked by event type (call it now and then from the loop): a
+        Trigger that rarely matches still moves its cursor, so it holds back no pruning."""
+        waiting, self._by_type = self._by_type, {}
+        for futures in waiting.values():
+            _resolve(futures, self._woken_head)
 
     def read_after(self, seq: int, limit: int) -> list[LogRecord]:
         """Up to `limit` committed records with sequence numbers above `seq`, in order."""
@@ -279,3 +304,23 @@ class EventLog:
     def _wake(self) -> None:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
+        previous = self._woken_head
+        if not self._by_type:
+            self._woken_head = self._tail.head
+            return
+        records = self._tail.read_after(previous, self._tail.head - previous)
+        self._woken_head = records[-1].seq if records else self._tail.head
+        if records is None or self._closing:  # not in memory (never expected): wake them all
+            waiting, self._by_type = self._by_type, {}
+            for futures in waiting.values():
+                _resolve(futures, previous)
+            return
+        # None of these types was committed between `previous` and the waiter's parking.
+        for event_type in {record.event.type for record in records}:
+            _resolve(self._by_type.pop(event_type, []), previous)
+
+
+def _resolve(futures: list[asyncio.Future[int]], quiet_until: int) -> None:
+    for future in futures:
+        if not future.done():  # its dispatcher was cancelled
+            future.set_result(quiet_until)

@@ -144,6 +144,7 @@ class BrokerRuntime:
         while True:
             await asyncio.sleep(CURSOR_FLUSH_SECONDS)
             for log in self.logs.values():
+                log.wake_type_waiters()  # Triggers that matched nothing lately move on too
                 log.flush_cursors()
             now = time.time()
             if now - last_prune > 60.0:
