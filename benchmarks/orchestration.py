@@ -46,7 +46,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from shoal import events  # noqa: E402
-from shoal.model import DEPLOYMENT, NODE, DeploymentRecord  # noqa: E402
+from shoal.model import DEPLOYMENT, LEASE, DeploymentRecord  # noqa: E402
 from shoal.platform.eventlog import (  # noqa: E402
     EventLogReader,
     LoggedEvent,
@@ -217,8 +217,8 @@ class StateProbe:
     def heartbeat_lag(self) -> float:
         """Seconds since the heartbeat of the median ready node that nodes recorded last: how
         far nodes is behind the heartbeats (plus up to one interval)."""
-        nodes = self._bodies(NODE)
-        beats = sorted(float(str(body["last_heartbeat"])) for body in nodes if body["ready"])
+        leases = self._bodies(LEASE)
+        beats = sorted(float(str(body["renewed_at"])) for body in leases if not body["expired"])
         return time.time() - beats[len(beats) // 2] if beats else 0.0
 
     def close(self) -> None:

@@ -26,7 +26,16 @@ from datetime import UTC, datetime
 
 import flask
 
-from shoal.model import DEPLOYMENT, NODE, REPLICA, DeploymentRecord, NodeRecord, ReplicaRecord
+from shoal.model import (
+    DEPLOYMENT,
+    LEASE,
+    NODE,
+    REPLICA,
+    DeploymentRecord,
+    LeaseRecord,
+    NodeRecord,
+    ReplicaRecord,
+)
 from shoal.runtime import StateReader, http_function
 
 API_VERSION = "shoal.dev/v1"
@@ -44,7 +53,7 @@ def _resources(cpu_millis: int, memory_mib: int) -> JSON:
     return {"cpu_millis": cpu_millis, "memory_mib": memory_mib}
 
 
-def deployment_view(body: Mapping[str, object]) -> JSON:
+def deployment_view(body: Mapping[str, object], _companion: Mapping[str, object] | None) -> JSON:
     record = DeploymentRecord.from_body(body)
     numbers = {revision.hash: revision.number for revision in record.revisions}
     return {
@@ -77,7 +86,7 @@ def _image_of(manifest: Mapping[str, object]) -> str | None:
     return image if isinstance(image, str) else None
 
 
-def replica_view(body: Mapping[str, object]) -> JSON:
+def replica_view(body: Mapping[str, object], _companion: Mapping[str, object] | None) -> JSON:
     record = ReplicaRecord.from_body(body)
     return {
         "name": record.name,
@@ -95,19 +104,23 @@ def replica_view(body: Mapping[str, object]) -> JSON:
     }
 
 
-def node_view(body: Mapping[str, object]) -> JSON:
+def node_view(body: Mapping[str, object], lease_body: Mapping[str, object] | None) -> JSON:
+    """The Node with its Lease's heartbeat time and usage (none before its first heartbeat)."""
     record = NodeRecord.from_body(body)
+    lease = None if lease_body is None else LeaseRecord.from_body(lease_body)
     return {
         "name": record.name,
         "ready": record.ready,
         "capacity": _resources(record.cpu_millis, record.memory_mib),
         "allocated": _resources(record.allocated_cpu_millis, record.allocated_memory_mib),
-        "usage": _resources(record.usage_cpu_millis, record.usage_memory_mib),
+        "usage": _resources(
+            lease.usage_cpu_millis if lease else 0, lease.usage_memory_mib if lease else 0
+        ),
         "replicas": sum(record.deployment_replicas.values()),
         "ports": list(record.ports),
         "labels": dict(record.labels),
         "joined_at": _time(record.joined_at),
-        "last_heartbeat": _time(record.last_heartbeat),
+        "last_heartbeat": _time(lease.renewed_at if lease else None),
         "agent_url": record.agent_url,
     }
 
@@ -117,14 +130,16 @@ class Collection:
     """One resource path: the stored kind, how an item reads, the label filters it takes."""
 
     kind: str
-    view: Callable[[Mapping[str, object]], JSON]
+    view: Callable[[Mapping[str, object], Mapping[str, object] | None], JSON]
     filters: tuple[str, ...] = ()
+    companion: str | None = None
+    """A kind named like the item whose body the view also takes (a Node's Lease)."""
 
 
 COLLECTIONS = {
     "deployments": Collection(DEPLOYMENT, deployment_view),
     "replicas": Collection(REPLICA, replica_view, filters=("deployment", "node")),
-    "nodes": Collection(NODE, node_view),
+    "nodes": Collection(NODE, node_view, companion=LEASE),
 }
 READ_METHODS = ("GET", "HEAD")
 
@@ -161,9 +176,19 @@ def answer(method: str, path: str, query: Mapping[str, str], state: StateReader)
         resource = state.get(collection.kind, parts[1])
         if resource is None:
             return _error(404, f"{collection.kind.lower()} {parts[1]!r} not found")
-        return Answer(200, collection.view(resource.body))
+        companion = None
+        if collection.companion is not None:
+            found = state.get(collection.companion, parts[1])
+            companion = None if found is None else found.body
+        return Answer(200, collection.view(resource.body, companion))
     selector = {name: query[name] for name in collection.filters if name in query}
-    items = [collection.view(r.body) for r in state.list(collection.kind, label_selector=selector)]
+    companions = (
+        {r.name: r.body for r in state.list(collection.companion)} if collection.companion else {}
+    )
+    items = [
+        collection.view(r.body, companions.get(r.name))
+        for r in state.list(collection.kind, label_selector=selector)
+    ]
     return Answer(
         200, {"apiVersion": API_VERSION, "kind": f"{collection.kind}List", "items": items}
     )

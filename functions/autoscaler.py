@@ -4,12 +4,12 @@ On each `autoscaler` tick (every 15 s locally, HPA's default sync period; every 
 Knative, the finest cron schedule) each autoscaled deployment is evaluated with
 `shoal.orchestration.autoscale.decide`, from the deployment's replica count (`replicas`, as HPA
 reads the scale's spec) and its replicas' cpu utilisation, which agents report in heartbeats
-and nodes keeps on the Node records. When the decision differs from the deployment's count it
+and nodes keeps in their Lease records. When the decision differs from the deployment's count it
 emits `deployment.scaled` {deployment, replicas, reason}; since that is checked on every tick, a
 lost event is sent again on the next.
 
 Replicas are fed to HPA's algorithm as the controller groups pods: `running` ones are ready,
-with their metric, or missing when their node has not reported one (or is not ready); those
+with their metric, or missing when their node has not reported one (or is lost); those
 not started yet (`pending`, `unschedulable`, `scheduled`) are Pending, so not yet ready; an
 `exited` one is started but without a metric; `stopping`, `stopped` and `lost` ones are on
 their way out and left out, as HPA leaves out deleted and failed pods.
@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from typing import cast
 
 from shoal import events
-from shoal.model import DEPLOYMENT, NODE, REPLICA, DeploymentRecord, NodeRecord, ReplicaRecord
+from shoal.model import DEPLOYMENT, LEASE, REPLICA, DeploymentRecord, LeaseRecord, ReplicaRecord
 from shoal.orchestration.autoscale import History, PodMetric, Policy, decide
 from shoal.orchestration.spec import Autoscale, parse_deployment
 from shoal.runtime import Context, Emit, Event, Tick, function
@@ -98,12 +98,12 @@ def _autoscale(deployment: DeploymentRecord) -> Autoscale | None:
 
 
 def _utilization(tx: Transaction) -> dict[str, float]:
-    """Each replica's cpu utilisation as its ready node last reported it."""
+    """Each replica's cpu utilisation as its live node last reported it (in its Lease)."""
     utilization: dict[str, float] = {}
-    for resource in tx.list(NODE):
-        node = NodeRecord.from_body(resource.body)
-        if node.ready:
-            utilization.update(node.replica_cpu_utilization)
+    for resource in tx.list(LEASE):
+        lease = LeaseRecord.from_body(resource.body)
+        if not lease.expired:
+            utilization.update(lease.replica_cpu_utilization)
     return utilization
 
 

@@ -1,19 +1,20 @@
 """nodes: node membership and liveness (joins, heartbeats, loss after missed heartbeats).
 
 - `node.joined` {node, capacity, labels, replicas}: the Node is created or updated (capacity,
-  labels, ready) and keeps what the scheduler placed on it.
-- `node.heartbeat` {node, capacity, allocated, usage, replicas}: `last_heartbeat`, usage and
-  each replica's cpu utilisation (what the autoscaler reads). For a ready node that is one get
-  and one put: a thousand nodes beat every second.
+  labels, ready) and keeps what the scheduler placed on it; its Lease is renewed.
+- `node.heartbeat` {node, capacity, allocated, usage, replicas}: the node's `Lease`
+  (`shoal.model.lease`) is renewed with the heartbeat's time, usage and each replica's cpu
+  utilisation (what the autoscaler reads). For a live node that is one small get and one small
+  put and nothing else; the Node record, which the scheduler writes, is not touched.
 - A node that comes back (a join, or a heartbeat while it is not ready) is ready again, and
   every replica it reports that is no longer placed on it (declared lost and replaced while it
   was away) gets `replica.stop.requested` with `shoalnode=<node>`. A heartbeat from a node never
   seen (its join lost) registers it, without labels until it joins.
-- On the `node-liveness` tick, a ready node whose last heartbeat is more than interval x missed
-  heartbeats old (`shoal.orchestration.nodes`) is lost: not ready, `node.lost`, and each replica
-  placed on it becomes `lost` with a `replica.lost` (deployments replaces it, the scheduler
-  frees its share). The tick runs every 0.5 s locally, so a node is declared lost at most 0.5 s
-  after its grace ends.
+- On the `node-liveness` tick, a node whose Lease was last renewed more than interval x missed
+  heartbeats ago (`shoal.orchestration.nodes`) is lost: Lease expired, Node not ready,
+  `node.lost`, and its replicas become `lost`, listed in one `replica.lost` (deployments
+  replaces them, the scheduler frees their shares). The tick runs every 0.5 s locally, so a
+  node is declared lost at most 0.5 s after its grace ends.
 
 Heartbeats are stamped with their arrival at the broker (`knativearrivaltime`; without it,
 when this function handles them), not with the agents' clocks, so a skewed clock on a node
@@ -34,7 +35,7 @@ from typing import cast
 
 from shoal import events
 from shoal.controllers import replica_events
-from shoal.model import ACTIVE_PHASES, NODE, REPLICA, NodeRecord, ReplicaRecord
+from shoal.model import ACTIVE_PHASES, LEASE, NODE, REPLICA, LeaseRecord, NodeRecord, ReplicaRecord
 from shoal.orchestration.nodes import (
     Liveness,
     judged_at,
@@ -134,30 +135,31 @@ def nodes(event: Event, ctx: Context) -> list[Emit]:
 
 def report(ctx: Context, seen: Report) -> list[Emit]:
     at = ctx.now().timestamp() if seen.arrived_at is None else seen.arrived_at
-    resource = ctx.state.get(NODE, seen.node)
-    known = None if resource is None else NodeRecord.from_body(resource.body)
-    node = known or NodeRecord(seen.node, seen.cpu_millis, seen.memory_mib, joined_at=at)
-    node = replace(
-        node,
-        cpu_millis=seen.cpu_millis,
-        memory_mib=seen.memory_mib,
-        ready=True,
-        last_heartbeat=max(node.last_heartbeat, at),  # heartbeats may be delivered out of order
+    resource = ctx.state.get(LEASE, seen.node)
+    known = None if resource is None else LeaseRecord.from_body(resource.body)
+    lease = LeaseRecord(
+        seen.node,
+        # heartbeats may be delivered out of order
+        renewed_at=at if known is None else max(known.renewed_at, at),
+        usage_cpu_millis=seen.usage[0] if seen.usage else 0,
+        usage_memory_mib=seen.usage[1] if seen.usage else 0,
+        replica_cpu_utilization=seen.utilization,
     )
+    ctx.state.put(LEASE, seen.node, lease.to_body())
+    if known is not None and not known.expired and seen.labels is None:
+        return []  # an ordinary heartbeat: the Lease renewed, nothing else
+    resource = ctx.state.get(NODE, seen.node)
+    node = (
+        NodeRecord(seen.node, seen.cpu_millis, seen.memory_mib, joined_at=at)
+        if resource is None
+        else NodeRecord.from_body(resource.body)
+    )
+    node = replace(node, cpu_millis=seen.cpu_millis, memory_mib=seen.memory_mib, ready=True)
     if seen.labels is not None:
         node = replace(node, labels=seen.labels, joined_at=at)
-    if seen.usage is not None:
-        node = replace(
-            node,
-            usage_cpu_millis=seen.usage[0],
-            usage_memory_mib=seen.usage[1],
-            replica_cpu_utilization=seen.utilization,
-        )
     ctx.state.put(NODE, seen.node, node.to_body())
-    if known is not None and known.ready and seen.labels is None:
-        return []  # an ordinary heartbeat
     cause = "joined" if seen.labels is not None else "heartbeat while not ready"
-    ctx.log.info("node ready", node=seen.node, cause=cause if known else "first heartbeat")
+    ctx.log.info("node ready", node=seen.node, cause=cause if resource else "first heartbeat")
     return _stop_stale(ctx, seen)
 
 
@@ -179,33 +181,36 @@ def _stop_stale(ctx: Context, seen: Report) -> list[Emit]:
 
 
 def detect_lost(ctx: Context) -> list[Emit]:
-    nodes = {resource.name: resource.body for resource in ctx.state.list(NODE)}
-    # Two fields read by hand: parsing every NodeRecord twice a second would cost more.
-    last_heartbeats = {name: cast(float, body["last_heartbeat"]) for name, body in nodes.items()}
-    ready = {name: last for name, last in last_heartbeats.items() if nodes[name]["ready"]}
-    judged = judged_at(ready, ctx.now().timestamp(), SETTINGS.liveness)
-    lost = lost_nodes(ready, judged, SETTINGS.liveness)
+    leases = {r.name: LeaseRecord.from_body(r.body) for r in ctx.state.list(LEASE)}
+    renewed = {name: lease.renewed_at for name, lease in leases.items() if not lease.expired}
+    judged = judged_at(renewed, ctx.now().timestamp(), SETTINGS.liveness)
+    lost = lost_nodes(renewed, judged, SETTINGS.liveness)
     emits: list[Emit] = []
     for name in lost:
-        emits.append(_lose_node(ctx, NodeRecord.from_body(nodes[name])))
+        emits.append(_lose_node(ctx, leases[name]))
         placed: dict[str, ReplicaRecord] = {}
         for resource in ctx.state.list(REPLICA, label_selector={"node": name}):
             replica = ReplicaRecord.from_body(resource.body)
             if replica.phase in ACTIVE_PHASES:
                 placed[replica.name] = replica
         replica_nodes = dict.fromkeys(placed, name)
-        reason = f"node {name} sent no heartbeat for {judged - last_heartbeats[name]:.1f} s"
+        reason = f"node {name} sent no heartbeat for {judged - renewed[name]:.1f} s"
         gone = [_lose_replica(ctx, placed[r], reason) for r in lost_replicas(replica_nodes, lost)]
         emits += replica_events.lost(name, gone)
     return emits
 
 
-def _lose_node(ctx: Context, node: NodeRecord) -> Emit:
-    ctx.state.put(NODE, node.name, replace(node, ready=False).to_body())
-    last = datetime.fromtimestamp(node.last_heartbeat, UTC).isoformat().replace("+00:00", "Z")
-    ctx.log.warning("node lost", node=node.name, last_heartbeat=last)
-    data: events.NodeLost = {"node": node.name, "last_heartbeat": last}
-    return Emit(events.NODE_LOST, dict(data), subject=node.name)
+def _lose_node(ctx: Context, lease: LeaseRecord) -> Emit:
+    """The Lease expired and the Node not ready (the scheduler places nothing there)."""
+    ctx.state.put(LEASE, lease.node, replace(lease, expired=True).to_body())
+    resource = ctx.state.get(NODE, lease.node)
+    if resource is not None:
+        node = replace(NodeRecord.from_body(resource.body), ready=False)
+        ctx.state.put(NODE, lease.node, node.to_body())
+    last = datetime.fromtimestamp(lease.renewed_at, UTC).isoformat().replace("+00:00", "Z")
+    ctx.log.warning("node lost", node=lease.node, last_heartbeat=last)
+    data: events.NodeLost = {"node": lease.node, "last_heartbeat": last}
+    return Emit(events.NODE_LOST, dict(data), subject=lease.node)
 
 
 def _lose_replica(ctx: Context, replica: ReplicaRecord, reason: str) -> events.LostReplica:

@@ -1,11 +1,11 @@
 """The events the agent sends, built as JSON event format dicts (pure, given a clock and ids).
 
 Every event has source `/shoal/agents/<node>`, the extension `shoalnode=<node>` and JSON data
-whose shape is the catalog's (`shoal.events`); `subject` is the replica's name for replica
-events and the node's for node events. A replica report lists one replica (`data.replicas`);
-`shoal.agent.coalesce` merges the reports of a short window into one event. Each event gets a
-fresh id: a re-report is a new fact ("it is still running"), while a retried POST of the same
-event keeps its id, so the broker's (source, id) deduplication drops the copy.
+whose shape is the catalog's (`shoal.events`); `subject` is the node's name. A replica report
+lists one replica (`data.replicas`); `shoal.agent.coalesce` merges the reports of a short window
+into one event. Each event gets a fresh id: a re-report is a new fact ("it is still running"),
+while a retried POST of the same event keeps its id, so the broker's (source, id) deduplication
+drops the copy.
 """
 
 from __future__ import annotations
@@ -77,12 +77,12 @@ class Reporter:
             "node": spec.node,
         }
         data: events.ReplicasOnNodes = {"replicas": [entry]}
-        return self.event(events.REPLICA_STARTED, spec.node, spec.name, data)
+        return self.event(events.REPLICA_STARTED, spec.node, spec.node, data)
 
     def stopped(self, node: str, deployment: str, replica: str) -> JsonEvent:
         entry: events.ReplicaOnNode = {"deployment": deployment, "replica": replica, "node": node}
         data: events.ReplicasOnNodes = {"replicas": [entry]}
-        return self.event(events.REPLICA_STOPPED, node, replica, data)
+        return self.event(events.REPLICA_STOPPED, node, node, data)
 
     def exited(
         self, node: str, deployment: str, replica: str, exit_code: int, reason: str
@@ -95,7 +95,7 @@ class Reporter:
             "reason": reason,
         }
         data: events.ReplicaExited = {"replicas": [entry]}
-        return self.event(events.REPLICA_EXITED, node, replica, data)
+        return self.event(events.REPLICA_EXITED, node, node, data)
 
     def joined(
         self,

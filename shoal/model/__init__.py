@@ -1,6 +1,6 @@
 """What the orchestration functions keep in the state store, shared by all of them.
 
-Four kinds carry the cluster's state; each function writes only what it owns (the owner is
+Five kinds carry the cluster's state; each function writes only what it owns (the owner is
 named per field), so concurrent functions never fight over a field, and serializable
 transactions (`shoal.state`) keep their reads consistent:
 
@@ -10,9 +10,10 @@ transactions (`shoal.state`) keep their reads consistent:
   and, once placed, `node`): created `pending` by deployments; scheduler sets `node`, `ports`
   and `scheduled`/`unschedulable`; deployments records what agents report (`running`, `exited`,
   `stopped`) and `stopping`; nodes sets `lost`.
-- `Node` (name = node name; owner: nodes for membership and liveness, scheduler for
-  `allocated_*`, `ports` and `deployment_replicas`): capacity, labels, readiness, last
-  heartbeat, usage.
+- `Node` (name = node name; owner: nodes for membership and readiness, scheduler for
+  `allocated_*`, `ports` and `deployment_replicas`): capacity, labels, readiness.
+- `Lease` (name = node name; owner: nodes): the last heartbeat's time and usage figures, written
+  by every heartbeat (the Node is not), as Kubernetes' node Leases.
 - `Allocation` (name = replica name; owner: scheduler): the node, resources and host ports one
   placed replica holds; the Node's scheduler fields are their sums.
 
@@ -21,6 +22,7 @@ another's JSON by hand. Times are float seconds since the epoch.
 """
 
 from shoal.model.deployment import DEPLOYMENT, DeploymentRecord, RevisionRecord
+from shoal.model.lease import LEASE, LeaseRecord
 from shoal.model.node import ALLOCATION, NODE, Allocation, NodeRecord
 from shoal.model.replica import (
     ACTIVE_PHASES,
@@ -35,12 +37,14 @@ __all__ = [
     "ACTIVE_PHASES",
     "ALLOCATION",
     "DEPLOYMENT",
+    "LEASE",
     "NODE",
     "PHASES",
     "REPLICA",
     "TERMINAL_PHASES",
     "Allocation",
     "DeploymentRecord",
+    "LeaseRecord",
     "NodeRecord",
     "ReplicaRecord",
     "RevisionRecord",

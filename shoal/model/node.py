@@ -22,26 +22,20 @@ class NodeRecord:
     labels: Mapping[str, str] = field(default_factory=dict)
     ready: bool = True
     joined_at: float = 0.0
-    last_heartbeat: float = 0.0
     # Owned by the scheduler: what placed replicas hold on this node.
     allocated_cpu_millis: int = 0
     allocated_memory_mib: int = 0
     ports: tuple[int, ...] = ()
-    # From heartbeats: measured usage and per-replica cpu utilisation (percent of request).
-    usage_cpu_millis: int = 0
-    usage_memory_mib: int = 0
-    replica_cpu_utilization: Mapping[str, float] = field(default_factory=dict)
     agent_url: str | None = None
     deployment_replicas: Mapping[str, int] = field(default_factory=dict)
     """Owned by the scheduler: how many replicas of each deployment are placed here (it spreads
     a deployment's replicas over nodes by it)."""
 
     def to_body(self) -> dict[str, object]:
-        # Not `asdict`, which deep-copies every value: a heartbeat writes this every second.
+        # Not `asdict`, which deep-copies every value: the scheduler writes many per invocation.
         body = {name: getattr(self, name) for name in self.__dataclass_fields__}
         body["labels"] = dict(self.labels)
         body["ports"] = list(self.ports)
-        body["replica_cpu_utilization"] = dict(self.replica_cpu_utilization)
         body["deployment_replicas"] = dict(self.deployment_replicas)
         return body
 
@@ -79,9 +73,6 @@ class NodeRecord:
         values: dict[str, Any] = dict(body)
         values["labels"] = dict(cast(Mapping[str, str], values.get("labels", {})))
         values["ports"] = tuple(cast(list[int], values.get("ports", ())))
-        values["replica_cpu_utilization"] = dict(
-            cast(Mapping[str, float], values.get("replica_cpu_utilization", {}))
-        )
         values["deployment_replicas"] = dict(
             cast(Mapping[str, int], values.get("deployment_replicas", {}))
         )

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from shoal.model import (
     DEPLOYMENT,
+    LEASE,
     NODE,
     REPLICA,
     DeploymentRecord,
+    LeaseRecord,
     NodeRecord,
     ReplicaRecord,
     RevisionRecord,
@@ -102,12 +104,9 @@ NODES = (
         memory_mib=8192,
         labels={"zone": "a"},
         joined_at=T0 - 3600,
-        last_heartbeat=T0 + 100,
         allocated_cpu_millis=100,
         allocated_memory_mib=64,
         ports=(31000,),
-        usage_cpu_millis=30,
-        usage_memory_mib=20,
         agent_url="http://127.0.0.1:9001/",
         deployment_replicas={"web": 1, "worker": 1},
     ),
@@ -117,11 +116,16 @@ NODES = (
         memory_mib=4096,
         ready=False,
         joined_at=T0 - 60,
-        last_heartbeat=T0 - 10,
         allocated_cpu_millis=100,
         allocated_memory_mib=64,
         deployment_replicas={"web": 1},
     ),
+)
+
+
+LEASES = (
+    LeaseRecord("n1", T0 + 100, usage_cpu_millis=30, usage_memory_mib=20),
+    LeaseRecord("n2", T0 - 10, expired=True),
 )
 
 
@@ -133,3 +137,5 @@ def write_cluster(store: StateStore) -> None:
             tx.put(REPLICA, replica.name, replica.to_body(), labels=replica.labels())
         for node in NODES:
             tx.put(NODE, node.name, node.to_body())
+        for lease in LEASES:
+            tx.put(LEASE, lease.node, lease.to_body())

@@ -26,7 +26,16 @@ from cloudevents.conversion import to_binary
 from cloudevents.http import CloudEvent
 
 from shoal import events
-from shoal.model import ALLOCATION, NODE, REPLICA, Allocation, NodeRecord, ReplicaRecord
+from shoal.model import (
+    ALLOCATION,
+    LEASE,
+    NODE,
+    REPLICA,
+    Allocation,
+    LeaseRecord,
+    NodeRecord,
+    ReplicaRecord,
+)
 from shoal.runtime import Target
 from shoal.runtime.invoke import Invoker
 from shoal.state import StateStore, open_store
@@ -141,6 +150,12 @@ class Harness:
             resource = tx.get(NODE, name)
         assert resource is not None, name
         return NodeRecord.from_body(resource.body)
+
+    def lease(self, name: str) -> LeaseRecord:
+        with self.store.transaction() as tx:
+            resource = tx.get(LEASE, name)
+        assert resource is not None, name
+        return LeaseRecord.from_body(resource.body)
 
     def allocations(self, node: str) -> dict[str, Allocation]:
         """What the replicas placed on `node` hold there, by replica."""

@@ -10,7 +10,7 @@ import pytest
 from functions.nodes import LIVENESS_TICK, NodesSettings, nodes
 from functions.scheduler import scheduler
 from shoal import events
-from shoal.model import ReplicaRecord
+from shoal.model import NODE, ReplicaRecord
 from shoal.model.replica import Phase
 from shoal.orchestration.nodes import Liveness
 
@@ -82,9 +82,10 @@ def test_a_join_records_the_node_and_heartbeats_keep_it_current(harness: Harness
     assert (node.cpu_millis, node.memory_mib, node.labels) == (2000, 2048, {"zone": "a"})
     assert node.ready
     assert node.joined_at == START.timestamp()
-    assert node.last_heartbeat == START.timestamp() + 1
-    assert (node.usage_cpu_millis, node.usage_memory_mib) == (100, 60)
-    assert node.replica_cpu_utilization == {"web-1": 40.0}
+    lease = harness.lease("n1")
+    assert lease.renewed_at == START.timestamp() + 1
+    assert (lease.usage_cpu_millis, lease.usage_memory_mib) == (100, 60)
+    assert lease.replica_cpu_utilization == {"web-1": 40.0}
 
 
 def test_a_node_is_lost_after_three_missed_heartbeats(harness: Harness) -> None:
@@ -185,9 +186,9 @@ def test_heartbeats_handled_late_are_judged_by_their_arrival(harness: Harness) -
     heartbeat(harness, "n2", arrived="2026-05-01T12:00:01Z")
     heartbeat(harness, "n2", arrived="2026-05-01T12:00:02.500Z")  # n1's of 2 s still queued
     assert harness.tick(nodes, LIVENESS_TICK) == []
-    assert harness.node("n1").last_heartbeat == START.timestamp() + 1
+    assert harness.lease("n1").renewed_at == START.timestamp() + 1
     heartbeat(harness, "n2", arrived="2026-05-01T12:00:02Z")  # delivered out of order: older
-    assert harness.node("n2").last_heartbeat == START.timestamp() + 2.5
+    assert harness.lease("n2").renewed_at == START.timestamp() + 2.5
 
     heartbeat(harness, "n2", arrived="2026-05-01T12:00:05Z")
     emitted = harness.tick(nodes, LIVENESS_TICK)
@@ -217,7 +218,7 @@ def test_a_heartbeat_from_an_unknown_node_registers_it(harness: Harness) -> None
 
     node = harness.node("n7")
     assert (node.ready, node.cpu_millis, node.labels) == (True, 2000, {})
-    assert node.last_heartbeat == START.timestamp()
+    assert harness.lease("n7").renewed_at == START.timestamp()
 
 
 def test_malformed_reports_are_dead_lettered(harness: Harness) -> None:
@@ -233,3 +234,22 @@ def test_the_grace_comes_from_the_environment() -> None:
         NodesSettings.from_environ({"SHOAL_NODE_MISSED_HEARTBEATS": "x"})
     with pytest.raises(ValueError, match="above 0"):
         NodesSettings.from_environ({"SHOAL_NODE_HEARTBEAT_INTERVAL": "0"})
+
+
+def test_a_heartbeat_renews_the_lease_and_leaves_the_node_alone(harness: Harness) -> None:
+    """The scheduler writes the Node (allocation sums); heartbeats never do, so the two never
+    conflict on a row (PostgreSQL SERIALIZABLE) and a heartbeat writes one small record."""
+    joined(harness, "n1")
+    with harness.store.transaction() as tx:
+        before = tx.get(NODE, "n1")
+    harness.clock.advance(1)
+
+    heartbeat(harness, "n1")
+    heartbeat(harness, "n1")
+
+    with harness.store.transaction() as tx:
+        after = tx.get(NODE, "n1")
+    assert before is not None
+    assert after is not None
+    assert after.version == before.version
+    assert harness.lease("n1").renewed_at == START.timestamp() + 1

@@ -32,14 +32,20 @@ class ListSink:
         self.sent.append(event)
 
     def reports(self, *types: str) -> list[tuple[object, object]]:
-        """(type, subject) of each event sent of these types (all but heartbeats by default)."""
+        """(type, replica) of each replica a report of these types lists, (type, node) of each
+        other event (all but heartbeats by default)."""
         wanted = types or (
             events.NODE_JOINED,
             events.REPLICA_STARTED,
             events.REPLICA_EXITED,
             events.REPLICA_STOPPED,
         )
-        return [(e["type"], e["subject"]) for e in self.sent if e["type"] in wanted]
+        return [
+            (e["type"], entry["replica"] if e["type"] in REPORTS else e["subject"])
+            for e in self.sent
+            if e["type"] in wanted
+            for entry in (e["data"]["replicas"] if e["type"] in REPORTS else [None])  # type: ignore[index]
+        ]
 
     def data(self, type_: str) -> list[object]:
         """The data of each event of `type_`; for replica reports, each replica they list."""

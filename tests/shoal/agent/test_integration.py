@@ -60,7 +60,7 @@ async def test_it_registers_heartbeats_and_runs_what_is_scheduled(
         assert started.data == {
             "replicas": [{"deployment": "web", "replica": "web-1", "node": "n1"}]
         }
-        assert started.attributes["subject"] == "web-1"
+        assert started.attributes["subject"] == "n1"
         assert list(running.agent.running()) == ["web-1"]
 
         def beats_listing_web_1() -> list[object]:

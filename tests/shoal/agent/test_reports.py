@@ -33,21 +33,21 @@ def envelope(type_: str, node: str, subject: str, event_id: str = "id-1") -> dic
 
 def test_started(reporter: Reporter) -> None:
     assert reporter.started(replica("web-1", node="n2")) == {
-        **envelope("dev.shoal.replica.started", "n2", "web-1"),
+        **envelope("dev.shoal.replica.started", "n2", "n2"),
         "data": {"replicas": [{"deployment": "web", "replica": "web-1", "node": "n2"}]},
     }
 
 
 def test_stopped(reporter: Reporter) -> None:
     assert reporter.stopped("n1", "web", "web-1") == {
-        **envelope("dev.shoal.replica.stopped", "n1", "web-1"),
+        **envelope("dev.shoal.replica.stopped", "n1", "n1"),
         "data": {"replicas": [{"deployment": "web", "replica": "web-1", "node": "n1"}]},
     }
 
 
 def test_exited(reporter: Reporter) -> None:
     assert reporter.exited("n1", "web", "web-1", 137, "killed by signal 9 (SIGKILL)") == {
-        **envelope("dev.shoal.replica.exited", "n1", "web-1"),
+        **envelope("dev.shoal.replica.exited", "n1", "n1"),
         "data": {
             "replicas": [
                 {
