@@ -66,11 +66,15 @@ def heartbeat(node: str, replicas: int, beat: int) -> dict[str, object]:
         "datacontenttype": "application/json",
         "knativearrivaltime": datetime.now(UTC).isoformat(),
         "data": {
-            "node": node,
-            "capacity": {"cpu_millis": 4000, "memory_mib": 8192},
-            "allocated": {"cpu_millis": 10 * replicas, "memory_mib": 16 * replicas},
-            "usage": {"cpu_millis": 5 * replicas, "memory_mib": 10 * replicas},
-            "replicas": listed,
+            "nodes": [
+                {
+                    "node": node,
+                    "capacity": {"cpu_millis": 4000, "memory_mib": 8192},
+                    "allocated": {"cpu_millis": 10 * replicas, "memory_mib": 16 * replicas},
+                    "usage": {"cpu_millis": 5 * replicas, "memory_mib": 10 * replicas},
+                    "replicas": listed,
+                }
+            ]
         },
     }
 

@@ -28,13 +28,14 @@ state transaction) delays the verdict instead of losing live nodes (`nodes.judge
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import cast
 
 from shoal import events
 from shoal.controllers import replica_events
+from shoal.controllers.node_reports import Report, reports_of
 from shoal.model import ACTIVE_PHASES, LEASE, NODE, REPLICA, LeaseRecord, NodeRecord, ReplicaRecord
 from shoal.orchestration.nodes import (
     Liveness,
@@ -45,7 +46,6 @@ from shoal.orchestration.nodes import (
 )
 from shoal.runtime import Context, Emit, Event, PermanentError, Subscription, Tick, function
 
-ARRIVAL_EXTENSION = "knativearrivaltime"
 INTERVAL_VARIABLE = "SHOAL_NODE_HEARTBEAT_INTERVAL"
 MISSED_VARIABLE = "SHOAL_NODE_MISSED_HEARTBEATS"
 LIVENESS_TICK = "node-liveness"
@@ -70,53 +70,6 @@ class NodesSettings:
 SETTINGS = NodesSettings.from_environ(os.environ)
 
 
-@dataclass(frozen=True, slots=True)
-class Report:
-    """What an agent says about its node in `node.joined` or `node.heartbeat`."""
-
-    node: str
-    cpu_millis: int
-    memory_mib: int
-    replicas: Mapping[str, str]
-    """Every replica the node runs -> its deployment."""
-    arrived_at: float | None
-    """When the broker received it (`knativearrivaltime`), if it says."""
-    labels: Mapping[str, str] | None = None
-    """A join's; None in a heartbeat, which carries none."""
-    usage: tuple[int, int] | None = None
-    """A heartbeat's: cpu millicores and memory MiB in use; None in a join."""
-    utilization: Mapping[str, float] = field(default_factory=dict)
-    """A heartbeat's: each replica's cpu use in percent of its request, where known."""
-
-    @classmethod
-    def of(cls, event: Event) -> Report:
-        data = event.data_object()
-        try:
-            capacity = cast(Mapping[str, int], data["capacity"])
-            replicas = cast(Sequence[Mapping[str, object]], data["replicas"])
-            report = cls(
-                node=str(data["node"]),
-                cpu_millis=int(capacity["cpu_millis"]),
-                memory_mib=int(capacity["memory_mib"]),
-                replicas={str(r["replica"]): str(r["deployment"]) for r in replicas},
-                arrived_at=_arrival(event),
-            )
-            if event.type == events.NODE_JOINED:
-                return replace(report, labels=dict(cast(Mapping[str, str], data["labels"])))
-            usage = cast(Mapping[str, int], data["usage"])
-            utilization = {
-                str(r["replica"]): float(cast(float, r["cpu_utilization"]))
-                for r in replicas
-                if r.get("cpu_utilization") is not None
-            }
-            used = (int(usage["cpu_millis"]), int(usage["memory_mib"]))
-            return replace(report, usage=used, utilization=utilization)
-        except (KeyError, TypeError, ValueError) as error:
-            raise PermanentError(
-                f"{event.type} data is not shaped as shoal.events says: {error!r}"
-            ) from None
-
-
 @function(
     subscriptions=[
         Subscription(name="joined", attributes={"type": events.NODE_JOINED}),
@@ -127,7 +80,7 @@ class Report:
 def nodes(event: Event, ctx: Context) -> list[Emit]:
     """Records joins and heartbeats; declares nodes lost when their heartbeats stop."""
     if event.type in (events.NODE_JOINED, events.NODE_HEARTBEAT):
-        return report(ctx, Report.of(event))
+        return [emit for seen in reports_of(event) for emit in report(ctx, seen)]
     if event.source.endswith(f"/pingsources/{LIVENESS_TICK}"):
         return detect_lost(ctx)
     raise PermanentError(f"nodes does not handle {event.type} from {event.source}")
@@ -222,11 +175,3 @@ def _lose_replica(ctx: Context, replica: ReplicaRecord, reason: str) -> events.L
         "node": cast(str, replica.node),
         "reason": reason,
     }
-
-
-def _arrival(event: Event) -> float | None:
-    stamp = event.extensions.get(ARRIVAL_EXTENSION)
-    try:
-        return datetime.fromisoformat(str(stamp)).timestamp() if stamp is not None else None
-    except ValueError:
-        return None

@@ -244,7 +244,9 @@ class ReplicaUsage(TypedDict):
     """RFC 3339 time the replica started, for HPA's handling of replicas still starting up."""
 
 
-class NodeHeartbeat(TypedDict):
+class NodeStatus(TypedDict):
+    """One node's part of a heartbeat."""
+
     node: str
     capacity: Capacity
     allocated: Capacity
@@ -253,6 +255,14 @@ class NodeHeartbeat(TypedDict):
     """The sum of its replicas' measured use."""
     replicas: Sequence[ReplicaUsage]
     """Every replica running on the node."""
+
+
+class NodeHeartbeat(TypedDict):
+    """The nodes of one agent, alive: one node for an agent on a machine, many for a sim agent
+    (an agent running several nodes in one process beats for all of them in one event, since
+    they live and die together)."""
+
+    nodes: Sequence[NodeStatus]
 
 
 class NodeLost(TypedDict):

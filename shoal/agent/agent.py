@@ -41,6 +41,9 @@ log = logging.getLogger("shoal.agent")
 
 START_FAILED_EXIT_CODE = 128
 """The exit code reported for a replica the driver could not start (as Docker's 'cannot run')."""
+HEARTBEAT_NODES = 100
+"""Nodes per heartbeat event of an agent running many (sim) nodes: about 150 KiB of data at
+ten replicas a node."""
 
 
 class EventSink(Protocol):
@@ -59,8 +62,11 @@ class Agent:
         sink: EventSink,
         reporter: Reporter | None = None,
         clock: Callable[[], float] = time.time,
+        name: str | None = None,
     ) -> None:
         self.nodes = tuple(nodes)
+        self.name = name or self.nodes[0]
+        """The agent's name: the source of its heartbeats of several nodes."""
         self._hosted = frozenset(self.nodes)
         self.capacity = capacity
         self.labels = dict(labels)
@@ -132,12 +138,17 @@ class Agent:
         return {name: (self._spec(name), started) for name, started in self._started.items()}
 
     def send_heartbeats(self, usage: Mapping[str, Usage]) -> None:
+        """One heartbeat for up to HEARTBEAT_NODES of this agent's nodes: they run in one process
+        and live and die together, and each event costs the control plane an invocation."""
         by_node: dict[str, list[tuple[ReplicaSpec, float, Usage | None]]] = {}
         for name, (spec, started_at) in self.running().items():
             by_node.setdefault(spec.node, []).append((spec, started_at, usage.get(name)))
-        for node in self.nodes:
-            heartbeat = self._report.heartbeat(node, self.capacity, by_node.get(node, ()))
-            self._sink.send(heartbeat, supersedes=f"heartbeat/{node}")
+        statuses = [
+            self._report.status(node, self.capacity, by_node.get(node, ())) for node in self.nodes
+        ]
+        for first in range(0, len(statuses), HEARTBEAT_NODES):
+            heartbeat = self._report.heartbeat(self.name, statuses[first : first + HEARTBEAT_NODES])
+            self._sink.send(heartbeat, supersedes=f"heartbeat/{first}")
 
     async def watch_exits(self) -> None:
         async for exit_ in self.driver.exits():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from shoal import events
@@ -112,13 +112,14 @@ class Reporter:
         }
         return self.event(events.NODE_JOINED, node, node, data)
 
-    def heartbeat(
+    def status(
         self,
         node: str,
         capacity: Resources,
         replicas: Iterable[tuple[ReplicaSpec, float, Usage | None]],
-    ) -> JsonEvent:
-        """`replicas`: each running replica with its start time and its usage (None: unknown)."""
+    ) -> events.NodeStatus:
+        """One node's part of a heartbeat. `replicas`: each running replica with its start time
+        and its usage (None: unknown)."""
         allocated_cpu = allocated_memory = used_cpu = used_memory = 0
         entries: list[events.ReplicaUsage] = []
         for spec, started_at, usage in replicas:
@@ -140,11 +141,21 @@ class Reporter:
                     "started_at": rfc3339(started_at),
                 }
             )
-        data: events.NodeHeartbeat = {
+        return {
             "node": node,
             "capacity": _capacity(capacity),
             "allocated": {"cpu_millis": allocated_cpu, "memory_mib": allocated_memory},
             "usage": {"cpu_millis": used_cpu, "memory_mib": used_memory},
             "replicas": entries,
         }
-        return self.event(events.NODE_HEARTBEAT, node, node, data)
+
+    def heartbeat(self, agent: str, statuses: Sequence[events.NodeStatus]) -> JsonEvent:
+        """A heartbeat of the agent's nodes; subject and `shoalnode` name the node when there
+        is one, and are left out otherwise (source: the agent)."""
+        data: events.NodeHeartbeat = {"nodes": list(statuses)}
+        if len(statuses) == 1:
+            node = statuses[0]["node"]
+            return self.event(events.NODE_HEARTBEAT, node, node, data)
+        event = self.event(events.NODE_HEARTBEAT, agent, agent, data)
+        del event["subject"], event[events.NODE_EXTENSION]
+        return event

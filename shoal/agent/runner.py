@@ -78,6 +78,7 @@ async def running_agent(settings: AgentSettings) -> AsyncIterator[RunningAgent]:
         driver=driver,
         store=store,
         sink=reports,
+        name=settings.name,
     )
     runner = web.AppRunner(build_app(agent, settings.name), access_log=None, handle_signals=False)
     loops: list[asyncio.Task[None]] = []

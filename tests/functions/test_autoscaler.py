@@ -68,7 +68,7 @@ def heartbeat(harness: Harness, utilization: Mapping[str, int]) -> None:
             for name, percent in utilization.items()
         ],
     }
-    harness.send(nodes, events.NODE_HEARTBEAT, data, source="/shoal/agents/n1")
+    harness.send(nodes, events.NODE_HEARTBEAT, {"nodes": [data]}, source="/shoal/agents/n1")
 
 
 def at(count: int, percent: int, first: int = 0) -> dict[str, int]:

@@ -42,7 +42,7 @@ def heartbeat(
 ) -> list[JsonEvent]:
     """A heartbeat reporting `running` replicas with their cpu utilisation (percent), which the
     broker received at `arrived` (RFC 3339) when given."""
-    data: events.NodeHeartbeat = {
+    status: events.NodeStatus = {
         "node": node,
         "capacity": {"cpu_millis": 2000, "memory_mib": 2048},
         "allocated": {"cpu_millis": 100 * len(running), "memory_mib": 64 * len(running)},
@@ -61,6 +61,7 @@ def heartbeat(
     }
     extensions = {} if arrived is None else {"knativearrivaltime": arrived}
     source = f"/shoal/agents/{node}"
+    data: events.NodeHeartbeat = {"nodes": [status]}
     return harness.send(
         nodes, events.NODE_HEARTBEAT, dict(data), source=source, extensions=extensions
     )
@@ -253,3 +254,25 @@ def test_a_heartbeat_renews_the_lease_and_leaves_the_node_alone(harness: Harness
     assert after is not None
     assert after.version == before.version
     assert harness.lease("n1").renewed_at == START.timestamp() + 1
+
+
+def test_one_heartbeat_of_a_sim_agent_renews_every_node_it_lists(harness: Harness) -> None:
+    joined(harness, "sim-0")
+    joined(harness, "sim-1")
+    harness.clock.advance(2)
+    statuses = [
+        {
+            "node": node,
+            "capacity": {"cpu_millis": 2000, "memory_mib": 2048},
+            "allocated": {"cpu_millis": 0, "memory_mib": 0},
+            "usage": {"cpu_millis": 0, "memory_mib": 0},
+            "replicas": [],
+        }
+        for node in ("sim-0", "sim-1")
+    ]
+
+    assert harness.send(nodes, events.NODE_HEARTBEAT, {"nodes": statuses}) == []
+
+    assert [harness.lease(node).renewed_at for node in ("sim-0", "sim-1")] == [
+        START.timestamp() + 2
+    ] * 2

@@ -266,8 +266,9 @@ async def test_heartbeats_list_each_nodes_replicas(store: AssignmentStore) -> No
         await schedule(agent, replica("web-2", node="n1"), "e2")
         await agent.drain(5)
         agent.send_heartbeats({"web-1": Usage(100.0, 10.0)})
-        beats = sink.data(events.NODE_HEARTBEAT)
-        assert [(b["node"], len(b["replicas"])) for b in beats] == [("n1", 2), ("n2", 0)]  # type: ignore[index]
+        (beat,) = sink.data(events.NODE_HEARTBEAT)  # one event for the agent's nodes
+        beats = beat["nodes"]  # type: ignore[index]
+        assert [(b["node"], len(b["replicas"])) for b in beats] == [("n1", 2), ("n2", 0)]
         assert beats[0]["allocated"] == {"cpu_millis": 300, "memory_mib": 128}  # type: ignore[index]
         assert beats[0]["usage"] == {"cpu_millis": 100, "memory_mib": 10}  # type: ignore[index]
 

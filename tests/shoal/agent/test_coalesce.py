@@ -91,7 +91,7 @@ async def test_a_replica_s_reports_keep_their_order() -> None:
 async def test_a_full_window_goes_out_at_once_and_others_pass_through() -> None:
     sink, reports = ListSink(), reporter()
     coalescer = Coalescer(sink, "n1", window_seconds=60, max_replicas=2)
-    heartbeat = reports.heartbeat("n1", replica().resources, [])
+    heartbeat = reports.heartbeat("n1", [reports.status("n1", replica().resources, [])])
 
     coalescer.send(reports.started(replica("web-1")))
     coalescer.send(heartbeat, supersedes="heartbeat/n1")

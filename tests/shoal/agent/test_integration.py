@@ -64,7 +64,8 @@ async def test_it_registers_heartbeats_and_runs_what_is_scheduled(
         assert list(running.agent.running()) == ["web-1"]
 
         def beats_listing_web_1() -> list[object]:
-            return [b for b in seen(sink, events.NODE_HEARTBEAT) if b.data["replicas"]]
+            beats = seen(sink, events.NODE_HEARTBEAT)
+            return [s for b in beats for s in b.data["nodes"] if s["replicas"]]  # type: ignore[attr-defined]
 
         await wait_until(lambda: beats_listing_web_1() != [], what="a heartbeat listing web-1")
 
@@ -87,7 +88,8 @@ async def test_sim_load_shows_in_the_heartbeats(platform: Platform, tmp_path: Pa
 
         def measured_at_90() -> list[dict[str, object]]:
             beats = seen(sink, events.NODE_HEARTBEAT)
-            entries = [entry for beat in beats for entry in beat.data["replicas"]]  # type: ignore[attr-defined]
+            statuses = [status for beat in beats for status in beat.data["nodes"]]  # type: ignore[attr-defined]
+            entries = [entry for status in statuses for entry in status["replicas"]]
             return [entry for entry in entries if entry["cpu_utilization"] == 90]
 
         await wait_until(lambda: measured_at_90() != [], what="a heartbeat with 90 %")
@@ -105,7 +107,14 @@ async def test_a_sim_agent_with_100_nodes_joins_and_heartbeats(
             what="100 nodes joining",
         )
         await wait_until(
-            lambda: {e.data["node"] for e in seen(sink, events.NODE_HEARTBEAT)} == nodes,
+            lambda: (
+                {
+                    status["node"]
+                    for e in seen(sink, events.NODE_HEARTBEAT)
+                    for status in e.data["nodes"]  # type: ignore[attr-defined]
+                }
+                == nodes
+            ),
             what="100 nodes heartbeating",
         )
         await platform.wait_for_trigger("agent-sim")

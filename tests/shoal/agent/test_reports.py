@@ -89,46 +89,59 @@ def test_heartbeat_sums_requests_and_use(reporter: Reporter) -> None:
         (replica("web-2", cpu=0, memory=32), NOW - 1, Usage(12.0, 10.0)),
         (replica("web-3", cpu=100, memory=16), NOW, None),
     ]
-    event = reporter.heartbeat("n1", Resources(4000, 8192), replicas)
+    event = reporter.heartbeat("n1", [reporter.status("n1", Resources(4000, 8192), replicas)])
     assert event == {
         **envelope("dev.shoal.node.heartbeat", "n1", "n1"),
         "data": {
-            "node": "n1",
-            "capacity": {"cpu_millis": 4000, "memory_mib": 8192},
-            "allocated": {"cpu_millis": 300, "memory_mib": 112},
-            "usage": {"cpu_millis": 192, "memory_mib": 50},
-            "replicas": [
+            "nodes": [
                 {
-                    "deployment": "web",
-                    "replica": "web-1",
-                    "cpu_millis": 180,
-                    "memory_mib": 40,
-                    "cpu_utilization": 90,
-                    "started_at": "2026-01-02T03:03:05.500Z",
-                },
-                {
-                    "deployment": "web",
-                    "replica": "web-2",
-                    "cpu_millis": 12,
-                    "memory_mib": 10,
-                    "cpu_utilization": None,
-                    "started_at": "2026-01-02T03:04:04.500Z",
-                },
-                {
-                    "deployment": "web",
-                    "replica": "web-3",
-                    "cpu_millis": 0,
-                    "memory_mib": 0,
-                    "cpu_utilization": None,
-                    "started_at": "2026-01-02T03:04:05.500Z",
-                },
-            ],
+                    "node": "n1",
+                    "capacity": {"cpu_millis": 4000, "memory_mib": 8192},
+                    "allocated": {"cpu_millis": 300, "memory_mib": 112},
+                    "usage": {"cpu_millis": 192, "memory_mib": 50},
+                    "replicas": [
+                        {
+                            "deployment": "web",
+                            "replica": "web-1",
+                            "cpu_millis": 180,
+                            "memory_mib": 40,
+                            "cpu_utilization": 90,
+                            "started_at": "2026-01-02T03:03:05.500Z",
+                        },
+                        {
+                            "deployment": "web",
+                            "replica": "web-2",
+                            "cpu_millis": 12,
+                            "memory_mib": 10,
+                            "cpu_utilization": None,
+                            "started_at": "2026-01-02T03:04:04.500Z",
+                        },
+                        {
+                            "deployment": "web",
+                            "replica": "web-3",
+                            "cpu_millis": 0,
+                            "memory_mib": 0,
+                            "cpu_utilization": None,
+                            "started_at": "2026-01-02T03:04:05.500Z",
+                        },
+                    ],
+                }
+            ]
         },
     }
 
 
+def test_a_heartbeat_of_many_nodes_names_the_agent(reporter: Reporter) -> None:
+    statuses = [reporter.status(node, Resources(1000, 512), []) for node in ("sim-0", "sim-1")]
+    event = reporter.heartbeat("sim", statuses)
+    assert event["source"] == "/shoal/agents/sim"
+    assert "subject" not in event
+    assert "shoalnode" not in event
+    assert event["data"] == {"nodes": statuses}
+
+
 def test_an_empty_node_heartbeats_zeros(reporter: Reporter) -> None:
-    data = reporter.heartbeat("n1", Resources(1000, 512), [])["data"]
+    data = reporter.status("n1", Resources(1000, 512), [])
     assert data == {
         "node": "n1",
         "capacity": {"cpu_millis": 1000, "memory_mib": 512},
