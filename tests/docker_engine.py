@@ -7,13 +7,18 @@ Without an engine such tests skip with a message saying how to get one, except u
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import docker
 import pytest
 from docker.errors import DockerException, ImageNotFound
+
+from shoal.agent.docker_spec import node_filter
+from shoal.agent.spec import ReplicaSpec
 
 __all__ = ["Engine", "require_engine"]
 
@@ -29,6 +34,27 @@ class Engine:
 
     def client(self) -> docker.DockerClient:
         return docker.DockerClient(base_url=self.host, timeout=300)
+
+    def on_node(self, spec: ReplicaSpec, node: str) -> ReplicaSpec:
+        """The spec, from the base image and for `node`."""
+        return dataclasses.replace(spec, image=self.base_image, node=node)
+
+    def node_containers(self, node: str) -> list[dict[str, Any]]:
+        """What the engine says of the docker driver's containers for `node`."""
+        client = self.client()
+        try:
+            found = client.containers.list(all=True, filters=node_filter(node))
+            return [container.attrs for container in found]
+        finally:
+            client.close()
+
+    def remove_node_containers(self, node: str) -> None:
+        client = self.client()
+        try:
+            for container in client.containers.list(all=True, filters=node_filter(node)):
+                container.remove(force=True)
+        finally:
+            client.close()
 
 
 @cache

@@ -9,7 +9,6 @@ import dataclasses
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -18,7 +17,6 @@ from shoal.agent import docker_spec
 from shoal.agent.docker_driver import DockerDriver
 from shoal.agent.driver import Driver
 from shoal.agent.errors import DriverError
-from shoal.agent.spec import ReplicaSpec
 from shoal.platform.plan import free_port
 from tests.docker_engine import Engine, require_engine
 from tests.shoal.agent import test_driver_contract as contract
@@ -64,10 +62,6 @@ def node() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
 
 
-def on_engine(engine: Engine, node: str, spec: ReplicaSpec) -> ReplicaSpec:
-    return dataclasses.replace(spec, image=engine.base_image, node=node)
-
-
 @pytest.fixture
 def kit(engine: Engine, node: str) -> DriverKit:
     async def make(_tmp_path: Path) -> Driver:
@@ -75,12 +69,12 @@ def kit(engine: Engine, node: str) -> DriverKit:
 
     return DriverKit(
         make=make,
-        running=lambda name: on_engine(engine, node, replica(name, command=RUN_UNTIL_STOPPED)),
-        exiting=lambda name, code: on_engine(
-            engine, node, replica(name, command=["sh", "-c", f"sleep 0.05; exit {code}"])
+        running=lambda name: engine.on_node(replica(name, command=RUN_UNTIL_STOPPED), node),
+        exiting=lambda name, code: engine.on_node(
+            replica(name, command=["sh", "-c", f"sleep 0.05; exit {code}"]), node
         ),
-        unstartable=lambda name: on_engine(
-            engine, node, replica(name, command=["no-such-program-shoal-test"])
+        unstartable=lambda name: engine.on_node(
+            replica(name, command=["no-such-program-shoal-test"]), node
         ),
     )
 
@@ -89,19 +83,7 @@ def kit(engine: Engine, node: str) -> DriverKit:
 def leftovers(engine: Engine, node: str) -> Iterator[None]:
     """Whatever a test leaves on the engine for its node is removed after it."""
     yield
-    client = engine.client()
-    for container in client.containers.list(all=True, filters=docker_spec.node_filter(node)):
-        container.remove(force=True)
-    client.close()
-
-
-def containers(engine: Engine, node: str) -> list[dict[str, Any]]:
-    client = engine.client()
-    try:
-        found = client.containers.list(all=True, filters=docker_spec.node_filter(node))
-        return [container.attrs for container in found]
-    finally:
-        client.close()
+    engine.remove_node_containers(node)
 
 
 async def test_the_kind_is_docker(driver: Driver) -> None:
@@ -113,7 +95,7 @@ async def test_a_replica_serves_on_its_assigned_port_on_the_host_network(
 ) -> None:
     port = free_port()
     spec = replica("web-1", command=["python3", "-c", ENV_SERVER, "$PORT"], ports=[("http", port)])
-    await driver.start(on_engine(engine, node, spec))
+    await driver.start(engine.on_node(spec, node))
 
     async def environment() -> dict[str, str] | None:
         try:
@@ -138,10 +120,10 @@ async def test_a_replica_serves_on_its_assigned_port_on_the_host_network(
 async def test_limits_and_labels_come_from_the_spec(
     driver: Driver, engine: Engine, node: str
 ) -> None:
-    spec = on_engine(engine, node, replica("web-1", command=RUN_UNTIL_STOPPED, cpu=250, memory=96))
+    spec = engine.on_node(replica("web-1", command=RUN_UNTIL_STOPPED, cpu=250, memory=96), node)
     await driver.start(spec)
 
-    [attrs] = containers(engine, node)
+    [attrs] = engine.node_containers(node)
     assert attrs["Name"] == f"/shoal.{node}.web-1"
     assert attrs["HostConfig"]["NanoCpus"] == 250_000_000
     assert attrs["HostConfig"]["Memory"] == 96 * 2**20
@@ -159,7 +141,7 @@ async def test_a_new_driver_adopts_running_and_exited_replicas_without_duplicate
     await first.start(kit.exiting("web-2", 7))
     await first.close()  # the agent goes away; its containers do not
     await wait_until(
-        lambda: any(not c["State"]["Running"] for c in containers(engine, node)),
+        lambda: any(not c["State"]["Running"] for c in engine.node_containers(node)),
         what="web-2 exiting while no agent watches",
     )
 
@@ -169,10 +151,10 @@ async def test_a_new_driver_adopts_running_and_exited_replicas_without_duplicate
         assert listed["web-1"] == running
         assert listed["web-2"].exit_code == 7
         assert await second.start(kit.running("web-1")) == running
-        assert len(containers(engine, node)) == 2
+        assert len(engine.node_containers(node)) == 2
         await second.stop("web-1")
         await second.stop("web-2")
-        assert containers(engine, node) == []
+        assert engine.node_containers(node) == []
     finally:
         await second.close()
 
@@ -182,7 +164,7 @@ async def test_an_adopted_replica_s_exit_is_reported(
 ) -> None:
     slow_exit = replica("web-1", command=["sh", "-c", "sleep 1; exit 5"])
     first = await kit.make(tmp_path)
-    await first.start(on_engine(engine, node, slow_exit))
+    await first.start(engine.on_node(slow_exit, node))
     await first.close()
     second = await kit.make(tmp_path)
     try:
@@ -196,16 +178,16 @@ async def test_a_replica_that_ignores_sigterm_is_killed_after_the_grace_period(
     driver: Driver, engine: Engine, node: str
 ) -> None:
     stubborn = replica("web-1", command=["sh", "-c", "trap '' TERM; sleep 300 & wait $!"])
-    await driver.start(on_engine(engine, node, stubborn))
+    await driver.start(engine.on_node(stubborn, node))
     await driver.stop("web-1")
-    assert containers(engine, node) == []
+    assert engine.node_containers(node) == []
     assert await driver.list() == []
 
 
 async def test_an_image_that_cannot_be_pulled_is_a_driver_error(
     driver: Driver, engine: Engine, node: str
 ) -> None:
-    spec = dataclasses.replace(on_engine(engine, node, replica("web-1")), image="127.0.0.1:9/x:1")
+    spec = dataclasses.replace(engine.on_node(replica("web-1"), node), image="127.0.0.1:9/x:1")
     with pytest.raises(DriverError, match=r"127\.0\.0\.1:9/x:1"):
         await driver.start(spec)
     assert await driver.list() == []
