@@ -101,3 +101,18 @@ def test_the_host_header_leaves_out_the_default_port_and_brackets_ipv6() -> None
         b"POST / HTTP/1.1\r\nHost: broker\r\n"
     )
     assert b"Host: [::1]:8080\r\n" in request_head("::1", 8080, 80, "/", "a/b")
+
+
+async def test_a_sink_that_never_answers_times_out() -> None:
+    async def listen(reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> None:
+        await reader.read(1 << 16)  # takes the request and never answers
+        await asyncio.sleep(30)
+
+    server = await asyncio.start_server(listen, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    head = request_head("127.0.0.1", port, 80, "/", "application/cloudevents+json")
+    async with server:
+        connection = SinkConnection("127.0.0.1", port, timeout=0.2)
+        with pytest.raises(TimeoutError, match="did not answer in time"):
+            await asyncio.to_thread(connection.post, head, b"{}")
+    assert not connection.open
