@@ -4,9 +4,9 @@ How a spec becomes a container (name, labels, host network, limits) is `shoal.ag
 This adapter runs the SDK's blocking calls in threads and keeps, per replica, the container id
 and what is known of its state:
 
-- Exits come from one stream of the engine's `die` events for this node's containers, read by
-  a thread of its own and handed to the event loop; each container's exit is published once
-  and never after `stop()` was asked for it. A container that dies while `start()` still waits
+- Exits come from the engine's `die` events for this node's containers
+  (`shoal.agent.docker_events`), handed to the event loop; each container's exit is published
+  once and never after `stop()` was asked for it. A container that dies while `start()` still waits
   for it is published when `start()` returns, so a quick exit is not lost.
 - `stop()` is Docker's: SIGTERM (or the image's STOPSIGNAL) to the replica's process, SIGKILL
   after `grace_seconds`; then the container is removed. As on Kubernetes, that process is the
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
@@ -34,15 +33,13 @@ from docker.errors import DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
 
 from shoal.agent import docker_spec
+from shoal.agent.docker_events import DeathWatch, DieCallback, connect
 from shoal.agent.driver import ExitFeed, ReplicaExit, ReplicaStatus, Usage
 from shoal.agent.errors import DriverError
 from shoal.agent.locks import KeyedLocks
 from shoal.agent.spec import ReplicaSpec
 
 __all__ = ["DockerDriver"]
-
-DieCallback = Callable[[str, int, str], None]
-"""(container id, exit code, reason)"""
 
 
 class _Replica:
@@ -78,7 +75,7 @@ class DockerDriver:
         self._replicas: dict[str, _Replica] = {}
         self._locks = KeyedLocks()
         self._feed = ExitFeed()
-        self._deaths: _DeathWatch | None = None
+        self._deaths: DeathWatch | None = None
 
     @classmethod
     async def open(
@@ -87,14 +84,14 @@ class DockerDriver:
         """A driver for `node` on the engine at `base_url` (by default Docker's own settings:
         DOCKER_HOST, else /var/run/docker.sock) that adopts the node's containers."""
         try:
-            client = await asyncio.to_thread(_connect, base_url)
+            client = await asyncio.to_thread(connect, base_url)
             await asyncio.to_thread(client.ping)
         except DockerException as error:
             raise DriverError(f"no Docker engine answers ({error}); set DOCKER_HOST") from error
         driver = cls(client, node, grace_seconds=grace_seconds)
         # Watch before listing, so no death falls between the two.
         driver._deaths = await asyncio.to_thread(
-            _DeathWatch, base_url, node, driver._died_threadsafe()
+            DeathWatch, base_url, node, driver._died_threadsafe()
         )
         await asyncio.to_thread(driver._deaths.begin)
         for container in await asyncio.to_thread(_node_containers, client, node):
@@ -210,54 +207,8 @@ class DockerDriver:
     async def close(self) -> None:
         """Stop watching; the containers keep running for the next driver to adopt."""
         if self._deaths is not None:
-            self._deaths.end()
+            await asyncio.to_thread(self._deaths.end)
         await asyncio.to_thread(self._client.close)
-
-
-class _DeathWatch:
-    """A thread reading the engine's `die` events for one node's containers; its own client, so
-    its long-lived request never waits behind the driver's calls."""
-
-    def __init__(self, base_url: str | None, node: str, died: DieCallback) -> None:
-        self._client = _connect(base_url)
-        self._node = node
-        self._died = died
-        self._stream: Any = None
-        self._thread = threading.Thread(target=self._read, name=f"docker-deaths-{node}")
-        self._thread.daemon = True
-
-    def begin(self) -> None:
-        filters = {**docker_spec.node_filter(self._node), "type": ["container"], "event": ["die"]}
-        self._stream = self._client.api.events(filters=filters, decode=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        with contextlib.suppress(DockerException, OSError, ValueError, AttributeError):
-            for event in self._stream:
-                actor = event.get("Actor") or {}
-                code = int((actor.get("Attributes") or {}).get("exitCode", "0"))
-                container_id = str(actor.get("ID", ""))
-                self._died(container_id, code, self._reason(container_id, code))
-
-    def _reason(self, container_id: str, code: int) -> str:
-        """Why it exited: the die event has only the code; the container's state says more."""
-        try:
-            state = self._client.api.inspect_container(container_id)["State"]
-        except DockerException:
-            return docker_spec.exit_reason(code)
-        oom_killed, error = bool(state.get("OOMKilled")), str(state.get("Error") or "")
-        return docker_spec.exit_reason(code, oom_killed=oom_killed, error=error)
-
-    def end(self) -> None:
-        if self._stream is not None:
-            with contextlib.suppress(Exception):
-                self._stream.close()
-        self._thread.join(timeout=5.0)
-        self._client.close()
-
-
-def _connect(base_url: str | None) -> docker.DockerClient:
-    return docker.from_env() if base_url is None else docker.DockerClient(base_url=base_url)
 
 
 def _node_containers(client: docker.DockerClient, node: str) -> list[Container]:
