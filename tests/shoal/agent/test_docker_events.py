@@ -50,7 +50,7 @@ def run_exiting(engine: Engine, node: str, name: str, code: int) -> str:
 
 
 @pytest.mark.parametrize("stream_breaks", [False, True], ids=["steady", "broken-stream"])
-def test_an_exit_arrives_once_with_its_code_and_reason(
+def test_an_exit_arrives_with_its_code_and_reason(
     engine: Engine,
     node: str,
     deaths: tuple[DeathWatch, queue.Queue[Death]],
