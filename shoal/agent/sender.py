@@ -14,8 +14,8 @@ exponential back-off, without end: the broker deduplicates on (source, id), so a
 was committed but whose answer was lost costs nothing. Any other answer (400, 413, ...) means
 the events can never be accepted; they are logged and dropped, so the queue keeps moving.
 
-A heartbeat is sent with `supersedes=<key>`: a newer heartbeat replaces one still queued, so a
-broker outage queues one heartbeat per node, not one per second.
+A heartbeat is sent with `supersedes=<key>`: a newer heartbeat replaces one still queued (in its
+place in the queue), so a broker outage queues one heartbeat per key, not one per second.
 """
 
 from __future__ import annotations
@@ -68,9 +68,11 @@ class EventSender:
         self._session: aiohttp.ClientSession | None = None
 
     def send(self, event: JsonEvent, *, supersedes: str | None = None) -> None:
-        """Queue `event`; with `supersedes`, it replaces a queued event sent with that key."""
+        """Queue `event`; with `supersedes`, it replaces a queued event sent with that key, in
+        that event's place: were it moved to the end, a sender that cannot keep up would send
+        the same few keys while the others wait behind them for good (a sim agent's heartbeats
+        of some of its nodes starved until the nodes were declared lost)."""
         key: object = next(self._keys) if supersedes is None else supersedes
-        self._pending.pop(key, None)
         self._pending[key] = event
         self._idle.clear()
         self._arrived.set()

@@ -138,6 +138,23 @@ async def test_a_newer_heartbeat_replaces_a_queued_one() -> None:
     assert batch_ids(received) == [beats[2]["id"], other["id"]]
 
 
+async def test_a_newer_heartbeat_keeps_the_queued_one_s_place() -> None:
+    reporter = Reporter()
+    first = reporter.started(replica("beat-a"))
+    other = reporter.started(replica("web-1"))
+    newer = reporter.started(replica("beat-b"))
+    async with RecordingSink() as sink:
+        sender = EventSender(sink.url, batch=True)
+        sender.send(first, supersedes="heartbeat/0")
+        sender.send(other)
+        sender.send(newer, supersedes="heartbeat/0")
+        await sender.start()
+        assert await sender.flush(10)
+        await sender.close()
+    (received,) = sink.received
+    assert batch_ids(received) == [newer["id"], other["id"]]  # fresh, and still first
+
+
 async def test_an_unreachable_broker_bounds_flush_and_close() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
