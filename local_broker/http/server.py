@@ -11,14 +11,8 @@ import contextlib
 import time
 from typing import Final
 
-from local_broker.http.server_connection import (
-    Clock,
-    Handler,
-    HandlerResult,
-    Later,
-    ServerConnection,
-    ServerLimits,
-)
+from local_broker.http.server_connection import ServerConnection
+from local_broker.http.server_types import Clock, Handler, HandlerResult, Later, ServerLimits
 
 __all__ = ["Handler", "HandlerResult", "HttpServer", "Later", "ServerLimits"]
 

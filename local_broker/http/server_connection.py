@@ -24,34 +24,19 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
-from email.utils import formatdate
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final, cast
 
 import httptools
 
 from local_broker.http.message import Headers, Request, Response, json_response, status_line
+from local_broker.http.server_types import Later, ServerLimits
 
 if TYPE_CHECKING:
     from local_broker.http.server import HttpServer
 
 
-@dataclass(frozen=True, slots=True)
-class Later:
-    """An answer that waits for `future`: then `answer(future)` makes the response.
-
-    One callback per request, where a future of a Response chained on the work's own future
-    costs a second future and two more loop callbacks.
-    """
-
-    future: asyncio.Future[Any]
-    answer: Callable[[asyncio.Future[Any]], Response]
-
-
-HandlerResult = Coroutine[Any, Any, Response] | asyncio.Future[Response] | Later | Response
-Handler = Callable[[Request], HandlerResult]
 MAX_QUEUED: Final = 16  # complete pipelined requests waiting per connection
 # httptools buffers a header field until it ends: bound what an unfinished head may hold.
 _HEAD_GUARD_BYTES: Final = 512 * 1024
@@ -65,16 +50,6 @@ _LINGER_SECONDS: Final = 2.0
 _KEEP_ALIVE: Final = b"Connection: keep-alive\r\n"
 _CLOSE: Final = b"Connection: close\r\n"
 _logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ServerLimits:
-    max_body_bytes: int = 1024 * 1024
-    max_line_bytes: int = 8190  # request-target, and each header field (aiohttp's limits)
-    max_head_bytes: int = 64 * 1024
-    max_header_count: int = 128
-    request_seconds: float = 60.0  # from the first byte of a request to its last
-    idle_seconds: float = 75.0  # keep-alive: from the last response to the next request
 
 
 class _RefusedError(Exception):
@@ -104,21 +79,6 @@ def _head_too_large(limits: ServerLimits, field_bytes: int, head_bytes: int) -> 
     if head_bytes > limits.max_head_bytes:
         return f"the header fields are longer than {limits.max_head_bytes} bytes in all"
     return f"the request has more than {limits.max_header_count} header fields"
-
-
-class Clock:
-    """Wall-clock date for the Date header, recomputed at most once a second."""
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._line = b""
-
-    def date_line(self) -> bytes:
-        now = int(time.time())
-        if now != self._second:
-            self._second = now
-            self._line = f"Date: {formatdate(now, usegmt=True)}\r\n".encode("ascii")
-        return self._line
 
 
 class ServerConnection(asyncio.Protocol):
@@ -379,17 +339,10 @@ class ServerConnection(asyncio.Protocol):
         transport = self._transport
         if transport is None:
             return
-        head = [status_line(response.status), self._server.clock.date_line()]
-        if response.content_type is not None:
-            head.append(f"Content-Type: {response.content_type}\r\n".encode("latin-1"))
-        for name, value in response.headers:
-            head.append(f"{name}: {value}\r\n".encode("latin-1"))
-        head.append(b"Content-Length: %d\r\n" % len(response.body))
-        head.append(connection_header)
-        head.append(b"\r\n")
-        if self._method != "HEAD":
-            head.append(response.body)
-        transport.write(b"".join(head))
+        if not response.body and not response.headers and response.content_type is None:
+            transport.write(self._server.clock.bodyless_head(response.status, connection_header))
+        else:
+            self._write_head_and_body(transport, response, connection_header)
         if connection_header is not _CLOSE:
             if not self._in_request:
                 self._deadline = time.monotonic() + self._limits.idle_seconds
@@ -403,6 +356,21 @@ class ServerConnection(asyncio.Protocol):
             self._loop.call_later(_LINGER_SECONDS, self.abort)
         else:
             transport.close()
+
+    def _write_head_and_body(
+        self, transport: asyncio.Transport, response: Response, connection_header: bytes
+    ) -> None:
+        head = [status_line(response.status), self._server.clock.date_line()]
+        if response.content_type is not None:
+            head.append(f"Content-Type: {response.content_type}\r\n".encode("latin-1"))
+        for name, value in response.headers:
+            head.append(f"{name}: {value}\r\n".encode("latin-1"))
+        head.append(b"Content-Length: %d\r\n" % len(response.body))
+        head.append(connection_header)
+        head.append(b"\r\n")
+        if self._method != "HEAD":
+            head.append(response.body)
+        transport.write(b"".join(head))
 
     def _pause_reading(self) -> None:
         if not self._read_paused and self._transport is not None:
