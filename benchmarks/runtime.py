@@ -15,8 +15,8 @@ One load generator drives all three: an aiohttp client posting binary-mode Cloud
 `--concurrency` requests in flight, bounded by `--requests` and `--seconds`. Rounds alternate
 the servers; the table gives each one's median rate and its ratio to bare, and the CPU time
 per invocation of the function server's processes (gunicorn master and worker, from
-/proc/<pid>/stat) and of the sink, so that the cost of the runtime is seen apart from the
-load of the machine.
+/proc/<pid>/stat), of the sink and of the load generator, so that the cost of the runtime is
+seen apart from the load of the machine.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -77,6 +78,11 @@ class Run:
     seconds: float
     server_cpu: float = 0.0  # seconds, the function server's processes
     sink_cpu: float = 0.0
+    client_cpu: float = 0.0  # the load generator (this process)
+
+    @property
+    def total_cpu(self) -> float:
+        return self.server_cpu + self.sink_cpu + self.client_cpu
 
     @property
     def rate(self) -> float:
@@ -192,9 +198,19 @@ async def drive(url: str, requests: int, seconds: float, concurrency: int) -> Ru
 
 def measure(server: Server, sink: Server, args: argparse.Namespace) -> Run:
     asyncio.run(drive(server.url, min(500, args.requests), 5.0, args.concurrency))  # warm up
-    server_cpu, sink_cpu = server.cpu(), sink.cpu()
+    server_cpu, sink_cpu, client_cpu = server.cpu(), sink.cpu(), own_cpu()
     run = asyncio.run(drive(server.url, args.requests, args.seconds, args.concurrency))
-    return replace(run, server_cpu=server.cpu() - server_cpu, sink_cpu=sink.cpu() - sink_cpu)
+    return replace(
+        run,
+        server_cpu=server.cpu() - server_cpu,
+        sink_cpu=sink.cpu() - sink_cpu,
+        client_cpu=own_cpu() - client_cpu,
+    )
+
+
+def own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -243,7 +259,8 @@ def main() -> None:
                     f"round {round_number} {name}: {run.rate:,.0f}/s "
                     f"({run.ok} ok, {run.failed} failed, {run.seconds:.1f} s; CPU per "
                     f"invocation: server {run.per_invocation_ms(run.server_cpu):.3f} ms, "
-                    f"sink {run.per_invocation_ms(run.sink_cpu):.3f} ms; "
+                    f"sink {run.per_invocation_ms(run.sink_cpu):.3f} ms, "
+                    f"load generator {run.per_invocation_ms(run.client_cpu):.3f} ms; "
                     f"load average {os.getloadavg()[0]:.2f})",
                     flush=True,
                 )
@@ -255,19 +272,29 @@ def main() -> None:
     )
     print(
         f"| {'function':<18} | {'invocations/s':>13} | {'vs bare':>7} | failed "
-        "| server CPU/inv. | sink CPU/inv. |"
+        "| server CPU/inv. | sink CPU/inv. | all CPU/inv. | bare/this CPU |"
     )
-    print(f"|{'-' * 20}|{'-' * 15}|{'-' * 9}|--------|-----------------|---------------|")
+    print(
+        f"|{'-' * 20}|{'-' * 15}|{'-' * 9}|--------|-----------------|---------------"
+        "|--------------|---------------|"
+    )
+    bare_cpu = statistics.median(run.per_invocation_ms(run.total_cpu) for run in runs["bare"])
     for name, measured in runs.items():
         rate = statistics.median(run.rate for run in measured)
         failed = sum(run.failed for run in measured)
         server = statistics.median(run.per_invocation_ms(run.server_cpu) for run in measured)
         sink = statistics.median(run.per_invocation_ms(run.sink_cpu) for run in measured)
+        total = statistics.median(run.per_invocation_ms(run.total_cpu) for run in measured)
         sink_text = "-" if name == "bare" else f"{sink:.3f} ms"
         print(
             f"| {name:<18} | {rate:>13,.0f} | {rate / bare:>7.2f} | {failed:>6} "
-            f"| {server:>12.3f} ms | {sink_text:>13} |"
+            f"| {server:>12.3f} ms | {sink_text:>13} | {total:>9.3f} ms "
+            f"| {bare_cpu / total:>13.2f} |"
         )
+    print(
+        "\nall CPU/inv.: load generator + function server + sink; bare/this CPU: the rate ratio "
+        "the CPU alone would allow on a machine doing nothing else"
+    )
 
 
 if __name__ == "__main__":
