@@ -32,7 +32,7 @@ import docker
 from docker.errors import DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
 
-from shoal.agent import docker_spec
+from shoal.agent import docker_cgroups, docker_spec
 from shoal.agent.docker_events import DeathWatch, DieCallback, connect
 from shoal.agent.driver import ExitFeed, ReplicaExit, ReplicaStatus, Usage
 from shoal.agent.errors import DriverError
@@ -51,7 +51,9 @@ class _Replica:
         self.reason = ""
         self.starting = True
         self.stopping = False
-        self.sample: tuple[int, int] | None = None
+        self.cgroup: docker_cgroups.CgroupFiles | None = None
+        self.sample: tuple[float, int] | None = None
+        """(monotonic seconds, cpu ns) when usage() last measured it."""
 
     def status(self) -> ReplicaStatus:
         return ReplicaStatus(self.spec, self.started_at, self.exit_code)
@@ -108,7 +110,9 @@ class DockerDriver:
             return
         replica = _Replica(spec, container.id or "", started_at)
         replica.starting = False
-        if not state.get("Running"):
+        if state.get("Running"):
+            replica.cgroup = await asyncio.to_thread(docker_cgroups.find, int(state["Pid"]))
+        else:
             replica.exit_code = int(state.get("ExitCode", 0))
         self._replicas[spec.name] = replica
 
@@ -132,8 +136,10 @@ class DockerDriver:
         except DockerException as error:
             await self._forget(replica)
             raise DriverError(f"cannot run {spec.image} {list(spec.argv())}: {error}") from error
-        started_at = docker_spec.parse_started_at(container.attrs["State"].get("StartedAt", ""))
-        replica.started_at = started_at or replica.started_at
+        state = container.attrs["State"]
+        replica.started_at = docker_spec.parse_started_at(state["StartedAt"]) or replica.started_at
+        if state.get("Running"):
+            replica.cgroup = await asyncio.to_thread(docker_cgroups.find, int(state["Pid"]))
         replica.starting = False
         if replica.exit_code is not None:  # it died before start() returned
             self._publish(replica)
@@ -190,18 +196,15 @@ class DockerDriver:
 
     async def usage(self) -> Mapping[str, Usage]:
         running = [r for r in self._replicas.values() if r.exit_code is None and not r.starting]
+        counters = await asyncio.to_thread(_measure, self._client, running)
+        now = time.monotonic()
         usage: dict[str, Usage] = {}
-        for replica in running:
-            stats = await asyncio.to_thread(_stats, self._client, replica.container_id)
-            if stats is None:
-                continue
-            cpu = stats.get("cpu_stats") or {}
-            total = int((cpu.get("cpu_usage") or {}).get("total_usage", 0))
-            system = int(cpu.get("system_cpu_usage", 0))
-            online = int(cpu.get("online_cpus") or 1)
-            millis = docker_spec.cpu_millis(total, system, replica.sample, online)
-            replica.sample = (total, system)
-            usage[replica.spec.name] = Usage(millis, docker_spec.memory_mib(stats))
+        for replica, measured in zip(running, counters, strict=True):
+            if measured is None:
+                continue  # gone meanwhile: its exit is on its way
+            millis = docker_spec.cpu_millis(measured.cpu_ns, now, replica.sample)
+            replica.sample = (now, measured.cpu_ns)
+            usage[replica.spec.name] = Usage(millis, measured.memory_bytes / 2**20)
         return usage
 
     async def close(self) -> None:
@@ -243,3 +246,17 @@ def _stats(client: docker.DockerClient, container_id: str) -> dict[str, Any] | N
     except NotFound:
         return None
     return stats
+
+
+def _measure(
+    client: docker.DockerClient, replicas: Sequence[_Replica]
+) -> list[docker_cgroups.Counters | None]:
+    """Each replica's counters from its cgroup, else (slowly) from the engine's stats."""
+    found: list[docker_cgroups.Counters | None] = []
+    for replica in replicas:
+        counters = docker_cgroups.read(replica.cgroup) if replica.cgroup else None
+        if counters is None:
+            stats = _stats(client, replica.container_id)
+            counters = docker_cgroups.from_stats(stats) if stats is not None else None
+        found.append(counters)
+    return found

@@ -30,7 +30,6 @@ __all__ = [
     "cpu_millis",
     "create_arguments",
     "exit_reason",
-    "memory_mib",
     "node_filter",
     "parse_started_at",
     "spec_from_labels",
@@ -113,23 +112,8 @@ def exit_reason(code: int, *, oom_killed: bool = False, error: str = "") -> str:
     return f"exited with code {code}"
 
 
-def cpu_millis(
-    total_ns: int, system_ns: int, before: tuple[int, int] | None, online_cpus: int
-) -> float:
-    """Millicores used between two `stats` samples of (container cpu ns, host cpu ns); 0 for the
-    first sample. The host counter runs `online_cpus` times as fast as the wall clock."""
-    if before is None:
+def cpu_millis(cpu_ns: int, now: float, before: tuple[float, int] | None) -> float:
+    """Millicores used since the sample `before` (monotonic seconds, cpu ns); 0 for the first."""
+    if before is None or now <= before[0]:
         return 0.0
-    container_delta, system_delta = total_ns - before[0], system_ns - before[1]
-    if container_delta <= 0 or system_delta <= 0:
-        return 0.0
-    return 1000.0 * online_cpus * container_delta / system_delta
-
-
-def memory_mib(stats: Mapping[str, Any]) -> float:
-    """Memory in use, as `docker stats` counts it: usage less the inactive page cache."""
-    memory = stats.get("memory_stats") or {}
-    usage = int(memory.get("usage", 0))
-    details = memory.get("stats") or {}
-    cache = int(details.get("inactive_file", details.get("total_inactive_file", 0)))
-    return max(usage - cache, 0) / 2**20
+    return max(cpu_ns - before[1], 0) / 1e6 / (now - before[0])

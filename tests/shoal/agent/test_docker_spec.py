@@ -74,23 +74,17 @@ def test_exit_reasons(code: int, oom: bool, error: str, reason: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("total", "system", "before", "cpus", "millis"),
+    ("cpu_ns", "now", "before", "millis"),
     [
-        (500, 1000, None, 2, 0.0),  # the first sample has nothing to compare with
-        (1500, 3000, (1000, 2000), 2, 1000.0),  # half of 2 cpus' time: one core
-        (1100, 3000, (1000, 2000), 4, 400.0),
-        (1000, 3000, (1000, 2000), 2, 0.0),
-        (1000, 2000, (1000, 2000), 2, 0.0),  # no host time passed: no division by zero
+        (500, 10.0, None, 0.0),  # the first sample has nothing to compare with
+        (1_500_000_000, 12.0, (10.0, 500_000_000), 500.0),  # 1 s of cpu in 2 s: half a core
+        (4_000_000_000, 11.0, (10.0, 0), 4000.0),  # four cores busy
+        (500, 12.0, (10.0, 500), 0.0),
+        (500, 10.0, (10.0, 0), 0.0),  # no time passed: no division by zero
+        (0, 12.0, (10.0, 500), 0.0),  # a counter that went back (a new container) is not < 0
     ],
 )
 def test_cpu_millicores_between_two_samples(
-    total: int, system: int, before: tuple[int, int] | None, cpus: int, millis: float
+    cpu_ns: int, now: float, before: tuple[float, int] | None, millis: float
 ) -> None:
-    assert docker_spec.cpu_millis(total, system, before, cpus) == millis
-
-
-def test_memory_is_usage_less_the_inactive_page_cache() -> None:
-    stats = {"memory_stats": {"usage": 3 * 2**20, "stats": {"total_inactive_file": 2**20}}}
-
-    assert docker_spec.memory_mib(stats) == 2.0
-    assert docker_spec.memory_mib({}) == 0.0
+    assert docker_spec.cpu_millis(cpu_ns, now, before) == millis
