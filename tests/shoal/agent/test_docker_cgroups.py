@@ -47,29 +47,29 @@ def write(folder: Path, files: dict[str, str]) -> None:
         path.write_text(text, encoding="ascii")
 
 
-def test_v1_counters_are_read_less_the_inactive_page_cache(tmp_path: Path) -> None:
-    write(tmp_path, {
+V2_GROUP = "system.slice/docker-0123abcd.scope"
+
+
+@pytest.mark.parametrize(("proc_cgroup", "files", "expected"), [
+    (V1, {  # less total_inactive_file (the hierarchy's), not inactive_file
         f"cpuacct/{ID}/cpuacct.usage": "2500000000\n",
         f"memory/{ID}/memory.usage_in_bytes": "3145728\n",
         f"memory/{ID}/memory.stat": "cache 9\ninactive_file 5\ntotal_inactive_file 1048576\n",
-    })  # fmt: skip
-    files = docker_cgroups.locate(V1, root=tmp_path)
+    }, Counters(2_500_000_000, 2 * 2**20)),
+    (V2, {  # cpu.stat counts microseconds
+        f"{V2_GROUP}/cpu.stat": "usage_usec 1500\nuser_usec 1000\n",
+        f"{V2_GROUP}/memory.current": "4096\n",
+        f"{V2_GROUP}/memory.stat": "anon 4096\ninactive_file 1024\n",
+    }, Counters(1_500_000, 3072)),
+])  # fmt: skip
+def test_counters_are_cpu_ns_and_memory_less_the_inactive_page_cache(
+    tmp_path: Path, proc_cgroup: str, files: dict[str, str], expected: Counters
+) -> None:
+    write(tmp_path, files)
+    located = docker_cgroups.locate(proc_cgroup, root=tmp_path)
 
-    assert files is not None
-    assert docker_cgroups.read(files) == Counters(2_500_000_000, 2 * 2**20)
-
-
-def test_v2_counters_are_read_in_nanoseconds(tmp_path: Path) -> None:
-    group = "system.slice/docker-0123abcd.scope"
-    write(tmp_path, {
-        f"{group}/cpu.stat": "usage_usec 1500\nuser_usec 1000\n",
-        f"{group}/memory.current": "4096\n",
-        f"{group}/memory.stat": "anon 4096\ninactive_file 1024\n",
-    })  # fmt: skip
-    files = docker_cgroups.locate(V2, root=tmp_path)
-
-    assert files is not None
-    assert docker_cgroups.read(files) == Counters(1_500_000, 3072)
+    assert located is not None
+    assert docker_cgroups.read(located) == expected
 
 
 def test_a_cgroup_that_is_gone_reads_as_none(tmp_path: Path) -> None:
