@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from docker.errors import BuildError
 from docker.models.containers import Container
@@ -49,9 +50,14 @@ def build_image(engine: Engine, context: Path) -> str:
 
 @contextmanager
 def running(
-    engine: Engine, image: str, command: Sequence[str] | None, env: Mapping[str, str]
+    engine: Engine,
+    image: str,
+    command: Sequence[str] | None,
+    env: Mapping[str, str],
+    **options: Any,
 ) -> Iterator[Container]:
-    """A container of the image on the host's network, removed afterwards."""
+    """A container of the image on the host's network (and docker-py's other `options`),
+    removed afterwards."""
     client = engine.client()
     container = client.containers.run(
         image,
@@ -60,6 +66,7 @@ def running(
         network_mode="host",
         labels={TEST_LABEL: "image"},
         detach=True,
+        **options,
     )
     try:
         yield container

@@ -4,18 +4,19 @@ compiler, and `shoal agent` runs from the same image."""
 
 from __future__ import annotations
 
-import asyncio
 import json
+import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
 from docker.models.containers import Container
 
-from local_broker.testing import RecordingSink
+from local_broker.testing import RecordingSink, post_event
 from shoal import events
 from shoal.platform.plan import free_port
 from tests.docker_engine import Engine, require_engine
+from tests.shoal.agent.support import broker_event, replica, scheduled_data
 
 from .conftest import ROOT
 from .image import TEST_LABEL, build_image, post_until_answered, running
@@ -106,17 +107,47 @@ def test_the_final_stage_has_no_compiler_or_c_headers(
     assert found == ""
 
 
-async def test_the_agent_runs_from_the_same_image(engine: Engine, image: str) -> None:
+def seen_types(broker: RecordingSink) -> list[str]:
+    return [received.event.type for received in broker.received]
+
+
+async def test_the_agent_runs_from_the_same_image_and_starts_containers(
+    engine: Engine, image: str
+) -> None:
+    """`shoal agent --driver docker` in a container, driving the engine through its socket
+    (mounted, with the socket's group, as docs/deploy-knative.md says)."""
+    if not engine.host.startswith("unix://"):
+        pytest.skip(f"the engine's socket is needed in the container, not {engine.host}")
+    socket_path = engine.host.removeprefix("unix://")
+    node = f"img{uuid.uuid4().hex[:8]}"
     port = free_port()
+    spec = engine.on_node(replica("web-1", command=["sleep", "300"]), node)
     async with RecordingSink() as broker:
-        command = ["shoal", "agent", "--name", "img", "--broker", broker.url]
-        command += ["--listen", f"127.0.0.1:{port}", "--driver", "exec"]
-        with running(engine, image, command, {}) as container:
-            try:
-                received = await broker.wait_for(1, timeout=60.0)
-            except TimeoutError:
-                pytest.fail(container.logs().decode(errors="replace")[-4000:])
-            while not any(r.event.type == events.NODE_JOINED for r in received):
-                received = await broker.wait_for(len(received) + 1, timeout=30.0)
-            await asyncio.to_thread(container.reload)
-            assert container.status == "running"
+        command = ["shoal", "agent", "--name", node, "--broker", broker.url]
+        command += ["--listen", f"127.0.0.1:{port}", "--driver", "docker"]
+        volumes = {socket_path: {"bind": "/var/run/docker.sock", "mode": "rw"}}
+        group = os.stat(socket_path).st_gid
+        options = {"volumes": volumes, "group_add": [group]}
+        try:
+            with running(engine, image, command, {}, **options) as container:
+                try:
+                    await wait_for_type(broker, events.NODE_JOINED)
+                except TimeoutError:
+                    pytest.fail(container.logs().decode(errors="replace")[-4000:])
+                status, _body = await post_event(
+                    f"http://127.0.0.1:{port}/",
+                    broker_event(events.REPLICA_SCHEDULED, scheduled_data(spec), node),
+                )
+                assert status == 202
+                await wait_for_type(broker, events.REPLICA_STARTED)
+                [replica_container] = engine.node_containers(node)
+                assert replica_container["Config"]["Cmd"] == ["sleep", "300"]
+        finally:
+            engine.remove_node_containers(node)
+
+
+async def wait_for_type(broker: RecordingSink, type_: str) -> None:
+    """Until the broker stand-in received an event of `type_`; TimeoutError after a minute
+    without one more event."""
+    while type_ not in seen_types(broker):
+        await broker.wait_for(len(broker.received) + 1, timeout=60.0)
