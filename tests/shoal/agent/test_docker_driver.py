@@ -196,3 +196,15 @@ async def test_an_image_that_cannot_be_pulled_is_a_driver_error(
 async def test_no_engine_is_a_driver_error(tmp_path: Path) -> None:
     with pytest.raises(DriverError, match="no Docker engine answers"):
         await DockerDriver.open("n1", base_url=f"unix://{tmp_path}/none.sock")
+
+
+async def test_the_memory_limit_is_enforced_and_an_oom_kill_says_so(
+    driver: Driver, engine: Engine, node: str
+) -> None:
+    hungry = replica("web-1", command=["python3", "-c", "x = bytearray(200 * 2**20)"], memory=32)
+    await driver.start(engine.on_node(hungry, node))
+
+    exit_ = await next_exit(driver)
+
+    assert (exit_.name, exit_.exit_code) == ("web-1", 137)
+    assert exit_.reason == "killed for exceeding its memory limit (exit code 137)"
