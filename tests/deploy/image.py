@@ -40,6 +40,9 @@ def build_image(engine: Engine, context: Path) -> str:
             rm=True,
             forcerm=True,
         )
+        # The image the tag named before, and its layers: each build of a changed tree leaves
+        # one behind otherwise (about 100 MB each).
+        client.images.prune(filters={"dangling": True})
     except BuildError as error:
         log = "".join(str(line.get("stream", line.get("error", ""))) for line in error.build_log)
         raise AssertionError(f"docker build failed: {error}\n{log[-4000:]}") from error
