@@ -90,16 +90,23 @@ def report(ctx: Context, seen: Report) -> list[Emit]:
     at = ctx.now().timestamp() if seen.arrived_at is None else seen.arrived_at
     resource = ctx.state.get(LEASE, seen.node)
     known = None if resource is None else LeaseRecord.from_body(resource.body)
+    utilization = seen.utilization
+    if utilization is None:  # a heartbeat without the replica list: the last one stands
+        utilization = {} if known is None else known.replica_cpu_utilization
+    # A node that comes back is checked for stale replicas, which needs its replica list: until
+    # a report with one comes (within a few heartbeats), it stays lost.
+    returning = known is None or known.expired
     lease = LeaseRecord(
         seen.node,
         # heartbeats may be delivered out of order
         renewed_at=at if known is None else max(known.renewed_at, at),
+        expired=returning and seen.replicas is None,
         usage_cpu_millis=seen.usage[0] if seen.usage else 0,
         usage_memory_mib=seen.usage[1] if seen.usage else 0,
-        replica_cpu_utilization=seen.utilization,
+        replica_cpu_utilization=utilization,
     )
     ctx.state.put(LEASE, seen.node, lease.to_body())
-    if known is not None and not known.expired and seen.labels is None:
+    if (not returning and seen.labels is None) or seen.replicas is None:
         return []  # an ordinary heartbeat: the Lease renewed, nothing else
     resource = ctx.state.get(NODE, seen.node)
     node = (
@@ -113,23 +120,23 @@ def report(ctx: Context, seen: Report) -> list[Emit]:
     ctx.state.put(NODE, seen.node, node.to_body())
     cause = "joined" if seen.labels is not None else "heartbeat while not ready"
     ctx.log.info("node ready", node=seen.node, cause=cause if resource else "first heartbeat")
-    return _stop_stale(ctx, seen)
+    return _stop_stale(ctx, seen.node, seen.replicas)
 
 
-def _stop_stale(ctx: Context, seen: Report) -> list[Emit]:
+def _stop_stale(ctx: Context, node: str, running: Mapping[str, str]) -> list[Emit]:
     """replica.stop.requested for what the node runs but should not run any more."""
     placed: dict[str, str] = {}
-    for name in seen.replicas:
+    for name in running:
         resource = ctx.state.get(REPLICA, name)
         replica = None if resource is None else ReplicaRecord.from_body(resource.body)
         if replica is not None and replica.node is not None and replica.phase in ACTIVE_PHASES:
             placed[name] = replica.node
     stale: list[events.ReplicaOnNode] = [
-        {"deployment": seen.replicas[name], "replica": name, "node": seen.node}
-        for name in stale_replicas(seen.node, seen.replicas, placed)
+        {"deployment": running[name], "replica": name, "node": node}
+        for name in stale_replicas(node, running, placed)
     ]
     if stale:
-        ctx.log.info("stopping stale replicas", node=seen.node, replicas=len(stale))
+        ctx.log.info("stopping stale replicas", node=node, replicas=len(stale))
     return replica_events.stop_requested(stale)
 
 

@@ -253,8 +253,11 @@ class NodeStatus(TypedDict):
     """The sum of the resources its replicas request."""
     usage: Capacity
     """The sum of its replicas' measured use."""
-    replicas: Sequence[ReplicaUsage]
-    """Every replica running on the node."""
+    replicas: NotRequired[Sequence[ReplicaUsage]]
+    """Every replica running on the node. Sent every few heartbeats and whenever the node's
+    replicas changed; left out in between (a heartbeat stays small: what Kubernetes does with
+    its frequent Lease renewals and rarer node status updates). A node declared lost comes back
+    with the first heartbeat that has it."""
 
 
 class NodeHeartbeat(TypedDict):

@@ -41,6 +41,9 @@ log = logging.getLogger("shoal.agent")
 
 START_FAILED_EXIT_CODE = 128
 """The exit code reported for a replica the driver could not start (as Docker's 'cannot run')."""
+REPLICA_LIST_EVERY = 5
+"""A node's heartbeat lists its replicas (with their usage) every this many heartbeats, and
+whenever they changed; the others carry the sums only (`events.NodeStatus`)."""
 HEARTBEAT_NODES = 100
 """Nodes per heartbeat event of an agent running many (sim) nodes: about 150 KiB of data at
 ten replicas a node."""
@@ -78,6 +81,8 @@ class Agent:
         self._clock = clock
         self._assignments = store.load(self.nodes)
         self._started: dict[str, float] = {}
+        self._beats = 0
+        self._listed: dict[str, frozenset[str]] = {}
         self._ops: dict[str, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
@@ -143,9 +148,18 @@ class Agent:
         by_node: dict[str, list[tuple[ReplicaSpec, float, Usage | None]]] = {}
         for name, (spec, started_at) in self.running().items():
             by_node.setdefault(spec.node, []).append((spec, started_at, usage.get(name)))
-        statuses = [
-            self._report.status(node, self.capacity, by_node.get(node, ())) for node in self.nodes
-        ]
+        full = self._beats % REPLICA_LIST_EVERY == 0
+        self._beats += 1
+        statuses: list[events.NodeStatus] = []
+        for node in self.nodes:
+            running = by_node.get(node, [])
+            status = self._report.status(node, self.capacity, running)
+            names = frozenset(spec.name for spec, _, _ in running)
+            if full or self._listed.get(node) != names:
+                self._listed[node] = names
+            else:
+                del status["replicas"]  # unchanged since the last list: the heartbeat stays small
+            statuses.append(status)
         for first in range(0, len(statuses), HEARTBEAT_NODES):
             heartbeat = self._report.heartbeat(self.name, statuses[first : first + HEARTBEAT_NODES])
             self._sink.send(heartbeat, supersedes=f"heartbeat/{first}")

@@ -8,7 +8,7 @@ node of a heartbeat. Data not shaped as the catalog says raises `PermanentError`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import cast
 
@@ -27,38 +27,44 @@ class Report:
     node: str
     cpu_millis: int
     memory_mib: int
-    replicas: Mapping[str, str]
-    """Every replica the node runs -> its deployment."""
+    replicas: Mapping[str, str] | None
+    """Every replica the node runs -> its deployment; None in a heartbeat without the list."""
     arrived_at: float | None
     """When the broker received it (`knativearrivaltime`), if it says."""
     labels: Mapping[str, str] | None = None
     """A join's; None in a heartbeat, which carries none."""
     usage: tuple[int, int] | None = None
     """A heartbeat's: cpu millicores and memory MiB in use; None in a join."""
-    utilization: Mapping[str, float] = field(default_factory=dict)
-    """A heartbeat's: each replica's cpu use in percent of its request, where known."""
+    utilization: Mapping[str, float] | None = None
+    """A heartbeat's with the list: each replica's cpu use in percent of its request, where
+    known; None without the list (the last one stands)."""
 
     @classmethod
     def of(cls, event: Event, data: Mapping[str, object]) -> Report:
         try:
             capacity = cast(Mapping[str, int], data["capacity"])
-            replicas = cast(Sequence[Mapping[str, object]], data["replicas"])
+            listed = data["replicas"] if event.type == events.NODE_JOINED else data.get("replicas")
+            replicas = cast(Sequence[Mapping[str, object]] | None, listed)
             report = cls(
                 node=str(data["node"]),
                 cpu_millis=int(capacity["cpu_millis"]),
                 memory_mib=int(capacity["memory_mib"]),
-                replicas={str(r["replica"]): str(r["deployment"]) for r in replicas},
+                replicas=None
+                if replicas is None
+                else {str(r["replica"]): str(r["deployment"]) for r in replicas},
                 arrived_at=_arrival(event),
             )
             if event.type == events.NODE_JOINED:
                 return replace(report, labels=dict(cast(Mapping[str, str], data["labels"])))
             usage = cast(Mapping[str, int], data["usage"])
+            used = (int(usage["cpu_millis"]), int(usage["memory_mib"]))
+            if replicas is None:
+                return replace(report, usage=used)
             utilization = {
                 str(r["replica"]): float(cast(float, r["cpu_utilization"]))
                 for r in replicas
                 if r.get("cpu_utilization") is not None
             }
-            used = (int(usage["cpu_millis"]), int(usage["memory_mib"]))
             return replace(report, usage=used, utilization=utilization)
         except (KeyError, TypeError, ValueError) as error:
             raise PermanentError(

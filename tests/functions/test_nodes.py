@@ -276,3 +276,44 @@ def test_one_heartbeat_of_a_sim_agent_renews_every_node_it_lists(harness: Harnes
     assert [harness.lease(node).renewed_at for node in ("sim-0", "sim-1")] == [
         START.timestamp() + 2
     ] * 2
+
+
+def light(harness: Harness, node: str) -> list[JsonEvent]:
+    """A heartbeat without the replica list (sent between the full ones)."""
+    status = {
+        "node": node,
+        "capacity": {"cpu_millis": 2000, "memory_mib": 2048},
+        "allocated": {"cpu_millis": 0, "memory_mib": 0},
+        "usage": {"cpu_millis": 7, "memory_mib": 3},
+    }
+    return harness.send(nodes, events.NODE_HEARTBEAT, {"nodes": [status]})
+
+
+def test_a_heartbeat_without_the_list_keeps_the_last_utilisation(harness: Harness) -> None:
+    joined(harness, "n1")
+    heartbeat(harness, "n1", [("web-1", 40)])
+    harness.clock.advance(1)
+
+    assert light(harness, "n1") == []
+
+    lease = harness.lease("n1")
+    assert (lease.renewed_at, lease.usage_cpu_millis) == (START.timestamp() + 1, 7)
+    assert lease.replica_cpu_utilization == {"web-1": 40.0}
+
+
+def test_a_lost_node_comes_back_with_its_first_full_heartbeat(harness: Harness) -> None:
+    joined(harness, "n1")
+    joined(harness, "n2")
+    placed(harness, "web-1", "n1")
+    harness.clock.advance(4)
+    heartbeat(harness, "n2")
+    harness.tick(nodes, LIVENESS_TICK)  # n1 lost; web-1 replaced elsewhere
+
+    assert light(harness, "n1") == []  # no list: its stale replicas cannot be told yet
+    assert not harness.node("n1").ready
+    assert harness.lease("n1").expired
+    (stop,) = heartbeat(harness, "n1", [("web-1", 10)])
+
+    assert harness.node("n1").ready
+    assert not harness.lease("n1").expired
+    assert [r["replica"] for r in stop["data"]["replicas"]] == ["web-1"]

@@ -292,3 +292,28 @@ async def test_a_stop_during_a_start_waits_for_it(store: AssignmentStore) -> Non
         await agent.drain(5)
         assert await running_names(agent) == []
         assert sink.reports(STARTED, STOPPED) == [(STARTED, "web-1"), (STOPPED, "web-1")]
+
+
+async def test_heartbeats_list_replicas_when_they_change_and_every_fifth_beat(
+    store: AssignmentStore,
+) -> None:
+    async with agent_with(store, SimDriver(SimSettings())) as (agent, sink):
+        await schedule(agent, replica("web-1", node="n1"))
+        await agent.drain(5)
+        for _beat in range(3):
+            agent.send_heartbeats({})
+        await schedule(agent, replica("web-2", node="n2"), "e2")
+        await agent.drain(5)
+        for _beat in range(3):
+            agent.send_heartbeats({})
+
+        beats = [beat["nodes"] for beat in sink.data(events.NODE_HEARTBEAT)]  # type: ignore[index]
+        listed = [[("replicas" in status) for status in beat] for beat in beats]
+        assert listed == [
+            [True, True],  # the first: everything
+            [False, False],
+            [False, False],
+            [False, True],  # n2's replicas changed
+            [False, False],
+            [True, True],  # the fifth after the first
+        ]

@@ -65,7 +65,7 @@ async def test_it_registers_heartbeats_and_runs_what_is_scheduled(
 
         def beats_listing_web_1() -> list[object]:
             beats = seen(sink, events.NODE_HEARTBEAT)
-            return [s for b in beats for s in b.data["nodes"] if s["replicas"]]  # type: ignore[attr-defined]
+            return [s for b in beats for s in b.data["nodes"] if s.get("replicas")]  # type: ignore[attr-defined]
 
         await wait_until(lambda: beats_listing_web_1() != [], what="a heartbeat listing web-1")
 
@@ -89,7 +89,7 @@ async def test_sim_load_shows_in_the_heartbeats(platform: Platform, tmp_path: Pa
         def measured_at_90() -> list[dict[str, object]]:
             beats = seen(sink, events.NODE_HEARTBEAT)
             statuses = [status for beat in beats for status in beat.data["nodes"]]  # type: ignore[attr-defined]
-            entries = [entry for status in statuses for entry in status["replicas"]]
+            entries = [entry for status in statuses for entry in status.get("replicas", [])]
             return [entry for entry in entries if entry["cpu_utilization"] == 90]
 
         await wait_until(lambda: measured_at_90() != [], what="a heartbeat with 90 %")

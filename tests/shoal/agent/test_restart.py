@@ -102,7 +102,8 @@ async def test_a_restarted_sim_agent_runs_its_replicas_once(
         await wait_until(lambda: len(later_beats()) >= 2, what="heartbeats after the restart")
         for beat in later_beats():
             (status,) = beat.data["nodes"]  # type: ignore[misc]
-            assert [r["replica"] for r in status["replicas"]] == ["web-1"]
+            listed = status.get("replicas")  # left out while unchanged
+            assert listed is None or [r["replica"] for r in listed] == ["web-1"]
         second.terminate()
         assert second.wait(timeout=15) == 0
     assert len(started(platform)) == 2
