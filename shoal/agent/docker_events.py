@@ -25,6 +25,8 @@ __all__ = ["DeathWatch", "DieCallback", "connect"]
 DieCallback = Callable[[str, int, str], None]
 """(container id, exit code, reason)"""
 RECONNECT_SECONDS = 1.0
+OUTPUT_LINES = 5
+"""How many of a container's last lines of output its exit's reason quotes."""
 
 
 def connect(base_url: str | None) -> docker.DockerClient:
@@ -72,13 +74,19 @@ class DeathWatch:
         self._died(container_id, code, self._reason(container_id, code))
 
     def _reason(self, container_id: str, code: int) -> str:
-        """Why it exited: the die event has only the code; the container's state says more."""
+        """Why it exited: the die event has only the code; the container's state and the end
+        of its output say more."""
         try:
             state = self._client.api.inspect_container(container_id)["State"]
+            output = self._client.api.logs(container_id, tail=OUTPUT_LINES)
         except DockerException:
             return docker_spec.exit_reason(code)
-        oom_killed, error = bool(state.get("OOMKilled")), str(state.get("Error") or "")
-        return docker_spec.exit_reason(code, oom_killed=oom_killed, error=error)
+        return docker_spec.exit_reason(
+            code,
+            oom_killed=bool(state.get("OOMKilled")),
+            error=str(state.get("Error") or ""),
+            output=bytes(output).decode(errors="replace"),
+        )
 
     def end(self) -> None:
         """Stop reading (blocking until the thread ends, at most a few seconds)."""

@@ -208,3 +208,14 @@ async def test_the_memory_limit_is_enforced_and_an_oom_kill_says_so(
 
     assert (exit_.name, exit_.exit_code) == ("web-1", 137)
     assert exit_.reason == "killed for exceeding its memory limit (exit code 137)"
+
+
+async def test_an_exit_s_reason_quotes_the_end_of_the_output(
+    driver: Driver, engine: Engine, node: str
+) -> None:
+    failing = replica("web-1", command=["sh", "-c", "echo starting; echo boom; exit 2"])
+    await driver.start(engine.on_node(failing, node))
+
+    exit_ = await next_exit(driver)
+
+    assert exit_.reason == "exited with code 2; last output: starting | boom"

@@ -67,10 +67,20 @@ def test_docker_s_start_times_are_read_to_the_microsecond(
         (200, False, "", "exited with code 200"),
         (137, True, "", "killed for exceeding its memory limit (exit code 137)"),
         (127, False, "no such file", "exited with code 127: no such file"),
+        (129, False, "", "killed by signal 1 (SIGHUP)"),
+        (128 + 99, False, "", "exited with code 227"),  # no such signal
     ],
 )
 def test_exit_reasons(code: int, oom: bool, error: str, reason: str) -> None:
     assert docker_spec.exit_reason(code, oom_killed=oom, error=error) == reason
+
+
+def test_an_exit_s_reason_ends_with_the_last_lines_of_output() -> None:
+    reason = docker_spec.exit_reason(1, output="starting\n\nTraceback:\n  boom  \n")
+    long = docker_spec.exit_reason(1, output="x" * 1000 + "END")
+
+    assert reason == "exited with code 1; last output: starting | Traceback: | boom"
+    assert long.endswith("x" * (docker_spec.OUTPUT_CHARS - 3) + "END")
 
 
 @pytest.mark.parametrize(
