@@ -22,6 +22,7 @@ disk before the event is acknowledged uses `sqlite:///path.db?synchronous=full`.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -34,6 +35,8 @@ from shoal.state.migrations import migrate
 from shoal.state.sql import Row, SQLTransaction
 
 BUSY_TIMEOUT_SECONDS = 5.0
+# SQLite's default automatic checkpoint is at 1000 WAL pages; a small commit writes about five.
+CHECKPOINT_EVERY_COMMITS = 200
 WAL_SWITCH_RETRY_SECONDS = 0.01
 MINIMUM_SQLITE = (3, 35, 0)  # RETURNING
 SYNCHRONOUS_MODES = ("normal", "full")
@@ -69,6 +72,18 @@ def _enable_wal(connection: sqlite3.Connection, path: Path) -> None:
         if mode != "wal":
             raise StoreUnavailable(f"SQLite database {path} cannot use WAL mode (it is in {mode})")
         return
+
+
+def _checkpoint(connection: sqlite3.Connection) -> None:
+    """Copy the WAL back into the database file, without blocking writers (PASSIVE).
+
+    SQLite's automatic checkpoint would run inside `COMMIT`, while this process's writer lock
+    is held, and a checkpoint syncs the disk: every writer of the process would wait for that.
+    So it is off, and each store checkpoints every CHECKPOINT_EVERY_COMMITS of its commits,
+    after releasing the lock. A checkpoint that cannot run now (another is running) is skipped.
+    """
+    with contextlib.suppress(sqlite3.Error):
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 class _Executor:
@@ -117,6 +132,7 @@ class SQLiteStore:
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._writer = threading.Lock()
+        self._commits = 0
         self._closed = False
         try:
             connection = self._checkout()
@@ -165,9 +181,13 @@ class SQLiteStore:
             except BaseException:
                 self._roll_back(connection)
                 raise
-            self._checkin(connection)
+            self._commits += 1
+            checkpoint = self._commits % CHECKPOINT_EVERY_COMMITS == 0
         finally:
             self._writer.release()
+        if checkpoint:
+            _checkpoint(connection)
+        self._checkin(connection)
 
     def _roll_back(self, connection: sqlite3.Connection) -> None:
         """Undo the transaction and keep the connection; close it if even that fails."""
@@ -185,6 +205,7 @@ class SQLiteStore:
             self._path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
         )
         connection.execute(f"PRAGMA synchronous = {self._synchronous.upper()}")
+        connection.execute("PRAGMA wal_autocheckpoint = 0")  # see _checkpoint
         return connection
 
     def _checkout(self) -> sqlite3.Connection:
