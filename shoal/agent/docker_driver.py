@@ -78,6 +78,8 @@ class DockerDriver:
         self._locks = KeyedLocks()
         self._feed = ExitFeed()
         self._deaths: DeathWatch | None = None
+        self._unclaimed: dict[str, tuple[int, str]] | None = None
+        """While open() adopts: deaths of containers not adopted yet, by container id."""
 
     @classmethod
     async def open(
@@ -91,13 +93,16 @@ class DockerDriver:
         except DockerException as error:
             raise DriverError(f"no Docker engine answers ({error}); set DOCKER_HOST") from error
         driver = cls(client, node, grace_seconds=grace_seconds)
-        # Watch before listing, so no death falls between the two.
+        # Watch before listing, so no death falls between the two; a death that arrives before
+        # its container is adopted waits in _unclaimed.
+        driver._unclaimed = {}
         driver._deaths = await asyncio.to_thread(
             DeathWatch, base_url, node, driver._died_threadsafe()
         )
         await asyncio.to_thread(driver._deaths.begin)
         for container in await asyncio.to_thread(_node_containers, client, node):
             await driver._adopt(container)
+        driver._unclaimed = None
         return driver
 
     async def _adopt(self, container: Container) -> None:
@@ -110,11 +115,15 @@ class DockerDriver:
             return
         replica = _Replica(spec, container.id or "", started_at)
         replica.starting = False
-        if state.get("Running"):
-            replica.cgroup = await asyncio.to_thread(docker_cgroups.find, int(state["Pid"]))
-        else:
-            replica.exit_code = int(state.get("ExitCode", 0))
         self._replicas[spec.name] = replica
+        if not state.get("Running"):
+            replica.exit_code = int(state.get("ExitCode", 0))
+            return
+        unclaimed = (self._unclaimed or {}).pop(replica.container_id, None)
+        if unclaimed is not None:
+            self._died(replica.container_id, *unclaimed)
+            return
+        replica.cgroup = await asyncio.to_thread(docker_cgroups.find, int(state["Pid"]))
 
     async def start(self, spec: ReplicaSpec) -> ReplicaStatus:
         async with self._locks.hold(spec.name):
@@ -161,6 +170,8 @@ class DockerDriver:
                 if not replica.starting:
                     self._publish(replica)
                 return
+        if self._unclaimed is not None:
+            self._unclaimed[container_id] = (code, reason)
 
     def _publish(self, replica: _Replica) -> None:
         if replica.stopping or replica.exit_code is None:
