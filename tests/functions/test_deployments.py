@@ -486,9 +486,8 @@ def test_a_large_deployment_is_requested_in_shares_the_scheduler_places_in_turn(
     [
         (0, []),
         (1, [1]),
-        (25, [25]),
-        (26, [25, 1]),
-        (100, [25, 25, 25, 25]),  # a lost node's 100 replicas: four requests side by side
+        (100, [100]),  # a lost node's 100 replicas: one request
+        (101, [100, 1]),
         (1_000, [125] * 8),
         (4_000, [500] * 8),
         (10_000, [500] * 20),
@@ -506,10 +505,10 @@ def test_requests_are_shared_out_for_the_scheduler_s_threads(count: int, sizes: 
 def test_a_lost_node_s_replicas_are_requested_in_shares(
     cluster: Cluster, store: StateStore
 ) -> None:
-    """Regression: the 100 replacements of a lost node's replicas were one request, whose 100
-    `replica.scheduled` the scheduler published one after the other (3.8 s of a 5.5 s
-    failover on a busy machine)."""
-    running(cluster, manifest(replicas=100))
+    """The 100 replacements of a lost node's replicas are one request (four of 25 read every
+    Node four times; their `replica.scheduled` events are one per node, published together);
+    200 are two."""
+    running(cluster, manifest(replicas=200))
     lost = cluster.replicas()
     with store.transaction() as tx:  # as nodes marks them, all at once, before the events
         for replica in lost:
@@ -522,7 +521,7 @@ def test_a_lost_node_s_replicas_are_requested_in_shares(
         source="/shoal/nodes",
     )
 
-    assert [len(e["data"]["replicas"]) for e in emitted] == [25, 25, 25, 25]
+    assert [len(e["data"]["replicas"]) for e in emitted] == [100, 100]
     assert not {name for e in emitted for name in e["data"]["replicas"]} & {r.name for r in lost}
 
 
