@@ -1,0 +1,180 @@
+"""Broker CPU per event, the figure a shared machine disturbs least, for A/B comparisons.
+
+    .venv/bin/python benchmarks/broker_cpu.py [--seconds 8] [--triggers 1] [--fan-out]
+        [--source DIR] [--callgrind]
+
+Starts the lean subscriber (`_sink.py sink PORT lean`) and a broker with `--triggers` Triggers
+(one matching the load, or all of them with `--fan-out`), warms it up, then posts with wrk for
+`--seconds` (64 connections, `cloudevents.lua`) and waits until every accepted event was
+delivered. It prints the broker's CPU per accepted event from /proc/<pid>/task/*/stat (user and
+system, per thread: the event loop and the SQLite writer), the subscriber's, and the load
+average. `--source DIR` runs the broker from another checkout (e.g. `git archive HEAD~3 |
+tar -x -C /tmp/old`), so two versions can be alternated in one sitting.
+
+`--callgrind` runs the broker under valgrind's callgrind and prints user-space instructions per
+event (all threads, between two counter dumps around the load): unlike CPU time it does not
+depend on what else runs, but it leaves out the kernel's share (about a fifth here). The broker
+is some 50 times slower then, so use it for comparisons only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.conftest import free_port, wait_http_ok  # noqa: E402
+
+WRK_SCRIPT = ROOT / "benchmarks" / "cloudevents.lua"
+TICKS = os.sysconf("SC_CLK_TCK")
+DRAIN_SECONDS = 300.0
+
+
+def thread_times(pid: int) -> dict[str, tuple[float, float]]:
+    """(user, system) seconds of each thread of `pid`, by 'name:tid'."""
+    times = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat.rsplit(")", 1)[1].split()
+        times[f"{name}:{tid}"] = (int(fields[11]) / TICKS, int(fields[12]) / TICKS)
+    return times
+
+
+def delivered(sink: str) -> int:
+    with urllib.request.urlopen(f"{sink}/stats") as response:
+        return int(json.loads(response.read())["count"])
+
+
+def wrk(url: str, seconds: int) -> int:
+    """Events accepted (2xx) in `seconds` of wrk."""
+    args = ["wrk", "-t1", "-c64", f"-d{seconds}s", "-s", str(WRK_SCRIPT), url]
+    out = subprocess.run(
+        args, check=False, capture_output=True, text=True, timeout=seconds + 60
+    ).stdout
+    line = next(line for line in out.splitlines() if line.startswith("RESULT"))
+    requests, non_2xx, socket_errors = map(int, line.split()[1:])
+    return requests - non_2xx - socket_errors
+
+
+def manifests(path: Path, sink: str, triggers: int, fan_out: bool) -> None:
+    def trigger(index: int) -> dict[str, object]:
+        matching = index == 0 or fan_out
+        return {
+            "apiVersion": "eventing.knative.dev/v1",
+            "kind": "Trigger",
+            "metadata": {"name": f"t{index}"},
+            "spec": {
+                "broker": "default",
+                "filter": {"attributes": {"type": "dev.shoal.bench" if matching else f"x{index}"}},
+                "subscriber": {"uri": f"{sink}/t{index}"},
+            },
+        }
+
+    path.write_text(yaml.safe_dump_all([trigger(index) for index in range(triggers)]))
+
+
+def dump_counters(pid: int) -> None:
+    """callgrind writes its counters so far to a new file and starts again from zero."""
+    subprocess.run(["callgrind_control", "-d", str(pid)], check=False, capture_output=True)
+    time.sleep(1.0)
+
+
+def callgrind_total(prefix: str) -> int:
+    last = max(glob.glob(prefix + ".*"), key=os.path.getmtime)
+    for line in Path(last).read_text().splitlines():
+        if line.startswith(("totals:", "summary:")):
+            return int(line.split()[1])
+    raise RuntimeError(f"no totals in {last}")
+
+
+def measure(args: argparse.Namespace, tmp: Path) -> None:
+    python = sys.executable
+    sink_port, broker_port = free_port(), free_port()
+    sink = f"http://127.0.0.1:{sink_port}"
+    sink_process = subprocess.Popen(
+        [python, str(ROOT / "benchmarks" / "_sink.py"), "sink", str(sink_port), "lean"]
+    )
+    manifests(tmp / "triggers.yaml", sink, args.triggers, args.fan_out)
+    command = [python, "-m", "shoal.cli.main", "broker", "--manifests", str(tmp / "triggers.yaml")]
+    command += ["--port", str(broker_port), "--data-dir", str(tmp / "data")]
+    counters = str(tmp / "callgrind.out")
+    if args.callgrind:
+        command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={counters}", *command]
+    broker = subprocess.Popen(
+        command, cwd=args.source, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_http_ok(f"{sink}/stats", 20.0, sink_process)
+        wait_http_ok(f"http://127.0.0.1:{broker_port}/readyz", 300.0, broker)
+        url = f"http://127.0.0.1:{broker_port}/default/default"
+        wrk(url, 2)  # warm-up: connections, caches
+        time.sleep(2.0)
+        if args.callgrind:
+            dump_counters(broker.pid)
+        before, count_before = thread_times(broker.pid), delivered(sink)
+        sink_before = sum(sum(t) for t in thread_times(sink_process.pid).values())
+        start = time.perf_counter()
+        accepted = wrk(url, args.seconds)
+        expected = accepted * (args.triggers if args.fan_out else 1)
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while delivered(sink) - count_before < expected and time.monotonic() < deadline:
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - start
+        after = thread_times(broker.pid)
+        sink_cpu = sum(sum(t) for t in thread_times(sink_process.pid).values()) - sink_before
+        if args.callgrind:
+            dump_counters(broker.pid)
+        got = delivered(sink) - count_before
+        load = os.getloadavg()[0]
+        total = sum(sum(after[key]) - sum(before.get(key, (0.0, 0.0))) for key in after)
+        print(
+            f"{Path(args.source).name}: {accepted} events accepted, {got} of {expected} "
+            f"deliveries seen, {accepted / elapsed:,.0f} events/s; broker CPU "
+            f"{total / accepted * 1e6:.0f} us/event; subscriber {sink_cpu / max(got, 1) * 1e6:.0f}"
+            f" us/delivery; load average {load:.1f}"
+        )
+        for key, (user_after, system_after) in after.items():
+            user = user_after - before.get(key, (0.0, 0.0))[0]
+            system = system_after - before.get(key, (0.0, 0.0))[1]
+            if user + system > 0.05:
+                print(
+                    f"    thread {key}: user {user / accepted * 1e6:.0f}, "
+                    f"system {system / accepted * 1e6:.0f} us/event"
+                )
+        if args.callgrind:
+            instructions = callgrind_total(counters) / accepted
+            print(f"    user-space instructions per event: {instructions:,.0f}")
+    finally:
+        broker.terminate()
+        sink_process.terminate()
+        broker.wait(timeout=120)
+        sink_process.wait(timeout=20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=int, default=8, help="wrk's duration")
+    parser.add_argument("--triggers", type=int, default=1)
+    parser.add_argument("--fan-out", action="store_true", help="every Trigger matches")
+    parser.add_argument("--source", default=str(ROOT), help="checkout the broker runs from")
+    parser.add_argument("--callgrind", action="store_true", help="count instructions instead")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        measure(args, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()
