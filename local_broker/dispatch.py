@@ -133,14 +133,17 @@ class TriggerDispatcher:
     def _start_delivery(self, record: LogRecord) -> None:
         """The first attempt on an idle pooled connection, without a task when it can be."""
         headers, body = self._outgoing.get(record.event, structured=self._structured)
-        first = self._client.send_on_idle(
-            "POST",
-            self.trigger.subscriber,
-            headers,
-            body,
-            timeout=attempt_timeout(self.trigger.delivery),
-            on_done=partial(self._first_answer, record),
-        )
+        try:
+            first = self._client.send_on_idle(
+                "POST",
+                self.trigger.subscriber,
+                headers,
+                body,
+                timeout=attempt_timeout(self.trigger.delivery),
+                on_done=partial(self._first_answer, record),
+            )
+        except HttpClientError:  # the task's attempts fail the same way, then dead-letter it
+            first = None
         if first is None:
             self._hand_to_task(record, None)
         else:

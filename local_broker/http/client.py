@@ -141,19 +141,20 @@ class HttpClient:
         """`request` without a coroutine, when a pooled connection to `url` is idle.
 
         Returns None (nothing sent) when there is none or the URL was never requested: use
-        `request`. Else the request is written and `on_done` gets the settled future: its
-        response, `TimeoutError`, an `HttpClientError`, or a `StaleConnectionError` when the
-        server had closed the connection without answering (not sent: `request` it again).
+        `request`; raises HttpClientError (nothing sent) when the request cannot be written.
+        Else the request is written and `on_done` gets the settled future: its response,
+        `TimeoutError`, an `HttpClientError`, or a `StaleConnectionError` when the server had
+        closed the connection without answering (not sent: `request` it again).
         Cancelling the future abandons the request and closes the connection.
         """
         target = self._targets.get(url)
-        if target is None:
+        if target is None or not self._idle.get(target.key):
             return None
+        data = _request_bytes(method, target, headers, body)  # HttpClientError: nothing taken
         connection = self._take_idle(target.key)
         if connection is None:
             return None
         loop = connection.loop
-        data = _request_bytes(method, target, headers, body)
         self._in_flight.add(connection)
         if self._timeouts is None:
             self._timeouts = loop.call_later(TIMEOUT_TICK_SECONDS, self._time_out_late)

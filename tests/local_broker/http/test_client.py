@@ -444,3 +444,16 @@ async def test_send_on_idle_times_out(client: HttpClient) -> None:
         answer = await asyncio.wait_for(settled.done, 5.0)
     assert isinstance(answer.exception(), TimeoutError)
     assert answered == 1
+
+
+async def test_send_on_idle_refuses_a_line_break_and_keeps_the_connection(
+    client: HttpClient, recorder: tuple[Recorder, str]
+) -> None:
+    _recorder, url = recorder
+    await client.request("POST", url, EVENT_HEADERS, b"", 5.0)
+    bad = {**EVENT_HEADERS, "ce-x": "a\r\nInjected: 1"}
+    with pytest.raises(HttpClientError, match="line break"):
+        client.send_on_idle("POST", url, bad, b"", timeout=5.0, on_done=Settled())
+    settled = Settled()
+    assert client.send_on_idle("POST", url, EVENT_HEADERS, b"", timeout=5.0, on_done=settled)
+    assert (await asyncio.wait_for(settled.done, 5.0)).result().status == 202
