@@ -12,6 +12,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from docker.models.containers import Container
 
 from shoal.agent import docker_spec
 from shoal.agent.docker_driver import DockerDriver
@@ -219,3 +220,30 @@ async def test_an_exit_s_reason_quotes_the_end_of_the_output(
     exit_ = await next_exit(driver)
 
     assert exit_.reason == "exited with code 2; last output: starting | boom"
+
+
+async def test_a_death_that_arrives_before_its_container_is_adopted_is_not_lost(
+    engine: Engine, node: str
+) -> None:
+    """While open() adopts, the die event of a container it listed as running can come first."""
+    client = engine.client()
+    driver = DockerDriver(client, node)
+    driver._unclaimed = {}
+    spec = engine.on_node(replica("web-1"), node)
+    listed = Container(
+        attrs={
+            "Id": "c0ffee",
+            "Config": {"Labels": docker_spec.create_arguments(spec)["labels"]},
+            "State": {"Running": True, "Pid": 1, "StartedAt": "2026-11-28T19:55:10Z"},
+        },
+        client=client,
+    )
+
+    driver._died("c0ffee", 9, "killed by signal 9 (SIGKILL)")
+    await driver._adopt(listed)
+
+    exit_ = await next_exit(driver)
+    assert (exit_.name, exit_.exit_code) == ("web-1", 9)
+    [status] = await driver.list()
+    assert status.exit_code == 9
+    client.close()
