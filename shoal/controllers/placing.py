@@ -21,6 +21,7 @@ from shoal.controllers import replica_events
 from shoal.controllers.cluster import Cluster
 from shoal.controllers.records import load_replica, save_replica, text
 from shoal.model import ALLOCATION, REPLICA, Allocation, ReplicaRecord
+from shoal.orchestration.batches import MAX_REPLICAS_PER_REQUEST
 from shoal.orchestration.placement import Request, Strategy, Unschedulable, place_many
 from shoal.runtime import Emit, PermanentError
 from shoal.state import Transaction
@@ -36,7 +37,7 @@ _RESTARTABLE = frozenset({"exited", "scheduled"})
 TEMPLATE_FIELDS = frozenset(events.ReplicaTemplate.__annotations__)
 # Listed replicas read one by one, up to a request's worth (`batches.MAX_REPLICAS_PER_REQUEST`):
 # reading a 500-name share of a 10,000-replica revision by its labels parsed all 10,000.
-_FEW = 500
+_FEW = MAX_REPLICAS_PER_REQUEST
 Wanted = Sequence[tuple[ReplicaRecord, events.ReplicaTemplate]]
 """Replicas to place, each with the template its `replica.scheduled` carries."""
 

@@ -457,11 +457,11 @@ def test_a_redelivered_event_is_handled_once(cluster: Cluster) -> None:
 
 def test_ten_thousand_replicas_take_one_invocation(cluster: Cluster) -> None:
     cluster.watch = None
-    replicas = 8 * MAX_REPLICAS_PER_REQUEST + 5
+    replicas = 10_005
 
     emitted = cluster.apply(manifest(replicas=replicas))
 
-    assert [len(e["data"]["replicas"]) for e in emitted] == [MAX_REPLICAS_PER_REQUEST] * 8 + [5]
+    assert [len(e["data"]["replicas"]) for e in emitted] == [1251] * 7 + [1248]
     assert len(cluster.replicas()) == replicas
     assert len({name for e in emitted for name in e["data"]["replicas"]}) == replicas
 
@@ -471,14 +471,14 @@ def test_a_large_deployment_is_requested_in_shares_the_scheduler_places_in_turn(
 ) -> None:
     """Regression: 10,000 replicas went out as one `replica.requested`, which the scheduler
     placed in one transaction (about 10 s holding the store's write lock, while no heartbeat
-    could be recorded) and whose 10,000 `replica.scheduled` one thread published in a row."""
+    could be recorded). 30,000 go out as twelve."""
     cluster.watch = None
 
-    emitted = cluster.apply(manifest(replicas=10_000))
+    emitted = cluster.apply(manifest(replicas=30_000))
 
-    assert len(emitted) == 20
-    assert {len(e["data"]["replicas"]) for e in emitted} == {500}
-    assert MAX_REPLICAS_PER_REQUEST == 500
+    assert len(emitted) == 12
+    assert {len(e["data"]["replicas"]) for e in emitted} == {MAX_REPLICAS_PER_REQUEST}
+    assert MAX_REPLICAS_PER_REQUEST == 2500
 
 
 @pytest.mark.parametrize(
@@ -490,7 +490,8 @@ def test_a_large_deployment_is_requested_in_shares_the_scheduler_places_in_turn(
         (101, [100, 1]),
         (1_000, [125] * 8),
         (4_000, [500] * 8),
-        (10_000, [500] * 20),
+        (10_000, [1250] * 8),
+        (30_000, [2500] * 12),
     ],
 )
 def test_requests_are_shared_out_for_the_scheduler_s_threads(count: int, sizes: list[int]) -> None:
