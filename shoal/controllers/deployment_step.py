@@ -216,7 +216,8 @@ def step(inv: Invocation, record: DeploymentRecord) -> None:
             ready=sum(
                 r.phase == "running" and r.ready_since is not None for r in replicas.values()
             ),
-            updated=plan.updated,
+            # as it stands once this step is applied: the replicas it creates count too
+            updated=plan.updated + actions.create,
             available=plan.available,
             blocked=actions.blocked,
             stepped_at=inv.now,

@@ -579,3 +579,13 @@ def test_started_again_keeps_the_replica_and_a_copy_elsewhere_is_stopped(cluster
 
     assert (stop["type"], stop[events.NODE_EXTENSION]) == (events.REPLICA_STOP_REQUESTED, other)
     assert cluster.replicas() == [replica]  # still ready since it first started
+
+
+def test_the_status_counts_the_replicas_a_step_creates(cluster: Cluster) -> None:
+    """Regression: once deployments stopped taking `replica.scheduled`/`.unschedulable`, the
+    status of a deployment nobody placed yet showed 0 updated until the next tick."""
+    cluster.apply(manifest(replicas=2))
+
+    record = cluster.deployment()
+    assert record is not None
+    assert (record.updated, record.ready, record.available) == (2, 0, 0)
