@@ -14,8 +14,8 @@ import pytest
 
 from shoal.cli import cesql
 from shoal.cli.main import build_parser, main
+from tests.conformance import require_cesql_tck
 
-TCK_DIRECTORY = Path(__file__).parents[2].parent / "shared/conformance/cesql-tck"
 Shoal = Callable[[Sequence[str]], int]
 
 
@@ -178,9 +178,8 @@ def test_tck_with_an_unreadable_file_exits_2(
     assert "expected a mapping with a 'tests' list" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not TCK_DIRECTORY.is_dir(), reason=f"CESQL TCK not found at {TCK_DIRECTORY}")
 def test_the_official_tck_passes(shoal: Shoal, capsys: pytest.CaptureFixture[str]) -> None:
-    files = [str(path) for path in sorted(TCK_DIRECTORY.glob("*.yaml"))]
+    files = [str(path) for path in sorted(require_cesql_tck().glob("*.yaml"))]
     assert shoal(["cesql", "--tck", *files]) == 0
     assert re.fullmatch(r"[1-9][0-9]* passed, 0 failed\n", capsys.readouterr().out)
 

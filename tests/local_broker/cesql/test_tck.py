@@ -6,17 +6,12 @@ cesql/cesql_tck); see local_broker.cesql.tck for the format and how a case is ju
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from local_broker.cesql.tck import TckCase, check_case, load_cases
+from tests.conformance import CESQL_TCK, require_cesql_tck
 
-TCK_DIRECTORY = Path(__file__).parents[3].parent / "shared/conformance/cesql-tck"
-
-if not TCK_DIRECTORY.is_dir():
-    pytest.skip(f"CESQL TCK not found at {TCK_DIRECTORY}", allow_module_level=True)
-
+TCK_DIRECTORY = CESQL_TCK
 TCK_FILES = sorted(TCK_DIRECTORY.glob("*.yaml"))
 CASES = [
     case for path in TCK_FILES for case in load_cases(path.read_text(encoding="utf-8"), path.name)
@@ -24,6 +19,7 @@ CASES = [
 
 
 def test_every_tck_file_has_cases() -> None:
+    require_cesql_tck()
     suites = {case.suite for case in CASES}
     assert TCK_FILES
     assert suites == {path.name for path in TCK_FILES}
