@@ -1,4 +1,4 @@
-"""The node agent `shoal up --driver sim|exec` runs beside the functions.
+"""The node agent `shoal up --driver sim|exec|docker` runs beside the functions.
 
 The agent is one more supervised child: `shoal agent --name sim --driver sim --nodes N
 --broker <ingress> --write-trigger <triggers folder>`. It is started once the functions answer,
@@ -106,7 +106,9 @@ def agent_options(args: argparse.Namespace) -> AgentOptions | None:
     """The agent the options ask for; None without --driver. PlanError for bad options."""
     if args.driver is None:
         if args.nodes != 1 or args.agent_cpu is not None or args.agent_memory is not None:
-            raise PlanError("--nodes, --agent-cpu and --agent-memory need --driver sim or exec")
+            raise PlanError(
+                "--nodes, --agent-cpu and --agent-memory need --driver (sim, exec or docker)"
+            )
         return None
     return AgentOptions(args.driver, args.nodes, args.agent_cpu, args.agent_memory)
 
