@@ -5,12 +5,7 @@ first read. Writers therefore run one at a time (across threads and processes) a
 latest committed state, so read-modify-write is serializable without any version checks. A writer
 that cannot get the lock within `BUSY_TIMEOUT_SECONDS` gets `Conflict` (retry the transaction).
 Within one process, transactions first queue on a `threading.Lock`, which wakes the next one as
-soon as the lock is free. Between processes they then take an advisory lock on a file beside the
-database (`flock(2)` on `<db>-writer`), polled every fraction of a millisecond: SQLite's own busy
-handler sleeps 1, 2, 5 ... up to 100 ms between tries, so with several function processes
-writing, a waiter could sleep long after the lock came free while others took it again and
-again. The file lock only orders our own writers; SQLite's lock still guards the data, and
-any other program opening the file is arbitrated by it as before.
+soon as the lock is free; SQLite's busy handler, left to arbitrate between processes, sleeps.
 WAL lets readers of other connections proceed while a writer holds the lock.
 
 Connections are kept for reuse: opening one per transaction costs a WAL checkpoint whenever the
@@ -28,8 +23,6 @@ disk before the event is acknowledged uses `sqlite:///path.db?synchronous=full`.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 import sqlite3
 import threading
 import time
@@ -45,7 +38,6 @@ BUSY_TIMEOUT_SECONDS = 5.0
 # SQLite's default automatic checkpoint is at 1000 WAL pages; a small commit writes about five.
 CHECKPOINT_EVERY_COMMITS = 200
 WAL_SWITCH_RETRY_SECONDS = 0.01
-WRITER_POLL_SECONDS = (0.0002, 0.0005, 0.001, 0.002)  # then 2 ms until the busy timeout
 MINIMUM_SQLITE = (3, 35, 0)  # RETURNING
 SYNCHRONOUS_MODES = ("normal", "full")
 
@@ -94,30 +86,6 @@ def _checkpoint(connection: sqlite3.Connection) -> None:
         connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
-def _open_writer_file(path: Path) -> int:
-    lock_path = path.with_name(path.name + "-writer")
-    try:
-        return os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    except OSError as error:
-        message = f"cannot open the SQLite writer lock {lock_path}: {error}"
-        raise StoreUnavailable(message) from error
-
-
-def _lock_file(descriptor: int, timeout: float) -> bool:
-    """Take the exclusive flock, polling (a blocking flock could not time out); False on timeout."""
-    deadline = time.monotonic() + timeout
-    attempt = 0
-    while True:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return False
-        time.sleep(WRITER_POLL_SECONDS[min(attempt, len(WRITER_POLL_SECONDS) - 1)])
-        attempt += 1
-
-
 class _Executor:
     # Plain try/except rather than `_translated`: a context manager per statement is a fifth of
     # a small transaction's cost. sqlite3 keeps each connection's prepared statements (keyed by
@@ -164,7 +132,6 @@ class SQLiteStore:
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._writer = threading.Lock()
-        self._writer_file = _open_writer_file(path)
         self._commits = 0
         self._closed = False
         try:
@@ -197,8 +164,6 @@ class SQLiteStore:
             idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
-        with contextlib.suppress(OSError):
-            os.close(self._writer_file)
 
     @contextmanager
     def _begin(self) -> Iterator[_Executor]:
@@ -206,12 +171,6 @@ class SQLiteStore:
         # handler (for writers in other processes) sleeps 1, 2, 5, 10... ms between tries.
         if not self._writer.acquire(timeout=BUSY_TIMEOUT_SECONDS):
             raise Conflict(f"the SQLite database {self._path} stayed locked by another writer")
-        try:
-            if not _lock_file(self._writer_file, BUSY_TIMEOUT_SECONDS):
-                raise Conflict(f"the SQLite database {self._path} stayed locked by another writer")
-        except BaseException:
-            self._writer.release()
-            raise
         try:
             connection = self._checkout()
             try:
@@ -225,7 +184,6 @@ class SQLiteStore:
             self._commits += 1
             checkpoint = self._commits % CHECKPOINT_EVERY_COMMITS == 0
         finally:
-            fcntl.flock(self._writer_file, fcntl.LOCK_UN)
             self._writer.release()
         if checkpoint:
             _checkpoint(connection)
