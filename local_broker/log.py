@@ -25,7 +25,6 @@ import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from pathlib import Path
 from typing import TypeVar
 
@@ -35,6 +34,7 @@ from local_broker.groupcommit import GroupCommitWriter
 from local_broker.logerrors import LogClosed, LogCorrupt, LogError, LogWriteFailed
 from local_broker.logschema import LogRecord, connect, encode_event, read_records, translate_error
 from local_broker.logtail import MemoryTail
+from local_broker.logwake import CommitWaiters
 from local_broker.logwrites import (
     AppendEvents,
     DedupIndex,
@@ -80,14 +80,8 @@ class EventLog:
         self._closing = False
         self._closed = False
         self._closer: asyncio.Task[None] | None = None
-        # Waiters park on one Event; each commit sets it and installs a fresh one, so a commit
-        # costs one wake-up per waiting task and no per-waiter bookkeeping. Waiters interested
-        # in one event type only park by that type and sleep through commits without it.
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._changed = asyncio.Event()
-        self._by_type: dict[str, list[asyncio.Future[int]]] = {}
-        self._woken_head = self._tail.head  # commits up to here were announced to the waiters
-        self._writer = GroupCommitWriter(writer, after_commit=self._notify_commit)
+        self._waiters = CommitWaiters(self._tail)
+        self._writer = GroupCommitWriter(writer, after_commit=self._waiters.notify_commit)
 
     @classmethod
     def open(
@@ -160,31 +154,12 @@ class EventLog:
         up to which no event of that type follows `seq`: the caller may skip to it unread.
         Without, the result is `seq`.
         """
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            self._loop, self._changed = loop, asyncio.Event()
-            self._by_type.clear()
-        if event_type is not None:
-            if self._tail.head > seq or self._closing:
-                await asyncio.sleep(0)
-                return seq
-            woken: asyncio.Future[int] = loop.create_future()
-            self._by_type.setdefault(event_type, []).append(woken)
-            return max(seq, await woken)
-        while self._tail.head <= seq:
-            if self._closing:
-                # Still yield: a read/wait loop that misses the shutdown must not freeze the loop.
-                await asyncio.sleep(0)
-                return seq
-            await self._changed.wait()
-        return seq
+        return await self._waiters.wait_beyond(seq, event_type)
 
     def wake_type_waiters(self) -> None:
         """Wake every waiter parked by event type (call it now and then from the loop): a
         Trigger that rarely matches still moves its cursor, so it holds back no pruning."""
-        waiting, self._by_type = self._by_type, {}
-        for futures in waiting.values():
-            _resolve(futures, self._woken_head)
+        self._waiters.wake_type_waiters()
 
     def read_after(self, seq: int, limit: int) -> list[LogRecord]:
         """Up to `limit` committed records with sequence numbers above `seq`, in order."""
@@ -274,8 +249,9 @@ class EventLog:
 
     async def _close(self) -> None:
         self._closing = True
-        if self._loop is asyncio.get_running_loop():
-            self._wake()  # waiters return: nothing more will be appended
+        self._waiters.closing = True
+        if self._waiters.loop is asyncio.get_running_loop():
+            self._waiters.wake()  # waiters return: nothing more will be appended
         try:
             await self.flush_cursors()  # queued behind every pending append: those commit first
         finally:
@@ -293,34 +269,3 @@ class EventLog:
                 return query(self._reader)
             except sqlite3.Error as error:
                 raise translate_error(error, "reading the event log", LogError) from error
-
-    def _notify_commit(self) -> None:
-        """Writer thread, after each commit: wake the waiters on their event loop."""
-        loop = self._loop
-        if loop is not None:
-            with suppress(RuntimeError):  # the loop is closed: nobody is waiting
-                loop.call_soon_threadsafe(self._wake)
-
-    def _wake(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
-        previous = self._woken_head
-        if not self._by_type:
-            self._woken_head = self._tail.head
-            return
-        records = self._tail.read_after(previous, self._tail.head - previous)
-        self._woken_head = records[-1].seq if records else self._tail.head
-        if records is None or self._closing:  # not in memory (never expected): wake them all
-            waiting, self._by_type = self._by_type, {}
-            for futures in waiting.values():
-                _resolve(futures, previous)
-            return
-        # None of these types was committed between `previous` and the waiter's parking.
-        for event_type in {record.event.type for record in records}:
-            _resolve(self._by_type.pop(event_type, []), previous)
-
-
-def _resolve(futures: list[asyncio.Future[int]], quiet_until: int) -> None:
-    for future in futures:
-        if not future.done():  # its dispatcher was cancelled
-            future.set_result(quiet_until)

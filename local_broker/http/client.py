@@ -30,8 +30,6 @@ from functools import partial
 from typing import Final
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from local_broker.http.client_connection import (
     BadResponseError,
     ClientConnection,
@@ -41,7 +39,7 @@ from local_broker.http.client_connection import (
     HttpClientError,
     StaleConnectionError,
 )
-from local_broker.http.message import Headers
+from local_broker.http.client_fallback import AiohttpFallback
 
 __all__ = [
     "TIMEOUT_TICK_SECONDS",
@@ -79,7 +77,7 @@ class HttpClient:
         self._janitor: asyncio.TimerHandle | None = None
         self._in_flight: set[ClientConnection] = set()
         self._timeouts: asyncio.TimerHandle | None = None
-        self._fallback: aiohttp.ClientSession | None = None
+        self._fallback = AiohttpFallback()
         self._closed = False
 
     async def request(
@@ -95,7 +93,7 @@ class HttpClient:
             if url not in self._targets:
                 target = self._parse(url)
             if target is None:
-                return await self._request_with_aiohttp(method, url, headers, body, timeout)
+                return await self._fallback.request(method, url, headers, body, timeout)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         data = _request_bytes(method, target, headers, body)
@@ -189,8 +187,7 @@ class HttpClient:
             for connection in connections:
                 connection.abort()
         self._idle.clear()
-        if self._fallback is not None:
-            await self._fallback.close()
+        await self._fallback.close()
 
     def _parse(self, url: str) -> _Target | None:
         """The target of an http:// URL, None for other schemes; HttpClientError if invalid."""
@@ -274,29 +271,6 @@ class HttpClient:
         if self._idle and not self._closed:
             loop = asyncio.get_running_loop()
             self._janitor = loop.call_later(self._idle_seconds / 2, self._close_expired)
-
-    async def _request_with_aiohttp(
-        self, method: str, url: str, headers: Mapping[str, str], body: bytes, timeout: float
-    ) -> ClientResponse:
-        if self._fallback is None:
-            self._fallback = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30)
-            )
-        try:
-            # No Content-Type of aiohttp's own: an event without datacontenttype stays without.
-            async with self._fallback.request(
-                method,
-                url,
-                data=body,
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-                skip_auto_headers=("Content-Type",),
-            ) as response:
-                content = await response.read()
-                pairs = [(name.lower(), value) for name, value in response.headers.items()]
-                return ClientResponse(response.status, Headers(pairs), content)
-        except aiohttp.ClientError as error:
-            raise HttpClientError(f"{type(error).__name__}: {error}") from None
 
 
 class WireHeaders(dict[str, str]):

@@ -1,0 +1,48 @@
+"""What the delivery client does not do itself (`https://`), through an aiohttp session.
+
+The broker's subscribers are plain HTTP on a developer's machine, so this path is rare; its
+answers and failures look the same as the client's own (`ClientResponse`, `HttpClientError`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import aiohttp
+
+from local_broker.http.client_connection import ClientResponse, HttpClientError
+from local_broker.http.message import Headers
+
+
+class AiohttpFallback:
+    """One lazily made aiohttp session; `await close()` at the end."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    async def request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes, timeout: float
+    ) -> ClientResponse:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30)
+            )
+        try:
+            # No Content-Type of aiohttp's own: an event without datacontenttype stays without.
+            async with self._session.request(
+                method,
+                url,
+                data=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                skip_auto_headers=("Content-Type",),
+            ) as response:
+                content = await response.read()
+                pairs = [(name.lower(), value) for name, value in response.headers.items()]
+                return ClientResponse(response.status, Headers(pairs), content)
+        except aiohttp.ClientError as error:
+            raise HttpClientError(f"{type(error).__name__}: {error}") from None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
