@@ -15,6 +15,12 @@
   `node.lost`, and its replicas become `lost`, listed in one `replica.lost` (deployments
   replaces them, the scheduler frees their shares). The tick runs every 0.5 s locally, so a
   node is declared lost at most 0.5 s after its grace ends.
+- On Knative, PingSources tick once a minute (cron), which alone would declare a node lost up
+  to a minute late. With `SHOAL_NODE_LIVENESS_ON_HEARTBEAT=1` (the base manifests' shared
+  settings set it; `shoal up` does not, its ticks are frequent) the live nodes' heartbeats run
+  the same check as well, at most once per 0.5 s per function instance, inside the heartbeat's
+  transaction. Two instances judging at once cannot both declare a node lost: the first commit
+  expires its Lease and the other's transaction conflicts or finds it expired.
 
 Heartbeats are stamped with their arrival at the broker (`knativearrivaltime`; without it,
 when this function handles them), not with the agents' clocks, so a skewed clock on a node
@@ -28,6 +34,7 @@ state transaction) delays the verdict instead of losing live nodes (`nodes.judge
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -39,6 +46,7 @@ from shoal.controllers.node_reports import Report, reports_of
 from shoal.model import ACTIVE_PHASES, LEASE, NODE, REPLICA, LeaseRecord, NodeRecord, ReplicaRecord
 from shoal.orchestration.nodes import (
     Liveness,
+    check_due,
     judged_at,
     lost_nodes,
     lost_replicas,
@@ -48,18 +56,25 @@ from shoal.runtime import Context, Emit, Event, PermanentError, Subscription, Ti
 
 INTERVAL_VARIABLE = "SHOAL_NODE_HEARTBEAT_INTERVAL"
 MISSED_VARIABLE = "SHOAL_NODE_MISSED_HEARTBEATS"
+ON_HEARTBEAT_VARIABLE = "SHOAL_NODE_LIVENESS_ON_HEARTBEAT"
 LIVENESS_TICK = "node-liveness"
+LIVENESS_CHECK_PERIOD_SECONDS = 0.5
+_SWITCHES = {"": False, "0": False, "false": False, "1": True, "true": True}
 
 
 @dataclass(frozen=True, slots=True)
 class NodesSettings:
     liveness: Liveness = field(default_factory=Liveness)
+    check_on_heartbeat: bool = False
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> NodesSettings:
         interval, missed = environ.get(INTERVAL_VARIABLE), environ.get(MISSED_VARIABLE)
+        switch = environ.get(ON_HEARTBEAT_VARIABLE, "").strip().lower()
+        if switch not in _SWITCHES:
+            raise ValueError(f"{ON_HEARTBEAT_VARIABLE}={switch!r}: write 1 (on) or 0 (off)")
         try:
-            return cls(Liveness(float(interval or 1.0), int(missed or 3)))
+            return cls(Liveness(float(interval or 1.0), int(missed or 3)), _SWITCHES[switch])
         except ValueError as error:
             raise ValueError(
                 f"{INTERVAL_VARIABLE}={interval!r}, {MISSED_VARIABLE}={missed!r}: write "
@@ -68,6 +83,26 @@ class NodesSettings:
 
 
 SETTINGS = NodesSettings.from_environ(os.environ)
+
+
+class CheckThrottle:
+    """When this process last ran a liveness check on a heartbeat (a cache, not state: each
+    function instance checks at most once per period)."""
+
+    def __init__(self, period: float) -> None:
+        self._period = period
+        self._last: float | None = None
+        self._lock = threading.Lock()
+
+    def due(self, now: float) -> bool:
+        with self._lock:
+            if not check_due(self._last, now, self._period):
+                return False
+            self._last = now
+            return True
+
+
+CHECKS = CheckThrottle(LIVENESS_CHECK_PERIOD_SECONDS)
 
 
 @function(
@@ -80,7 +115,10 @@ SETTINGS = NodesSettings.from_environ(os.environ)
 def nodes(event: Event, ctx: Context) -> list[Emit]:
     """Records joins and heartbeats; declares nodes lost when their heartbeats stop."""
     if event.type in (events.NODE_JOINED, events.NODE_HEARTBEAT):
-        return [emit for seen in reports_of(event) for emit in report(ctx, seen)]
+        emits = [emit for seen in reports_of(event) for emit in report(ctx, seen)]
+        if SETTINGS.check_on_heartbeat and CHECKS.due(ctx.now().timestamp()):
+            emits += detect_lost(ctx)
+        return emits
     if event.source.endswith(f"/pingsources/{LIVENESS_TICK}"):
         return detect_lost(ctx)
     raise PermanentError(f"nodes does not handle {event.type} from {event.source}")

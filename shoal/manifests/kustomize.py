@@ -6,7 +6,9 @@ those functions default to. They live in one ConfigMap, `shoal-settings`, which 
 generates from `SHARED_SETTINGS`; a JSON patch gives every function Service
 `envFrom: [{configMapRef: shoal-settings}]`. An overlay changes a setting for all functions at
 once with a `configMapGenerator` entry of `behavior: merge`. Locally (`shoal up`) the functions
-run with their defaults, which are these values.
+run with their defaults, which are these values but one: on Knative the live nodes' heartbeats
+also run the nodes function's liveness check (`SHOAL_NODE_LIVENESS_ON_HEARTBEAT=1`), since its
+PingSource ticks only once a minute there.
 
 The ConfigMap keeps its plain name (no content-hash suffix): kustomize rewrites references to a
 hashed name only in the core kinds it knows, and a Knative Service is not one of them. Pods read
@@ -27,6 +29,8 @@ SHARED_SETTINGS: Mapping[str, str] = MappingProxyType(
     {
         "SHOAL_NODE_HEARTBEAT_INTERVAL": "1",
         "SHOAL_NODE_MISSED_HEARTBEATS": "3",
+        # Knative's PingSources tick once a minute: heartbeats run the liveness check too
+        "SHOAL_NODE_LIVENESS_ON_HEARTBEAT": "1",
         "SHOAL_SCHEDULER_STRATEGY": "spread",
     }
 )

@@ -26,7 +26,14 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["Liveness", "judged_at", "lost_nodes", "lost_replicas", "stale_replicas"]
+__all__ = [
+    "Liveness",
+    "check_due",
+    "judged_at",
+    "lost_nodes",
+    "lost_replicas",
+    "stale_replicas",
+]
 
 
 @dataclass(frozen=True)
@@ -83,3 +90,9 @@ def stale_replicas(
     is stale.
     """
     return tuple(sorted(replica for replica in set(reported) if placed.get(replica) != node))
+
+
+def check_due(last_check: float | None, now: float, period: float) -> bool:
+    """Whether a liveness check is due at `now` when the last one ran at `last_check`: at most
+    one per `period`. A clock that went back (`now` before the last check) makes it due."""
+    return last_check is None or now - last_check >= period or now < last_check

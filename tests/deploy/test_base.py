@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from functions.nodes import INTERVAL_VARIABLE, MISSED_VARIABLE, NodesSettings
+from functions.nodes import (
+    INTERVAL_VARIABLE,
+    MISSED_VARIABLE,
+    ON_HEARTBEAT_VARIABLE,
+    NodesSettings,
+)
 from functions.scheduler import STRATEGY_VARIABLE, SchedulerSettings
 from shoal.manifests.kustomize import SHARED_SETTINGS
 from shoal.manifests.render import render
@@ -18,8 +23,10 @@ SAMPLES = ROOT / "tests" / "shoal" / "runtime" / "samples"
 
 
 def test_the_shared_settings_are_the_variables_the_functions_read_at_their_defaults() -> None:
-    assert set(SHARED_SETTINGS) == {INTERVAL_VARIABLE, MISSED_VARIABLE, STRATEGY_VARIABLE}
-    assert NodesSettings.from_environ(SHARED_SETTINGS) == NodesSettings()
+    variables = {INTERVAL_VARIABLE, MISSED_VARIABLE, ON_HEARTBEAT_VARIABLE, STRATEGY_VARIABLE}
+    assert set(SHARED_SETTINGS) == variables
+    # the one setting Knative changes: its PingSources tick once a minute
+    assert NodesSettings.from_environ(SHARED_SETTINGS) == NodesSettings(check_on_heartbeat=True)
     assert SchedulerSettings.from_environ(SHARED_SETTINGS) == SchedulerSettings()
 
 

@@ -7,12 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from functions.nodes import LIVENESS_TICK, NodesSettings, nodes
+import functions.nodes as nodes_module
+from functions.nodes import (
+    LIVENESS_CHECK_PERIOD_SECONDS,
+    LIVENESS_TICK,
+    ON_HEARTBEAT_VARIABLE,
+    CheckThrottle,
+    NodesSettings,
+    nodes,
+)
 from functions.scheduler import scheduler
 from shoal import events
 from shoal.model import NODE, ReplicaRecord
 from shoal.model.replica import Phase
-from shoal.orchestration.nodes import Liveness
+from shoal.orchestration.nodes import Liveness, check_due
 
 from .harness import BACKENDS, START, Harness, JsonEvent, of_type, opened_store
 
@@ -317,3 +325,85 @@ def test_a_lost_node_comes_back_with_its_first_full_heartbeat(harness: Harness) 
     assert harness.node("n1").ready
     assert not harness.lease("n1").expired
     assert [r["replica"] for r in stop["data"]["replicas"]] == ["web-1"]
+
+
+@pytest.fixture
+def checks_on_heartbeats(monkeypatch: pytest.MonkeyPatch) -> None:
+    """nodes as Knative runs it: heartbeats run the liveness check too (a fresh throttle)."""
+    monkeypatch.setattr(nodes_module, "SETTINGS", NodesSettings(check_on_heartbeat=True))
+    monkeypatch.setattr(nodes_module, "CHECKS", CheckThrottle(LIVENESS_CHECK_PERIOD_SECONDS))
+
+
+@pytest.mark.usefixtures("checks_on_heartbeats")
+def test_on_knative_a_live_node_s_heartbeat_declares_a_silent_node_lost(
+    harness: Harness,
+) -> None:
+    joined(harness, "n1")
+    joined(harness, "n2")
+    placed(harness, "web-1", "n1")
+    harness.clock.advance(1)
+    heartbeat(harness, "n1")
+    assert heartbeat(harness, "n2") == []  # checked (n1 beat just now): nothing lost
+
+    harness.clock.advance(3.5)  # n1 silent for 3.5 s, more than the 3 s grace; no tick came
+    emitted = heartbeat(harness, "n2")
+
+    assert [(e["type"], e["subject"]) for e in emitted] == [
+        (events.NODE_LOST, "n1"),
+        (events.REPLICA_LOST, "n1"),
+    ]
+    assert not harness.node("n1").ready
+    assert harness.replica("web-1").phase == "lost"
+    harness.clock.advance(0.5)
+    assert heartbeat(harness, "n2") == []  # lost once
+    assert harness.tick(nodes, LIVENESS_TICK) == []
+
+
+@pytest.mark.usefixtures("checks_on_heartbeats")
+def test_heartbeats_check_liveness_at_most_once_per_period(harness: Harness) -> None:
+    joined(harness, "n1")
+    joined(harness, "n2")
+    harness.clock.advance(1)
+    heartbeat(harness, "n1")
+    heartbeat(harness, "n2")
+    harness.clock.advance(3.5)
+    assert heartbeat(harness, "n2") != []  # the check ran and found n1 silent
+    joined(harness, "n3")
+    harness.clock.advance(2.9)
+    assert heartbeat(harness, "n2") == []  # a check: n3 silent for 2.9 s, within the grace
+    harness.clock.advance(0.2)
+    assert heartbeat(harness, "n2") == []  # 0.2 s after that check: none, though n3 is late
+
+    assert harness.node("n3").ready
+    harness.clock.advance(0.4)
+    lost = heartbeat(harness, "n2")
+    assert [(e["type"], e["subject"]) for e in lost][:1] == [(events.NODE_LOST, "n3")]
+
+
+def test_without_the_setting_heartbeats_leave_liveness_to_the_tick(harness: Harness) -> None:
+    joined(harness, "n1")
+    joined(harness, "n2")
+    harness.clock.advance(5)
+    assert heartbeat(harness, "n2") == []
+    assert [e["subject"] for e in harness.tick(nodes, LIVENESS_TICK)] == ["n1"]
+
+
+def test_the_heartbeat_check_switch_comes_from_the_environment() -> None:
+    assert not NodesSettings.from_environ({}).check_on_heartbeat
+    assert NodesSettings.from_environ({ON_HEARTBEAT_VARIABLE: "1"}).check_on_heartbeat
+    assert not NodesSettings.from_environ({ON_HEARTBEAT_VARIABLE: "false"}).check_on_heartbeat
+    with pytest.raises(ValueError, match="SHOAL_NODE_LIVENESS_ON_HEARTBEAT='yes please'"):
+        NodesSettings.from_environ({ON_HEARTBEAT_VARIABLE: "yes please"})
+
+
+@pytest.mark.parametrize(
+    ("last", "now", "due"),
+    [
+        (None, 10.0, True),  # never checked
+        (10.0, 10.4, False),  # within the period
+        (10.0, 10.5, True),  # a whole period later
+        (10.0, 9.0, True),  # the clock went back
+    ],
+)
+def test_check_due(last: float | None, now: float, due: bool) -> None:
+    assert check_due(last, now, 0.5) is due
