@@ -19,6 +19,8 @@ from shoal.platform.agents import AGENT_NAMES
 from shoal.platform.harness import RunningPlatform, post_event, running_platform
 from tests.docker_engine import Engine, require_engine
 
+from .test_orchestration import deployment
+
 ROOT = Path(__file__).resolve().parents[2]
 NODE = AGENT_NAMES["docker"]
 WAIT_SECONDS = 90.0
@@ -74,18 +76,14 @@ def answers(port: int) -> bool:
 def test_a_deployment_runs_as_containers_that_serve_on_their_ports(
     platform: RunningPlatform, engine: Engine
 ) -> None:
-    manifest = {
-        "apiVersion": "shoal.dev/v1",
-        "kind": "Deployment",
-        "metadata": {"name": "web"},
-        "spec": {
-            "replicas": 2,
-            "image": engine.base_image,
-            "command": SERVE,
-            "resources": {"cpu": "250m", "memory": "64Mi"},
-            "ports": [{"name": "http"}],
-        },
-    }
+    manifest = deployment(
+        "web",
+        2,
+        engine.base_image,
+        command=SERVE,
+        resources={"cpu": "250m", "memory": "64Mi"},
+        ports=[{"name": "http"}],
+    )
     post_event(platform.ingress, events.DEPLOYMENT_APPLIED, {"manifest": manifest})
 
     both = eventually("two running containers", lambda: running_containers(engine), _two)
