@@ -22,17 +22,10 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import ClassVar, Final, Literal
 
+from local_broker.attributes import BindingError, InvalidEvent, validate_attributes
 from local_broker.event import AttributeValue, CloudEvent, canonical_string
 from local_broker.headers import HeaderValueError, decode_header_value, encode_header_value
-from local_broker.jsonformat import (
-    BindingError,
-    InvalidEvent,
-    dump_json,
-    event_from_json,
-    event_to_json,
-    parse_json,
-    validate_attributes,
-)
+from local_broker.jsonformat import dump_json, event_from_json, event_to_json, parse_json
 
 __all__ = [
     "BATCH_MEDIA_TYPE",

@@ -7,19 +7,16 @@ from typing import Any
 
 import pytest
 
-from local_broker.event import AttributeValue, CloudEvent
-from local_broker.jsonformat import (
+from local_broker.attributes import (
     INTEGER_MAX,
     INTEGER_MIN,
     BindingError,
     InvalidEvent,
-    dump_json,
-    event_from_json,
-    event_to_json,
     is_rfc3339,
-    parse_json,
     validate_attributes,
 )
+from local_broker.event import AttributeValue, CloudEvent
+from local_broker.jsonformat import dump_json, event_from_json, event_to_json, parse_json
 
 BASE: dict[str, AttributeValue] = {"specversion": "1.0", "id": "1", "source": "/s", "type": "t"}
 V03: dict[str, AttributeValue] = {**BASE, "specversion": "0.3"}
