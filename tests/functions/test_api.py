@@ -7,8 +7,6 @@ The item schemas asserted here are the documented, stable JSON of `shoal get -o 
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +17,11 @@ from flask.testing import FlaskClient
 
 from shoal.runtime import HttpFunctionSpec
 from shoal.runtime.discovery import load_module_functions
-from shoal.runtime.logs import ROOT_LOGGER
 from shoal.state import open_store
 
 from .api_records import write_cluster
 
 API_SOURCE = Path(__file__).resolve().parents[2] / "functions" / "api.py"
-
-
-@pytest.fixture(autouse=True)
-def restored_function_logging() -> Iterator[None]:
-    """The runtime configures `shoal.functions` logging once per process; undo it per test."""
-    logger = logging.getLogger(ROOT_LOGGER)
-    saved = (list(logger.handlers), logger.propagate, logger.level)
-    yield
-    logger.handlers[:], logger.propagate, logger.level = saved
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import flask
@@ -17,18 +15,8 @@ from cloudevents.http import CloudEvent
 
 from local_broker.testing import RecordingSink
 from shoal.runtime.ids import emitted_event_id
-from shoal.runtime.logs import ROOT_LOGGER
 
 from .conftest import SAMPLES
-
-
-@pytest.fixture(autouse=True)
-def restored_function_logging() -> Iterator[None]:
-    """The adapter configures `shoal.functions` logging once per process; undo it per test."""
-    logger = logging.getLogger(ROOT_LOGGER)
-    saved = (list(logger.handlers), logger.propagate, logger.level)
-    yield
-    logger.handlers[:], logger.propagate, logger.level = saved
 
 
 def serve(

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import flask
@@ -21,7 +19,6 @@ from shoal.runtime import FunctionSpec, HttpFunctionSpec, StateReader, http_func
 from shoal.runtime.discovery import discover
 from shoal.runtime.errors import FunctionDefinitionError
 from shoal.runtime.http_function import http_spec_of
-from shoal.runtime.logs import ROOT_LOGGER
 from shoal.state import open_store
 
 READER = """
@@ -48,14 +45,6 @@ from shoal.runtime import Subscription, function
 def count(event, ctx):
     return []
 """
-
-
-@pytest.fixture(autouse=True)
-def restored_function_logging() -> Iterator[None]:
-    logger = logging.getLogger(ROOT_LOGGER)
-    saved = (list(logger.handlers), logger.propagate, logger.level)
-    yield
-    logger.handlers[:], logger.propagate, logger.level = saved
 
 
 @pytest.fixture
