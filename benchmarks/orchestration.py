@@ -29,14 +29,11 @@ Loopback only; a temporary data folder unless `--keep DIR`.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
-import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
+from benchmarks._probes import CpuMeter, StateProbe, cpu_between  # noqa: E402
 from shoal import events  # noqa: E402
-from shoal.model import DEPLOYMENT, LEASE, DeploymentRecord  # noqa: E402
 from shoal.platform.eventlog import (  # noqa: E402
     EventLogReader,
     LoggedEvent,
@@ -59,10 +56,8 @@ from shoal.platform.harness import (  # noqa: E402
     running_agent,
     running_platform,
 )
-from shoal.runtime.settings import STATE_FILE  # noqa: E402
 
 POLL_SECONDS = 0.5
-AUDIT_KIND = "AuditEntry"
 REPLICA_EVENTS = (
     events.REPLICA_REQUESTED,
     events.REPLICA_SCHEDULED,
@@ -183,102 +178,6 @@ def seconds(value: float) -> str:
 def span(first: LoggedEvent, last: LoggedEvent, since: float) -> str:
     """When the first and the last of some events arrived, in seconds after `since`."""
     return f"{first.arrival - since:.2f} / {last.arrival - since:.2f} s"
-
-
-class StateProbe:
-    """Reads the platform's SQLite state through a read-only connection. Not through the
-    store's transactions: those take the write lock (BEGIN IMMEDIATE) and would queue behind,
-    and hold up, the functions being measured; in WAL mode a reader does neither. It reads the
-    `resources` table of `shoal.state` directly (fine for a benchmark, not for a client)."""
-
-    def __init__(self, platform: RunningPlatform) -> None:
-        path = platform.data_dir / STATE_FILE
-        self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
-
-    def _bodies(self, kind: str, name: str | None = None) -> list[dict[str, object]]:
-        sql, params = "SELECT body FROM resources WHERE kind = ?", [kind]
-        if name is not None:
-            sql, params = f"{sql} AND name = ?", [kind, name]
-        return [json.loads(body) for (body,) in self._db.execute(sql, params)]
-
-    def ready(self, name: str) -> int:
-        found = self._bodies(DEPLOYMENT, name)
-        return DeploymentRecord.from_body(found[0]).ready if found else 0
-
-    def audited(self, event: LoggedEvent) -> bool:
-        """Whether audit recorded `event`: its entry's name ends with the hash of its source
-        and id (`functions.audit.entry_name`)."""
-        digest = hashlib.sha256(f"{event.source}\0{event.id}".encode()).hexdigest()[:12]
-        rows = self._db.execute(
-            "SELECT 1 FROM resources WHERE kind = ? AND name LIKE ?", (AUDIT_KIND, f"%-{digest}")
-        )
-        return rows.fetchone() is not None
-
-    def heartbeat_lag(self) -> float:
-        """Seconds since the heartbeat of the median ready node that nodes recorded last: how
-        far nodes is behind the heartbeats (plus up to one interval)."""
-        leases = self._bodies(LEASE)
-        beats = sorted(float(str(body["renewed_at"])) for body in leases if not body["expired"])
-        return time.time() - beats[len(beats) // 2] if beats else 0.0
-
-    def close(self) -> None:
-        self._db.close()
-
-
-class CpuMeter:
-    """CPU seconds (user + system) each component has used so far, from /proc: the processes
-    below each root (`shoal up`, each agent); a function's processes go by their
-    FUNCTION_TARGET, what is left of `shoal up` is the broker (it runs in that process)."""
-
-    def __init__(self) -> None:
-        self.roots: dict[int, str] = {}
-        self._tick = os.sysconf("SC_CLK_TCK")
-
-    def used(self) -> dict[str, float]:
-        parents: dict[int, int] = {}
-        spent: dict[int, float] = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                except OSError:
-                    continue
-                parents[int(entry.name)] = int(fields[1])
-                spent[int(entry.name)] = (int(fields[11]) + int(fields[12])) / self._tick
-        used: dict[str, float] = {}
-        for pid, cpu in spent.items():
-            name = self._component(pid, parents)
-            if name is not None:
-                used[name] = used.get(name, 0.0) + cpu
-        return used
-
-    def _component(self, pid: int, parents: Mapping[int, int]) -> str | None:
-        ancestor = pid
-        for _depth in range(16):
-            if ancestor in self.roots:
-                root = self.roots[ancestor]
-                return root if ancestor == pid else _function_of(pid) or root
-            ancestor = parents.get(ancestor, 0)
-            if ancestor <= 1:
-                return None
-        return None
-
-
-def _function_of(pid: int) -> str | None:
-    try:
-        environ = (Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
-    except OSError:
-        return None
-    for entry in environ:
-        if entry.startswith(b"FUNCTION_TARGET="):
-            return entry.split(b"=", 1)[1].decode()
-    return None
-
-
-def cpu_between(before: Mapping[str, float], after: Mapping[str, float]) -> str:
-    spent = {name: after[name] - before.get(name, 0.0) for name in after}
-    ranked = sorted(spent.items(), key=lambda item: -item[1])
-    return ", ".join(f"{name} {cpu:.0f}" for name, cpu in ranked if cpu >= 0.5)
 
 
 @dataclass(frozen=True, slots=True)

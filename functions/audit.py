@@ -20,8 +20,12 @@ KIND = "AuditEntry"
 
 
 def entry_name(event: Event, received: str) -> str:
-    digest = hashlib.sha256(f"{event.source}\0{event.id}".encode()).hexdigest()[:12]
-    return f"{received}-{digest}"
+    return f"{received}-{entry_suffix(event.source, event.id)}"
+
+
+def entry_suffix(source: str, event_id: str) -> str:
+    """What ends the name of the entry of the event (source, id): a hash of both."""
+    return hashlib.sha256(f"{source}\0{event_id}".encode()).hexdigest()[:12]
 
 
 # Heartbeats are left out: a thousand nodes beat every second, which would double the state
