@@ -32,6 +32,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -53,6 +55,15 @@ POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 BARE_SOURCE = """
 def bare(request):
     return ""
+"""
+
+BARE_CLOUDEVENT_SOURCE = """
+import functions_framework
+
+
+@functions_framework.cloud_event
+def bare_cloudevent(event):
+    pass
 """
 
 SHOAL_SOURCE = """
@@ -118,7 +129,7 @@ def function_server(source: Path, target: str, env: Mapping[str, str]) -> Iterat
     )
     url = f"http://127.0.0.1:{port}/"
     try:
-        wait_http_ok(url, timeout=30, process=process)
+        wait_answering(url, timeout=30, process=process)
         yield Server(url, process.pid)
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -128,6 +139,22 @@ def function_server(source: Path, target: str, env: Mapping[str, str]) -> Iterat
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+
+
+def wait_answering(url: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
+    """Until `url` answers anything over HTTP (a CloudEvent function answers GET with 4xx)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"process exited with {process.returncode} before {url} was up")
+        try:
+            with urllib.request.urlopen(url, timeout=1.0):
+                return
+        except urllib.error.HTTPError:
+            return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            time.sleep(0.05)
+    raise AssertionError(f"{url} did not answer within {timeout} s")
 
 
 @dataclass(frozen=True)
@@ -224,7 +251,6 @@ def main() -> None:
     parser.add_argument("--sink", choices=("lean", "aiohttp"), default="lean")
     args = parser.parse_args()
     mode = {"WORKERS": str(args.workers), "THREADS": str(args.threads)}
-    runs: dict[str, list[Run]] = {"bare": [], "shoal sqlite": [], "shoal postgresql": []}
     with (
         tempfile.TemporaryDirectory() as tmp,
         sink_server(args.sink) as sink,
@@ -233,8 +259,19 @@ def main() -> None:
         folder = Path(tmp)
         (folder / "bare.py").write_text(BARE_SOURCE)
         (folder / "trivial.py").write_text(SHOAL_SOURCE)
+        (folder / "bare_cloudevent.py").write_text(BARE_CLOUDEVENT_SOURCE)
         servers = {
             "bare": (folder / "bare.py", "bare", mode),
+            "bare cloudevent": (
+                folder / "bare_cloudevent.py",
+                "bare_cloudevent",
+                {**mode, "FUNCTION_SIGNATURE_TYPE": "cloudevent"},
+            ),
+            "floor sqlite": (
+                ROOT / "benchmarks" / "floor_function.py",
+                "floor",
+                {**mode, "K_SINK": sink.url, "FLOOR_DB": str(folder / "floor.db")},
+            ),
             "shoal sqlite": (
                 folder / "trivial.py",
                 "trivial",
@@ -250,6 +287,7 @@ def main() -> None:
                 {**mode, "K_SINK": sink.url, "SHOAL_STATE_URL": pg},
             ),
         }
+        runs: dict[str, list[Run]] = {name: [] for name in servers}
         for round_number in range(1, args.rounds + 1):
             for name, (source, target, env) in servers.items():
                 with function_server(source, target, env) as server:
@@ -265,30 +303,32 @@ def main() -> None:
                     flush=True,
                 )
     bare = statistics.median(run.rate for run in runs["bare"])
+    floor = statistics.median(run.rate for run in runs["floor sqlite"])
     print(
         f"\nserver mode: gunicorn gthread, {args.workers} worker(s) x {args.threads} threads; "
         f"load: {args.concurrency} in flight; sink: {args.sink}; median of {args.rounds} "
         f"round(s); load average now {os.getloadavg()[0]:.2f}\n"
     )
     print(
-        f"| {'function':<18} | {'invocations/s':>13} | {'vs bare':>7} | failed "
+        f"| {'function':<18} | {'invocations/s':>13} | {'vs bare':>7} | vs floor | failed "
         "| server CPU/inv. | sink CPU/inv. | all CPU/inv. | bare/this CPU |"
     )
     print(
-        f"|{'-' * 20}|{'-' * 15}|{'-' * 9}|--------|-----------------|---------------"
+        f"|{'-' * 20}|{'-' * 15}|{'-' * 9}|----------|--------|-----------------|---------------"
         "|--------------|---------------|"
     )
     bare_cpu = statistics.median(run.per_invocation_ms(run.total_cpu) for run in runs["bare"])
     for name, measured in runs.items():
         rate = statistics.median(run.rate for run in measured)
         failed = sum(run.failed for run in measured)
-        server = statistics.median(run.per_invocation_ms(run.server_cpu) for run in measured)
-        sink = statistics.median(run.per_invocation_ms(run.sink_cpu) for run in measured)
+        server_ms = statistics.median(run.per_invocation_ms(run.server_cpu) for run in measured)
+        sink_ms = statistics.median(run.per_invocation_ms(run.sink_cpu) for run in measured)
         total = statistics.median(run.per_invocation_ms(run.total_cpu) for run in measured)
-        sink_text = "-" if name == "bare" else f"{sink:.3f} ms"
+        sink_text = "-" if name.startswith("bare") else f"{sink_ms:.3f} ms"
         print(
-            f"| {name:<18} | {rate:>13,.0f} | {rate / bare:>7.2f} | {failed:>6} "
-            f"| {server:>12.3f} ms | {sink_text:>13} | {total:>9.3f} ms "
+            f"| {name:<18} | {rate:>13,.0f} | {rate / bare:>7.2f} | {rate / floor:>8.2f} "
+            f"| {failed:>6} "
+            f"| {server_ms:>12.3f} ms | {sink_text:>13} | {total:>9.3f} ms "
             f"| {bare_cpu / total:>13.2f} |"
         )
     print(

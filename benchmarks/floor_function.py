@@ -1,0 +1,88 @@
+"""The least a durable CloudEvent function can do per invocation, written by hand.
+
+`benchmarks/runtime.py --floor` serves `floor` next to the bare and the Shoal functions: the
+same guarantees as the trivial Shoal function (the event's (source, id) recorded against
+redelivery, one state read, the emitted event recorded with them in one SQLite transaction,
+then published to K_SINK before the answer), with none of the runtime around them: no
+validation of the CloudEvent, no error handling, no logging, one shared connection behind a
+lock, the publish a pre-formatted request on a raw kept-alive socket. Not for use: it is the
+lower bound on what such an invocation costs in this server mode, to set the runtime's
+overhead against.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import threading
+from typing import Protocol
+from urllib.parse import urlsplit
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS inbox (source TEXT, id TEXT, PRIMARY KEY (source, id))"
+    " WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS outbox (source TEXT, id TEXT, events TEXT)",
+    "CREATE TABLE IF NOT EXISTS resources (kind TEXT, name TEXT, body TEXT,"
+    " PRIMARY KEY (kind, name))",
+)
+
+
+class _Request(Protocol):
+    method: str
+    headers: dict[str, str]
+
+
+def _open(path: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA synchronous = NORMAL")
+    for statement in _SCHEMA:
+        connection.execute(statement)
+    return connection
+
+
+_db = _open(os.environ.get("FLOOR_DB", ":memory:"))
+_writer = threading.Lock()
+_sink = urlsplit(os.environ.get("K_SINK", "http://127.0.0.1:9/"))
+_head = (
+    f"POST {_sink.path or '/'} HTTP/1.1\r\nHost: {_sink.netloc}\r\n"
+    "Content-Type: application/cloudevents+json\r\nContent-Length: "
+).encode()
+_local = threading.local()
+
+
+def _publish(body: bytes) -> None:
+    connection: socket.socket | None = getattr(_local, "socket", None)
+    if connection is None:
+        connection = socket.create_connection((_sink.hostname, _sink.port or 80))
+        _local.socket = connection
+    connection.sendall(b"%s%d\r\n\r\n%s" % (_head, len(body), body))
+    answer = connection.recv(4096)  # the sink answers 202 with an empty body: one segment
+    if not answer.startswith(b"HTTP/1.1 2"):
+        raise RuntimeError(f"the sink refused: {answer[:80]!r}")
+
+
+def floor(request: _Request) -> str:
+    if request.method != "POST":
+        return ""  # readiness
+    source, event_id = request.headers["ce-source"], request.headers["ce-id"]
+    emitted = json.dumps(
+        {
+            "specversion": "1.0",
+            "id": f"{event_id}-1",
+            "source": "/floor",
+            "type": "dev.shoal.bench.done",
+            "data": {"ok": True},
+        }
+    )
+    with _writer:
+        _db.execute("BEGIN IMMEDIATE")
+        _db.execute("INSERT INTO inbox VALUES (?, ?) ON CONFLICT DO NOTHING", (source, event_id))
+        read = "SELECT body FROM resources WHERE kind = ? AND name = ?"
+        _db.execute(read, ("Node", "n1")).fetchone()
+        _db.execute("INSERT INTO outbox VALUES (?, ?, ?)", (source, event_id, emitted))
+        _db.execute("COMMIT")
+    _publish(emitted.encode())
+    return ""
