@@ -1,8 +1,13 @@
-"""Benchmark helper processes: a bare 202 server and a counting subscriber with latency stats.
+"""Benchmark helper processes: a bare 202 server, a counting subscriber with latency stats, and
+a bare relay.
 
-Run as `python benchmarks/_sink.py bare PORT [lean]` or `python benchmarks/_sink.py sink PORT
-[lean]`: aiohttp's web server by default, or with `lean` the broker's own asyncio + httptools
-server (`local_broker.http`), which costs about a third of aiohttp's CPU per request.
+Run as `python benchmarks/_sink.py bare PORT [lean]`, `python benchmarks/_sink.py sink PORT
+[lean]` or `python benchmarks/_sink.py relay PORT [lean] --to URL`: aiohttp's web server by
+default, or with `lean` the broker's own asyncio + httptools server (`local_broker.http`),
+which costs about a third of aiohttp's CPU per request. The relay is two hops and nothing else:
+it forwards each POST (method, headers that matter, body) to URL with a kept-alive client
+(aiohttp's, or the broker's own with `lean`) and answers 202 once URL has answered 2xx; it
+stores nothing and matches nothing, so it is the most a broker could do on one core.
 The sink reads the send time the load generator put in the `benchsent` extension (ns since the
 epoch; both processes share the machine's clock) and keeps the latencies for `GET /stats`.
 """
@@ -14,11 +19,13 @@ import sys
 import time
 from pathlib import Path
 
+import aiohttp
 import uvloop
 from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from local_broker.http.client import HttpClient
 from local_broker.http.message import Request, Response, json_response
 from local_broker.http.server import Handler, HttpServer
 
@@ -89,17 +96,57 @@ def lean_handler(kind: str) -> Handler:
     return handle
 
 
-async def serve_lean(kind: str, port: int) -> None:
-    server = HttpServer(lean_handler(kind))
+FORWARDED = ("content-type", "ce-specversion", "ce-id", "ce-source", "ce-type", "ce-benchsent")
+RELAY_TIMEOUT = 30.0
+
+
+def relay_app(to: str) -> web.Application:
+    sessions: list[aiohttp.ClientSession] = []
+
+    async def forward(request: web.Request) -> web.Response:
+        if not sessions:
+            sessions.append(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)))
+        body = await request.read()
+        headers = {name: request.headers[name] for name in FORWARDED if name in request.headers}
+        async with sessions[0].post(to, data=body, headers=headers) as answer:
+            await answer.read()
+            return web.Response(status=202 if answer.status < 300 else 502)
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    app.router.add_post("/{tail:.*}", forward)
+    return app
+
+
+def lean_relay(to: str) -> Handler:
+    client = HttpClient()
+    accepted, ok, failed = Response(202), Response(200), Response(502)
+
+    async def handle(request: Request) -> Response:
+        if request.method != "POST":
+            return ok
+        headers = {name: request.headers[name] for name in FORWARDED if name in request.headers}
+        answer = await client.request("POST", to, headers, request.body or b"", RELAY_TIMEOUT)
+        return accepted if answer.status < 300 else failed
+
+    return handle
+
+
+async def serve_lean(handler: Handler, port: int) -> None:
+    server = HttpServer(handler)
     await server.start("127.0.0.1", port)
     await asyncio.Event().wait()  # until the process is terminated
 
 
 if __name__ == "__main__":
-    kind, port = sys.argv[1], int(sys.argv[2])
-    if sys.argv[3:] == ["lean"]:
-        uvloop.run(serve_lean(kind, port))
+    kind, port, rest = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+    to = rest[rest.index("--to") + 1] if "--to" in rest else ""
+    if "lean" in rest:
+        uvloop.run(serve_lean(lean_relay(to) if kind == "relay" else lean_handler(kind), port))
     else:
-        app = bare_app() if kind == "bare" else sink_app()
+        app = relay_app(to) if kind == "relay" else bare_app() if kind == "bare" else sink_app()
         uvloop.install()
         web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)

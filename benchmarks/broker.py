@@ -3,6 +3,9 @@
     .venv/bin/python benchmarks/broker.py [--seconds 10] [--connections 64] [--servers lean]
 
 (a) bare hop: the load generator posts to a minimal async server answering 202;
+    bare relay: two hops and nothing else, a server forwarding each event to the subscriber
+    and answering 202 once it answered (no log, no matching): what a broker on one core could
+    reach if everything but the two HTTP exchanges cost nothing;
 (b) the broker: ingress -> durable log -> one Trigger -> a minimal subscriber, events/s
     delivered, and p50/p99 ingress-to-subscriber latency at a paced 1,000 events/s;
 (c) fan-out: one event to 10 Triggers;
@@ -236,6 +239,10 @@ async def run(seconds: int, connections: int, servers: str) -> None:
         bare_rate = hop.requests / hop.seconds
         rows.append(("(a) bare hop, requests/s", f"{bare_rate:,.0f}"))
         loads.append(_load())
+        relay_rate = await bare_relay(helper, sink, seconds, connections, lean)
+        rows.append(("    bare relay (two hops, nothing stored), events/s", f"{relay_rate:,.0f}"))
+        rows.append(("    ratio bare relay / bare hop", f"{relay_rate / bare_rate:.2f}"))
+        loads.append(_load())
 
         with broker([trigger("one", f"{sink}/one")]) as ingress:
             await warm_up(ingress, sink, 1)
@@ -245,6 +252,7 @@ async def run(seconds: int, connections: int, servers: str) -> None:
             latencies = await _latencies(sink)
         rows.append(("(b) broker, 1 trigger, events/s delivered", f"{delivered_rate:,.0f}"))
         rows.append(("    ratio broker / bare hop", f"{delivered_rate / bare_rate:.2f}"))
+        rows.append(("    ratio broker / bare relay", f"{delivered_rate / relay_rate:.2f}"))
         rows.append(
             ("    p50 latency at 1,000 events/s (ms)", f"{statistics.median(latencies) * 1000:.2f}")
         )
@@ -279,6 +287,19 @@ async def run(seconds: int, connections: int, servers: str) -> None:
         f"wrk: {connections} connections, {seconds} s per phase; {os.cpu_count()} CPUs; "
         f"1-minute load average before each phase: {', '.join(loads)}"
     )
+
+
+async def bare_relay(
+    helper: str, sink: str, seconds: int, connections: int, lean: list[str]
+) -> float:
+    """Events/s through the bare relay to the subscriber, counted as for the broker."""
+    port = free_port()
+    relay = f"http://127.0.0.1:{port}/"
+    command = [sys.executable, helper, "relay", str(port), *lean, "--to", f"{sink}/relay"]
+    with process(command, f"{relay}health"):
+        await warm_up(relay, sink, 1)
+        rate, _failed = await throughput(relay, sink, 1, seconds, connections)
+    return rate
 
 
 async def warm_up(ingress: str, sink: str, triggers: int) -> None:
