@@ -58,7 +58,8 @@ def respond(invoker: Invoker, request: flask.Request) -> flask.Response:
         return flask.Response(json.dumps(info), 200, mimetype="application/json")
     if request.method != "POST":
         return flask.Response(status=405, headers={"Allow": "GET, HEAD, POST"})
-    result = invoker.handle(request_headers(request.environ), request.get_data())
+    headers = request_headers(request.environ)
+    result = invoker.handle(headers, request.get_data(), names_lowered=True)
     # An empty 2xx without ce- headers is "no reply" (Knative): no Content-Type either.
     return _Answer(result.body, result.status, dict(result.headers))
 

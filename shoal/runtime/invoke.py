@@ -67,9 +67,12 @@ class Invoker:
         self._clock = clock
         self._log = FunctionLogger(spec.name)
 
-    def handle(self, headers: Mapping[str, str], body: bytes) -> Response:
+    def handle(
+        self, headers: Mapping[str, str], body: bytes, *, names_lowered: bool = False
+    ) -> Response:
+        """`names_lowered=True`: every header name is lower-case (`http.request_headers`)."""
         try:
-            event = parse_request(headers, body)
+            event = parse_request(headers, body, names_lowered=names_lowered)
         except NotACloudEventError as error:
             return self._error(400, str(error))
         log = self._log.bind(event_id=event.id, event_source=event.source, event_type=event.type)

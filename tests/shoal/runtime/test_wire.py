@@ -126,3 +126,25 @@ def test_the_binary_hot_path_reads_what_the_sdk_reads(headers: dict[str, str], b
         actual = type(error)
 
     assert actual == expected
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {**BINARY, "content-type": "application/json", "ce-subject": "caf%C3%A9"},
+        {**BINARY, "ce-id": "", "content-type": "application/json"},
+        {"content-type": "application/json"},
+    ],
+    ids=["binary", "empty-id", "not-an-event"],
+)
+def test_names_already_lowered_are_read_as_the_lowering_path_reads_them(
+    headers: dict[str, str],
+) -> None:
+    results: list[object] = []
+    for names_lowered in (False, True):
+        try:
+            results.append(parse_request(headers, b"{}", names_lowered=names_lowered))
+        except NotACloudEventError as error:
+            results.append(str(error))
+
+    assert results[0] == results[1]
