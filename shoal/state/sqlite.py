@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 
 from shoal.state.errors import Conflict, StateError, StoreUnavailable
 from shoal.state.migrations import migrate
@@ -140,7 +141,7 @@ class SQLiteStore:
                 _enable_wal(connection, path)
             finally:
                 self._checkin(connection)
-            with self._begin() as executor:
+            with _Migration(self) as executor:
                 migrate(executor, "sqlite")
         except Conflict as error:  # opening is not a transaction to re-run: the file is busy
             self.close()
@@ -149,10 +150,8 @@ class SQLiteStore:
             self.close()
             raise
 
-    @contextmanager
-    def transaction(self) -> Iterator[SQLTransaction]:
-        with self._begin() as executor:
-            yield SQLTransaction(executor, self._clock)
+    def transaction(self) -> _Transaction:
+        return _Transaction(self)
 
     def prune_inbox(self, older_than_seconds: float) -> int:
         with self.transaction() as tx:
@@ -164,30 +163,6 @@ class SQLiteStore:
             idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
-
-    @contextmanager
-    def _begin(self) -> Iterator[_Executor]:
-        # Writers of this process queue on a lock, which hands over at once; SQLite's own busy
-        # handler (for writers in other processes) sleeps 1, 2, 5, 10... ms between tries.
-        if not self._writer.acquire(timeout=BUSY_TIMEOUT_SECONDS):
-            raise Conflict(f"the SQLite database {self._path} stayed locked by another writer")
-        try:
-            connection = self._checkout()
-            try:
-                executor = _Executor(connection, self._path)
-                executor.execute("BEGIN IMMEDIATE")
-                yield executor
-                executor.execute("COMMIT")
-            except BaseException:
-                self._roll_back(connection)
-                raise
-            self._commits += 1
-            checkpoint = self._commits % CHECKPOINT_EVERY_COMMITS == 0
-        finally:
-            self._writer.release()
-        if checkpoint:
-            _checkpoint(connection)
-        self._checkin(connection)
 
     def _roll_back(self, connection: sqlite3.Connection) -> None:
         """Undo the transaction and keep the connection; close it if even that fails."""
@@ -221,3 +196,74 @@ class SQLiteStore:
                 self._idle.append(connection)
                 return
         connection.close()
+
+
+class _Write:
+    """One write transaction: `BEGIN IMMEDIATE` under the process's writer lock, then `COMMIT`,
+    or a rollback when the block raises (the connection is kept). Classes rather than generator
+    context managers: they run once per invocation, and each generator layer costs about as much
+    as a statement."""
+
+    __slots__ = ("_connection", "_executor", "_store")
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+
+    def _start(self) -> _Executor:
+        store = self._store
+        # Writers of this process queue on a lock, which hands over at once; SQLite's own busy
+        # handler (for writers in other processes) sleeps 1, 2, 5, 10... ms between tries.
+        if not store._writer.acquire(timeout=BUSY_TIMEOUT_SECONDS):
+            raise Conflict(f"the SQLite database {store._path} stayed locked by another writer")
+        try:
+            self._connection = connection = store._checkout()
+            self._executor = executor = _Executor(connection, store._path)
+            try:
+                executor.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                store._roll_back(connection)
+                raise
+        except BaseException:
+            store._writer.release()
+            raise
+        return executor
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        store, connection = self._store, self._connection
+        try:
+            if kind is not None:
+                store._roll_back(connection)
+                return  # the block's exception propagates
+            try:
+                self._executor.execute("COMMIT")
+            except BaseException:
+                store._roll_back(connection)
+                raise
+            store._commits += 1
+            checkpoint = store._commits % CHECKPOINT_EVERY_COMMITS == 0
+        finally:
+            store._writer.release()
+        if checkpoint:
+            _checkpoint(connection)
+        store._checkin(connection)
+
+
+class _Migration(_Write):
+    __slots__ = ()
+
+    def __enter__(self) -> _Executor:
+        return self._start()
+
+
+class _Transaction(_Write):
+    """What `SQLiteStore.transaction()` returns: the write transaction as a `SQLTransaction`."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> SQLTransaction:
+        return SQLTransaction(self._start(), self._store._clock)
