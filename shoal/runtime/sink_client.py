@@ -32,7 +32,10 @@ class BadAnswerError(OSError):
 
 
 class _Answer:
-    """httptools callbacks: collects the final answer (interim 1xx answers are dropped)."""
+    """httptools callbacks: collects the final answer (interim 1xx answers are dropped).
+
+    One per connection, its parser reused from answer to answer (llhttp starts the next message
+    after a complete one); `expect` prepares it for the next answer."""
 
     __slots__ = ("body", "complete", "headers_done", "keep_alive", "parser", "size", "status")
 
@@ -43,6 +46,10 @@ class _Answer:
         self.headers_done = False
         self.keep_alive = False
         self.size = 0
+        self.status = 0
+
+    def expect(self) -> None:
+        self.complete = self.headers_done = self.keep_alive = False
         self.status = 0
 
     def on_message_begin(self) -> None:
@@ -94,6 +101,8 @@ class SinkConnection:
             sock.close()
             raise
         self._buffer = bytearray(_READ_SIZE)
+        self._view = memoryview(self._buffer)
+        self._answer = _Answer()
         self.open = True
         self.answered_anything = False
 
@@ -120,8 +129,8 @@ class SinkConnection:
         self._sock.close()
 
     def _read_answer(self) -> tuple[int, bytes]:
-        answer = _Answer()
-        view = memoryview(self._buffer)
+        answer = self._answer
+        answer.expect()
         while not answer.complete:
             received = self._sock.recv_into(self._buffer)
             if received == 0:
@@ -131,7 +140,7 @@ class SinkConnection:
                 break
             self.answered_anything = True
             try:
-                answer.parser.feed_data(view[:received])
+                answer.parser.feed_data(self._view[:received])
             except httptools.HttpParserError as error:
                 raise BadAnswerError(f"the sink's answer is not HTTP/1.1: {error}") from None
             if answer.size > MAX_ANSWER_BYTES:

@@ -84,6 +84,19 @@ async def test_one_connection_carries_several_requests() -> None:
     ]
 
 
+async def test_answers_of_different_framing_follow_each_other_on_one_connection() -> None:
+    answers = [
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 5\r\n\r\nwrong",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+    ]
+    async with canned(answers) as (port, _requests):
+        results = await asyncio.to_thread(post_all, port, [b"a", b"b", b"c", b"d"])
+
+    assert results == [(202, b""), (500, b"abc"), (400, b"wrong"), (204, b"")]
+
+
 async def test_a_connection_closed_before_answering_is_an_os_error() -> None:
     async with canned([b"|"]) as (port, _requests):
         with pytest.raises(ConnectionResetError, match="closed the connection before answering"):
