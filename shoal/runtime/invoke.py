@@ -62,6 +62,7 @@ class Invoker:
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self.spec = spec
+        self._event_source = spec.event_source  # a property that formats a string each time
         self._store = store
         self._publisher = publisher
         self._clock = clock
@@ -112,7 +113,7 @@ class Invoker:
                 f"{name} emitted {len(emitted)} events, but without K_SINK only one can be "
                 "sent (as the reply): set K_SINK to the broker URL (a SinkBinding does on Knative)"
             )
-        outbox = build_outbox(name, self.spec.event_source, event, emitted, self._clock())
+        outbox = build_outbox(name, self._event_source, event, emitted, self._clock())
         tx.outbox_put(name, event.source, event.id, outbox)
         return outbox
 

@@ -45,7 +45,7 @@ def build_outbox(
         }
         if emit.subject is not None:
             entry["subject"] = emit.subject
-        for name, value in sorted(emit.extensions.items()):
+        for name, value in sorted(emit.extensions.items()) if emit.extensions else ():
             if name in CORE or name == TTL_EXTENSION or not _EXTENSION_NAME.fullmatch(name):
                 raise ValueError(
                     f"{function} emitted {emit.type} with extension {name!r}: extension names "

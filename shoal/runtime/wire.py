@@ -129,7 +129,8 @@ def _binary_event(lowered: Mapping[str, str], body: bytes) -> Event:
 
 def _event(attributes: Mapping[str, Any], data: Any, *, structured: bool) -> Event:
     for name in REQUIRED:
-        if not isinstance(attributes.get(name), str) or not attributes[name]:
+        value = attributes.get(name)
+        if not value or not isinstance(value, str):
             raise NotACloudEventError(f"attribute {name!r} must be a non-empty string")
     content_type = attributes.get("datacontenttype")
     json_data = is_json(content_type) or (structured and content_type is None)
