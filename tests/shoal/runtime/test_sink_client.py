@@ -103,6 +103,12 @@ async def test_a_connection_closed_before_answering_is_an_os_error() -> None:
             await asyncio.to_thread(post_all, port, [b"x"])
 
 
+async def test_a_connection_closed_after_an_interim_answer_is_an_os_error() -> None:
+    async with canned([b"HTTP/1.1 100 Continue\r\n\r\n|"]) as (port, _requests):
+        with pytest.raises(ConnectionResetError, match="closed the connection before answering"):
+            await asyncio.to_thread(post_all, port, [b"x"])
+
+
 async def test_an_answer_that_is_not_http_is_refused() -> None:
     async with canned([b"SMTP ready\r\n\r\n"]) as (port, _requests):
         with pytest.raises(BadAnswerError, match=r"not HTTP/1\.1"):
