@@ -79,10 +79,14 @@ def floor(request: _Request) -> str:
     )
     with _writer:
         _db.execute("BEGIN IMMEDIATE")
-        _db.execute("INSERT INTO inbox VALUES (?, ?) ON CONFLICT DO NOTHING", (source, event_id))
-        read = "SELECT body FROM resources WHERE kind = ? AND name = ?"
-        _db.execute(read, ("Node", "n1")).fetchone()
-        _db.execute("INSERT INTO outbox VALUES (?, ?, ?)", (source, event_id, emitted))
+        claim = "INSERT INTO inbox VALUES (?, ?) ON CONFLICT DO NOTHING"
+        if _db.execute(claim, (source, event_id)).rowcount == 1:
+            read = "SELECT body FROM resources WHERE kind = ? AND name = ?"
+            _db.execute(read, ("Node", "n1")).fetchone()
+            _db.execute("INSERT INTO outbox VALUES (?, ?, ?)", (source, event_id, emitted))
+        else:  # a redelivery: publish what was recorded, as the Shoal runtime does
+            recorded = "SELECT events FROM outbox WHERE source = ? AND id = ?"
+            (emitted,) = _db.execute(recorded, (source, event_id)).fetchone()
         _db.execute("COMMIT")
     _publish(emitted.encode())
     return ""

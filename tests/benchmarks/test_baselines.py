@@ -1,0 +1,98 @@
+"""The benchmarks' baselines do the work their docs claim, so the ratios against them are fair.
+
+- `benchmarks/floor_function.py` (the runtime's floor) records the event against redelivery,
+  records its outbox and publishes it to K_SINK, and re-publishes the recorded event when the
+  same (source, id) comes again;
+- the bare relay of `benchmarks/_sink.py` (the broker's floor) forwards every event to the
+  subscriber before it answers, on aiohttp and on the broker's own HTTP stack.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import flask
+import functions_framework
+import pytest
+
+from tests.e2e.conftest import free_port, wait_http_ok
+
+ROOT = Path(__file__).resolve().parents[2]
+HELPER = str(ROOT / "benchmarks" / "_sink.py")
+BODY = b'{"replica": "web-1"}'
+
+
+@contextmanager
+def helper(*args: str) -> Iterator[str]:
+    """`benchmarks/_sink.py KIND PORT ...` in a process of its own; yields its base URL."""
+    kind, rest = args[0], args[1:]
+    port = free_port()
+    process = subprocess.Popen([sys.executable, HELPER, kind, str(port), *rest], cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http_ok(f"{url}/{'stats' if kind == 'sink' else 'health'}", 20.0, process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def received(sink: str) -> int:
+    with urllib.request.urlopen(f"{sink}/stats", timeout=5) as response:
+        return int(json.loads(response.read())["count"])
+
+
+def binary_event(event_id: str) -> dict[str, str]:
+    return {
+        "ce-specversion": "1.0",
+        "ce-id": event_id,
+        "ce-source": "/bench",
+        "ce-type": "dev.shoal.bench",
+        "Content-Type": "application/json",
+    }
+
+
+def post(url: str, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(url, data=BODY, headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(response.status)
+
+
+def test_the_floor_records_publishes_and_republishes_a_redelivery(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with helper("sink", "lean") as sink:
+        monkeypatch.setenv("K_SINK", f"{sink}/floor")
+        monkeypatch.setenv("FLOOR_DB", str(tmp_path / "floor.db"))
+        monkeypatch.setenv("FUNCTION_SIGNATURE_TYPE", "http")
+        floor = str(ROOT / "benchmarks" / "floor_function.py")
+        app: flask.Flask = functions_framework.create_app("floor", floor)
+        client = app.test_client()
+        statuses = [
+            client.post("/", headers=binary_event(event_id), data=BODY).status_code
+            for event_id in ("e1", "e2", "e1")
+        ]
+        assert statuses == [200, 200, 200]
+        assert received(sink) == 3  # the redelivery of e1 is published again
+    with sqlite3.connect(tmp_path / "floor.db") as db:
+        assert sorted(db.execute("SELECT id FROM inbox")) == [("e1",), ("e2",)]
+        outbox = dict(db.execute("SELECT id, events FROM outbox").fetchall())
+    assert sorted(outbox) == ["e1", "e2"]
+    assert json.loads(outbox["e1"])["id"] == "e1-1"
+
+
+@pytest.mark.parametrize("stack", [[], ["lean"]], ids=["aiohttp", "lean"])
+def test_the_bare_relay_answers_only_after_the_subscriber_has_the_event(
+    stack: list[str],
+) -> None:
+    with helper("sink", *stack) as sink, helper("relay", *stack, "--to", f"{sink}/r") as relay:
+        for index in range(3):
+            assert post(f"{relay}/", binary_event(f"r{index}")) == 202
+            assert received(sink) == index + 1
