@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -30,18 +31,24 @@ from local_broker.http.message import Request, Response, json_response
 from local_broker.http.server import Handler, HttpServer
 
 
-def bare_app() -> web.Application:
-    async def accept(_request: web.Request) -> web.Response:
-        await _request.read()
-        return web.Response(status=202)
+async def health(_request: web.Request) -> web.Response:
+    return web.Response(status=200)
 
-    async def health(_request: web.Request) -> web.Response:
-        return web.Response(status=200)
 
+def posting_app(post: Callable[[web.Request], Awaitable[web.Response]]) -> web.Application:
+    """`post` answers every POST; GET /health answers 200 (readiness)."""
     app = web.Application()
     app.router.add_get("/health", health)
-    app.router.add_post("/{tail:.*}", accept)
+    app.router.add_post("/{tail:.*}", post)
     return app
+
+
+def bare_app() -> web.Application:
+    async def accept(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(status=202)
+
+    return posting_app(accept)
 
 
 def sink_app() -> web.Application:
@@ -101,24 +108,19 @@ RELAY_TIMEOUT = 30.0
 
 
 def relay_app(to: str) -> web.Application:
-    sessions: list[aiohttp.ClientSession] = []
+    sessions: list[aiohttp.ClientSession] = []  # made on the first request, inside the loop
+    timeout = aiohttp.ClientTimeout(total=RELAY_TIMEOUT)
 
     async def forward(request: web.Request) -> web.Response:
         if not sessions:
             sessions.append(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)))
         body = await request.read()
         headers = {name: request.headers[name] for name in FORWARDED if name in request.headers}
-        async with sessions[0].post(to, data=body, headers=headers) as answer:
+        async with sessions[0].post(to, data=body, headers=headers, timeout=timeout) as answer:
             await answer.read()
             return web.Response(status=202 if answer.status < 300 else 502)
 
-    async def health(_request: web.Request) -> web.Response:
-        return web.Response(status=200)
-
-    app = web.Application()
-    app.router.add_get("/health", health)
-    app.router.add_post("/{tail:.*}", forward)
-    return app
+    return posting_app(forward)
 
 
 def lean_relay(to: str) -> Handler:
