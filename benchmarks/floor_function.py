@@ -1,6 +1,6 @@
 """The least a durable CloudEvent function can do per invocation, written by hand.
 
-`benchmarks/runtime.py --floor` serves `floor` next to the bare and the Shoal functions: the
+`benchmarks/runtime.py` serves `floor` next to the bare and the Shoal functions: the
 same guarantees as the trivial Shoal function (the event's (source, id) recorded against
 redelivery, one state read, the emitted event recorded with them in one SQLite transaction,
 then published to K_SINK before the answer), with none of the runtime around them: no

@@ -23,34 +23,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import resource
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiohttp
-import psycopg
-from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import free_port, wait_http_ok  # noqa: E402
-
-FUNCTIONS_FRAMEWORK = str(Path(sys.executable).parent / "functions-framework")
-POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+from benchmarks._servers import (  # noqa: E402
+    Server,
+    function_server,
+    postgres_schema,
+    sink_server,
+)
 
 BARE_SOURCE = """
 def bare(request):
@@ -79,9 +72,6 @@ def trivial(event: Event, ctx: Context) -> list[Emit]:
 BODY = b'{"replica": "web-1", "node": "n1"}'
 
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
 @dataclass(frozen=True)
 class Run:
     ok: int
@@ -101,97 +91,6 @@ class Run:
 
     def per_invocation_ms(self, cpu: float) -> float:
         return cpu / max(1, self.ok + self.failed) * 1e3
-
-
-def session_cpu(session: int) -> float:
-    """CPU seconds (user + system) of the live processes in `session`."""
-    total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rpartition(")")[2].split()
-        except OSError:
-            continue  # exited meanwhile
-        if int(fields[3]) == session:  # fields[0] is the state; the session id is the 6th field
-            total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
-
-
-@contextmanager
-def function_server(source: Path, target: str, env: Mapping[str, str]) -> Iterator[Server]:
-    port = free_port()
-    process = subprocess.Popen(
-        [FUNCTIONS_FRAMEWORK, "--source", str(source), "--target", target],
-        env={**os.environ, **env, "PORT": str(port), "HOST": "127.0.0.1"},
-        cwd=ROOT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        wait_answering(url, timeout=30, process=process)
-        yield Server(url, process.pid)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-
-
-def wait_answering(url: str, timeout: float, process: subprocess.Popen[bytes]) -> None:
-    """Until `url` answers anything over HTTP (a CloudEvent function answers GET with 4xx)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"process exited with {process.returncode} before {url} was up")
-        try:
-            with urllib.request.urlopen(url, timeout=1.0):
-                return
-        except urllib.error.HTTPError:
-            return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.05)
-    raise AssertionError(f"{url} did not answer within {timeout} s")
-
-
-@dataclass(frozen=True)
-class Server:
-    url: str
-    session: int  # started in a session of its own: every process of it
-
-    def cpu(self) -> float:
-        return session_cpu(self.session)
-
-
-@contextmanager
-def sink_server(kind: str) -> Iterator[Server]:
-    port = free_port()
-    lean = ["lean"] if kind == "lean" else []
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "benchmarks" / "_sink.py"), "bare", str(port), *lean],
-        cwd=ROOT,
-        start_new_session=True,
-    )
-    try:
-        wait_http_ok(f"http://127.0.0.1:{port}/health", process=process)
-        yield Server(f"http://127.0.0.1:{port}/", process.pid)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-@contextmanager
-def postgres_schema() -> Iterator[str]:
-    schema = f"shoal_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        try:
-            yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-        finally:
-            admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
 async def drive(url: str, requests: int, seconds: float, concurrency: int) -> Run:

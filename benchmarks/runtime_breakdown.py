@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 import functions_framework  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 
-from benchmarks.runtime import BARE_SOURCE, BODY, SHOAL_SOURCE, postgres_schema, sink_server  # noqa: E402
+from benchmarks._servers import postgres_schema, sink_server  # noqa: E402
+from benchmarks.runtime import BARE_SOURCE, BODY, SHOAL_SOURCE  # noqa: E402
 from shoal.runtime import FunctionSpec  # noqa: E402
 from shoal.runtime.discovery import load_module_functions  # noqa: E402
 from shoal.runtime.event import Emit  # noqa: E402

@@ -30,7 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.runtime import BODY, SHOAL_SOURCE, sink_server  # noqa: E402
+from benchmarks._servers import sink_server  # noqa: E402
+from benchmarks.runtime import BODY, SHOAL_SOURCE  # noqa: E402
 from benchmarks.runtime_breakdown import headers  # noqa: E402
 from shoal.runtime import FunctionSpec  # noqa: E402
 from shoal.runtime.discovery import load_module_functions  # noqa: E402
