@@ -30,9 +30,8 @@ POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def session_cpu(session: int) -> float:
-    """CPU seconds (user + system) of the live processes in `session`."""
-    total = 0
+def _session_stats(session: int) -> Iterator[tuple[Path, list[str]]]:
+    """(/proc/<pid>, the fields of its stat after the name) of each live process in `session`."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -41,8 +40,25 @@ def session_cpu(session: int) -> float:
         except OSError:
             continue  # exited meanwhile
         if int(fields[3]) == session:  # fields[0] is the state; the session id is the 6th field
-            total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
+            yield entry, fields
+
+
+def session_cpu(session: int) -> float:
+    """CPU seconds (user + system) of the live processes in `session`."""
+    ticks = sum(int(fields[11]) + int(fields[12]) for _entry, fields in _session_stats(session))
+    return ticks / CLOCK_TICKS
+
+
+def session_context_switches(session: int) -> int:
+    """Voluntary context switches of every thread of the live processes in `session`."""
+    total = 0
+    for entry, _fields in _session_stats(session):
+        with contextlib.suppress(OSError):  # exited meanwhile
+            for task in (entry / "task").iterdir():
+                for line in (task / "status").read_text().splitlines():
+                    if line.startswith("voluntary_ctxt_switches"):
+                        total += int(line.split()[1])
+    return total
 
 
 @contextmanager

@@ -249,7 +249,7 @@ async def run(seconds: int, connections: int, servers: str) -> None:
             delivered_rate, failed = await throughput(ingress, sink, 1, seconds, connections)
             await paced(ingress, 1000.0, 5.0)
             await wait_count(sink, 5000)
-            latencies = await _latencies(sink)
+            latencies = await sink_latencies(sink)
         rows.append(("(b) broker, 1 trigger, events/s delivered", f"{delivered_rate:,.0f}"))
         rows.append(("    ratio broker / bare hop", f"{delivered_rate / bare_rate:.2f}"))
         rows.append(("    ratio broker / bare relay", f"{delivered_rate / relay_rate:.2f}"))
@@ -324,7 +324,7 @@ def _load() -> str:
     return f"{os.getloadavg()[0]:.1f}"
 
 
-async def _latencies(sink: str) -> list[float]:
+async def sink_latencies(sink: str) -> list[float]:
     stats = await sink_stats(sink)
     values = stats["latencies"]
     assert isinstance(values, list)

@@ -70,6 +70,7 @@ def trivial(event: Event, ctx: Context) -> list[Emit]:
 """
 
 BODY = b'{"replica": "web-1", "node": "n1"}'
+WARM_UP_REQUESTS = 500  # per server and round, before the measured load
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,8 @@ async def drive(url: str, requests: int, seconds: float, concurrency: int) -> Ru
 
 
 def measure(server: Server, sink: Server, args: argparse.Namespace) -> Run:
-    asyncio.run(drive(server.url, min(500, args.requests), 5.0, args.concurrency))  # warm up
+    warm_up = min(WARM_UP_REQUESTS, args.requests)
+    asyncio.run(drive(server.url, warm_up, 5.0, args.concurrency))
     server_cpu, sink_cpu, client_cpu = server.cpu(), sink.cpu(), own_cpu()
     run = asyncio.run(drive(server.url, args.requests, args.seconds, args.concurrency))
     return replace(

@@ -2,7 +2,8 @@
 
 - `benchmarks/floor_function.py` (the runtime's floor) records the event against redelivery,
   records its outbox and publishes it to K_SINK, and re-publishes the recorded event when the
-  same (source, id) comes again;
+  same (source, id) comes again; with FLOOR_PUBLISH=0 or FLOOR_STORE=0 (`runtime_parts.py`)
+  it leaves out exactly that part, and FLOOR_STORE=dict keeps the same records in memory;
 - the bare relay of `benchmarks/_sink.py` (the broker's floor) forwards every event to the
   subscriber before it answers, on aiohttp and on the broker's own HTTP stack.
 """
@@ -65,27 +66,54 @@ def post(url: str, headers: dict[str, str]) -> int:
         return int(response.status)
 
 
+def serve_floor(sink: str, database: Path, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Post e1, e2 and e1 again to the floor function; the statuses."""
+    monkeypatch.setenv("K_SINK", f"{sink}/floor")
+    monkeypatch.setenv("FLOOR_DB", str(database))
+    monkeypatch.setenv("FUNCTION_SIGNATURE_TYPE", "http")
+    floor = str(ROOT / "benchmarks" / "floor_function.py")
+    app: flask.Flask = functions_framework.create_app("floor", floor)
+    client = app.test_client()
+    return [
+        client.post("/", headers=binary_event(event_id), data=BODY).status_code
+        for event_id in ("e1", "e2", "e1")
+    ]
+
+
 def test_the_floor_records_publishes_and_republishes_a_redelivery(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with helper("sink", "lean") as sink:
-        monkeypatch.setenv("K_SINK", f"{sink}/floor")
-        monkeypatch.setenv("FLOOR_DB", str(tmp_path / "floor.db"))
-        monkeypatch.setenv("FUNCTION_SIGNATURE_TYPE", "http")
-        floor = str(ROOT / "benchmarks" / "floor_function.py")
-        app: flask.Flask = functions_framework.create_app("floor", floor)
-        client = app.test_client()
-        statuses = [
-            client.post("/", headers=binary_event(event_id), data=BODY).status_code
-            for event_id in ("e1", "e2", "e1")
-        ]
-        assert statuses == [200, 200, 200]
+        assert serve_floor(sink, tmp_path / "floor.db", monkeypatch) == [200, 200, 200]
         assert received(sink) == 3  # the redelivery of e1 is published again
     with sqlite3.connect(tmp_path / "floor.db") as db:
         assert sorted(db.execute("SELECT id FROM inbox")) == [("e1",), ("e2",)]
         outbox = dict(db.execute("SELECT id, events FROM outbox").fetchall())
     assert sorted(outbox) == ["e1", "e2"]
     assert json.loads(outbox["e1"])["id"] == "e1-1"
+
+
+@pytest.mark.parametrize(
+    ("setting", "published", "recorded"),
+    [
+        ("FLOOR_PUBLISH=0", 0, [("e1",), ("e2",)]),
+        ("FLOOR_STORE=0", 3, []),
+        ("FLOOR_STORE=dict", 3, []),  # kept in memory: nothing in the file
+    ],
+)
+def test_the_floor_leaves_out_the_part_switched_off(
+    setting: str,
+    published: int,
+    recorded: list[tuple[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(*setting.split("="))
+    with helper("sink", "lean") as sink:
+        assert serve_floor(sink, tmp_path / "floor.db", monkeypatch) == [200, 200, 200]
+        assert received(sink) == published
+    with sqlite3.connect(tmp_path / "floor.db") as db:
+        assert sorted(db.execute("SELECT id FROM inbox")) == recorded
 
 
 @pytest.mark.parametrize("stack", [[], ["lean"]], ids=["aiohttp", "lean"])
