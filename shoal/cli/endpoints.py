@@ -76,3 +76,15 @@ def resolve(
             f"`shoal config set-context {name} {kind.option} URL`, or pass {kind.option}"
         )
     return Endpoint(url, origin)
+
+
+def pointing_hint(broker_url: str, api_url: str | None) -> str | None:
+    """What to set so that the CLI's defaults reach a local platform started on other ports:
+    `export SHOAL_BROKER_URL=... SHOAL_API_URL=...` for the URLs that differ, None if none does.
+    (A context or these variables already set take precedence anyway; see the module.)"""
+    differing = [(BROKER.env, broker_url)] if broker_url != BROKER.local else []
+    if api_url is not None and api_url != API.local:
+        differing.append((API.env, api_url))
+    if not differing:
+        return None
+    return "export " + " ".join(f"{name}={url}" for name, url in differing)

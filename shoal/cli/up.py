@@ -28,7 +28,7 @@ import aiohttp
 from local_broker.manifests import ManifestError, load_manifests
 from local_broker.server import BrokerServer
 from local_broker.settings import BrokerSettings
-from shoal.cli.endpoints import API_SERVICE, DEFAULT_API_PORT
+from shoal.cli.endpoints import API_SERVICE, DEFAULT_API_PORT, pointing_hint
 from shoal.manifests import files
 from shoal.manifests.render import default_image, render
 from shoal.manifests.resources import STATE_SECRET, Target
@@ -247,8 +247,12 @@ async def _announce(
     for child, is_ready in zip(children, ready, strict=True):
         state = f"pid {child.pid}" if is_ready else "NOT READY (see its output)"
         say(f"function {child.spec.name}: http://127.0.0.1:{ports[child.spec.name]} ({state})")
-    if API_SERVICE in ports:
-        say(f"api      http://127.0.0.1:{ports[API_SERVICE]} (`shoal get` reads it)")
+    api_url = f"http://127.0.0.1:{ports[API_SERVICE]}" if API_SERVICE in ports else None
+    if api_url is not None:
+        say(f"api      {api_url} (`shoal get` reads it)")
+    hint = pointing_hint(server.ingress_url("default", "default"), api_url)
+    if hint is not None:
+        say(f"cli      not on the CLI's default ports; point it here with: {hint}")
     if agent is not None:
         say(f"agent    {agent.describe()}")
     say(f"triggers {agents.triggers_folder(server.settings.data_dir)} (agents write theirs here)")

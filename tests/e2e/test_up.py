@@ -173,7 +173,12 @@ def test_up_delivers_restarts_a_crashed_function_and_stops_everything_on_sigterm
 
 
 def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    with shoal_up(tmp_path) as (process, output, _port):
+    with shoal_up(tmp_path) as (process, output, port):
+        # Not on the CLI's default ports (8080, 8081): it says how to point the CLI here.
+        output.wait_for(
+            rf"cli +not on the CLI's default ports; point it here with: export SHOAL_BROKER_URL="
+            rf"http://127\.0\.0\.1:{port}/default/default SHOAL_API_URL=http://127\.0\.0\.1:\d+$"
+        )
         output.wait_for("ready; Ctrl-C stops everything")
         seen = descendants(process.pid)
         assert len(seen) >= 2  # functions-framework's master and its worker

@@ -5,6 +5,7 @@ to a real broker."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +14,14 @@ import pytest
 import yaml
 
 from shoal.cli.configfile import config_path, load_config
-from shoal.cli.endpoints import API, BROKER, LOCAL_API_URL, LOCAL_BROKER_URL, resolve
+from shoal.cli.endpoints import (
+    API,
+    BROKER,
+    LOCAL_API_URL,
+    LOCAL_BROKER_URL,
+    pointing_hint,
+    resolve,
+)
 from shoal.cli.errors import ConfigError
 from shoal.cli.main import main
 
@@ -244,3 +252,37 @@ def test_the_environment_overrides_the_context(
     monkeypatch.setenv("SHOAL_BROKER_URL", broker_url)
     assert main(send) == 0
     assert [event["id"] for event in logged_events(broker_url)] == ["e-2"]
+
+
+@pytest.mark.parametrize(
+    ("broker", "api", "hint"),
+    [
+        (LOCAL_BROKER_URL, LOCAL_API_URL, None),
+        (LOCAL_BROKER_URL, None, None),  # `shoal up` without the API function
+        (
+            "http://127.0.0.1:9080/default/default",
+            LOCAL_API_URL,
+            "export SHOAL_BROKER_URL=http://127.0.0.1:9080/default/default",
+        ),
+        (
+            "http://127.0.0.1:9080/default/default",
+            "http://127.0.0.1:9081",
+            "export SHOAL_BROKER_URL=http://127.0.0.1:9080/default/default"
+            " SHOAL_API_URL=http://127.0.0.1:9081",
+        ),
+    ],
+)
+def test_shoal_up_on_other_ports_says_what_points_the_cli_there(
+    broker: str,
+    api: str | None,
+    hint: str | None,
+    environment: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert pointing_hint(broker, api) == hint
+    if hint is not None:  # and what it says to set is what the CLI then uses
+        for assignment in hint.removeprefix("export ").split():
+            monkeypatch.setenv(*assignment.split("=", 1))
+        assert resolve(BROKER, None, None, os.environ).url == broker
+        if api is not None:
+            assert resolve(API, None, None, os.environ).url == api
