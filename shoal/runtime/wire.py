@@ -24,6 +24,7 @@ from cloudevents import abstract
 from cloudevents.conversion import from_http
 from cloudevents.exceptions import GenericException
 
+from local_broker.attributes import InvalidEvent, validate_attributes
 from shoal.runtime.errors import NotACloudEventError
 from shoal.runtime.event import Event
 
@@ -128,10 +129,13 @@ def _binary_event(lowered: Mapping[str, str], body: bytes) -> Event:
 
 
 def _event(attributes: Mapping[str, Any], data: Any, *, structured: bool) -> Event:
-    for name in REQUIRED:
-        value = attributes.get(name)
-        if not value or not isinstance(value, str):
-            raise NotACloudEventError(f"attribute {name!r} must be a non-empty string")
+    # The rules the broker's ingress applies (CloudEvents core spec 1.0.2, "Context Attributes"
+    # and "Naming Conventions"): required attributes, names, an RFC 3339 `time`. Events that
+    # came through a broker pass them already; a request sent straight to the function may not.
+    try:
+        validate_attributes(attributes)
+    except InvalidEvent as error:
+        raise NotACloudEventError(f"the request is not a valid CloudEvent: {error}") from None
     content_type = attributes.get("datacontenttype")
     json_data = is_json(content_type) or (structured and content_type is None)
     try:

@@ -168,6 +168,17 @@ def test_a_permanent_error_answers_422_which_knative_does_not_retry(
         ),
         ({"Content-Type": "application/cloudevents+json"}, b"{not json", "structured mode"),
         (
+            {
+                "ce-specversion": "1.0",
+                "ce-id": "1",
+                "ce-source": "/s",
+                "ce-type": "t",
+                "ce-time": "now",
+            },
+            b"",
+            "Time 'now' is not an RFC 3339 timestamp; write it like 2024-05-01T12:00:00Z",
+        ),
+        (
             {"Content-Type": "application/cloudevents-batch+json"},
             b'[{"specversion": "1.0", "id": "1", "source": "/s", "type": "t"}]',
             "batched mode",

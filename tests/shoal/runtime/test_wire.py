@@ -148,3 +148,40 @@ def test_names_already_lowered_are_read_as_the_lowering_path_reads_them(
             results.append(str(error))
 
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "named"),
+    [
+        ({**BINARY, "ce-time": "yesterday"}, b"", "Time 'yesterday' is not an RFC 3339 timestamp"),
+        ({**BINARY, "ce-time": "2026-02-30T10:00:00Z"}, b"", "is not an RFC 3339 timestamp"),
+        ({**BINARY, "ce-node-name": "n1"}, b"", "The attribute name 'node-name' is not valid"),
+        (STRUCTURED, structured_body(Node="n1"), "The attribute name 'Node' is not valid"),
+        (STRUCTURED, structured_body(time="2026-11-29"), "Time '2026-11-29' is not an RFC 3339"),
+        ({**BINARY, "ce-source": ""}, b"", "source"),
+    ],
+    ids=["time-word", "time-no-such-day", "binary-name", "structured-name", "date-only", "empty"],
+)
+def test_an_event_breaking_a_cloudevents_rule_is_refused_naming_the_attribute(
+    headers: dict[str, str], body: bytes, named: str
+) -> None:
+    with pytest.raises(NotACloudEventError, match="not a valid CloudEvent") as refused:
+        parse_request(headers, body)
+
+    assert named in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ({**BINARY, "ce-time": "2026-11-29T01:02:03.5+01:00"}, b""),
+        (STRUCTURED, structured_body(time="2026-11-29T01:02:03Z", traceparent="00-ab-cd-01")),
+        ({**BINARY, "ce-specversion": "0.3", "ce-time": "2026-11-29T01:02:03Z"}, b""),
+    ],
+    ids=["binary", "structured", "spec-0.3"],
+)
+def test_valid_times_and_extension_names_pass(headers: dict[str, str], body: bytes) -> None:
+    event = parse_request(headers, body)
+
+    assert event.time is not None
+    assert event.time.startswith("2026-11-29T01:02:03")
