@@ -61,6 +61,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 
 _DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+MINIMUM_SQLITE = (3, 35, 0)  # RETURNING (https://www.sqlite.org/lang_returning.html)
 _COLUMNS = ("source", "id", "type")
 # JSON keeps str, int and bool apart, and ensure_ascii (the default) escapes anything odd, so the
 # round trip through the file is exact. One shared encoder: json.dumps(..., separators=...)
@@ -135,6 +136,11 @@ def decode_event(attributes_json: str, data: bytes | None) -> CloudEvent:
 
 def connect(path: Path, *, writer: bool) -> sqlite3.Connection:
     """Open the file; the writer connection also enables WAL and brings the schema up to date."""
+    if sqlite3.sqlite_version_info < MINIMUM_SQLITE:
+        raise LogError(
+            f"the event log needs SQLite {'.'.join(map(str, MINIMUM_SQLITE))} or newer (it uses"
+            f" RETURNING); this Python has SQLite {sqlite3.sqlite_version}: use a newer Python"
+        )
     conn: sqlite3.Connection | None = None
     try:
         # isolation_level=None: the writer issues BEGIN/COMMIT itself (one per group commit), and

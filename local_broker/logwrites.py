@@ -60,37 +60,38 @@ class DedupIndex:
 
     def admit(self, conn: sqlite3.Connection, keys: Sequence[tuple[_Key, float]]) -> list[bool]:
         """For each (key, now) in order: True, recording it, unless it was accepted within the
-        window (earlier in `keys` included); then False."""
+        window (earlier in `keys` included); then False.
+
+        One statement per chunk: the upsert inserts a new key and refreshes an expired one, and
+        RETURNING names exactly those. A key that was accepted within the window conflicts and
+        is left alone, so it is not returned; nor is a second occurrence in the same chunk, which
+        conflicts with the row the first one just wrote. Reading the keys first, then writing
+        them, looked every key up twice.
+        """
         if self.window <= 0:
             return [True] * len(keys)
-        accepted_at: dict[_Key, float] = {}
-        for key_chunk in _chunks(list(dict.fromkeys(key for key, _now in keys))):
-            parameters = [part for key in key_chunk for part in key]
-            accepted_at.update(
-                ((source, event_id), at)
-                for source, event_id, at in conn.execute(
-                    "SELECT d.source, d.id, d.accepted_at"
-                    f" FROM (VALUES {_values(2, len(key_chunk))}) AS k"
-                    " CROSS JOIN dedup AS d ON d.source = k.column1 AND d.id = k.column2",
-                    parameters,
-                )
-            )
         verdicts: list[bool] = []
-        admitted: dict[_Key, float] = {}
-        for key, now in keys:
-            previous = accepted_at.get(key)
-            fresh = previous is None or previous < now - self.window
-            if fresh:
-                accepted_at[key] = admitted[key] = now
-            verdicts.append(fresh)
-        # A new key inserts; an expired one is refreshed.
-        rows = [(source, event_id, now) for (source, event_id), now in admitted.items()]
-        for chunk in _chunks(rows):
-            conn.execute(
-                f"INSERT INTO dedup (source, id, accepted_at) VALUES {_values(3, len(chunk))}"
-                " ON CONFLICT (source, id) DO UPDATE SET accepted_at = excluded.accepted_at",
-                [part for row in chunk for part in row],
-            )
+        for chunk in _chunks(keys):
+            admitted = {
+                (source, event_id)
+                for source, event_id in conn.execute(
+                    f"INSERT INTO dedup (source, id, accepted_at) VALUES {_values(3, len(chunk))}"
+                    " ON CONFLICT (source, id) DO UPDATE SET accepted_at = excluded.accepted_at"
+                    " WHERE dedup.accepted_at < excluded.accepted_at - ?"
+                    " RETURNING source, id",
+                    [
+                        *(
+                            part
+                            for (source, event_id), now in chunk
+                            for part in (source, event_id, now)
+                        ),
+                        self.window,
+                    ],
+                )
+            }
+            for key, _now in chunk:
+                verdicts.append(key in admitted)
+                admitted.discard(key)  # a later occurrence in the chunk is a duplicate
         return verdicts
 
     def sweep_if_due(self, conn: sqlite3.Connection, now: float) -> None:

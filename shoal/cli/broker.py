@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from local_broker.log import LogError
 from local_broker.manifests import ManifestError
 from local_broker.server import BrokerServer, run
 from local_broker.settings import DEFAULT_MAX_EVENT_BYTES, BrokerSettings
@@ -87,7 +88,7 @@ def run_broker(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         run(settings_from(args), _announce)
-    except ManifestError as error:
+    except (ManifestError, LogError) as error:  # a bad manifest; an event log it cannot open
         print(f"shoal broker: {error}", file=sys.stderr)
         return 1
     except OSError as error:

@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 
+from local_broker.log import LogError
 from local_broker.manifests import ManifestError, load_manifests
 from local_broker.server import BrokerServer
 from local_broker.settings import BrokerSettings
@@ -93,7 +94,7 @@ def run_up(args: argparse.Namespace) -> int:
     )
     try:
         asyncio.run(up(settings, lambda line: print(line, flush=True)))
-    except (plan.PlanError, ManifestError) as error:
+    except (plan.PlanError, ManifestError, LogError) as error:
         print(f"shoal up: {error}", file=sys.stderr)
         return 1
     except OSError as error:

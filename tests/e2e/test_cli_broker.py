@@ -192,3 +192,28 @@ def test_broker_refuses_to_start_on_a_bad_manifest(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "bad.yaml" in result.stderr
     assert "broken" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["broker", "up"])
+def test_an_event_log_that_cannot_be_opened_is_a_message_not_a_traceback(
+    command: str, tmp_path: Path
+) -> None:
+    damaged = tmp_path / "data" / "brokers" / "default" / "default.db"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"not a database, " * 1000)
+    extra = ["--api-port", "0"] if command == "up" else []
+    result = subprocess.run(
+        shoal_command(
+            command, "--port", str(free_port()), "--data-dir", str(tmp_path / "data"), *extra
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert f"shoal {command}: opening the event log {damaged}: file is not a database" in (
+        result.stderr
+    )
+    assert "move the file aside" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from local_broker.event import CloudEvent
-from local_broker.log import EventLog, LogClosed, LogCorrupt
+from local_broker.log import EventLog, LogClosed, LogCorrupt, LogError
 from local_broker.logschema import MIGRATIONS, connect
 from local_broker.logwrites import SWEEP_CHUNK, DedupIndex
 
@@ -119,6 +119,19 @@ async def test_duplicates_within_the_window_are_not_stored(log: EventLog) -> Non
     assert [record.event.source for record in log.read_after(0, 10)] == ["/tests", "/other"]
 
 
+async def test_a_duplicate_is_caught_across_statement_chunks_and_after_a_refresh(
+    path: Path,
+) -> None:
+    log = EventLog.open(path, dedup_window_seconds=60)
+    # 300 events: the dedup upsert writes 256 rows per statement, so the last one, a repeat of
+    # the first, is checked by the second statement against the row the first one wrote.
+    batch = [event(str(n)) for n in range(299)] + [event("0")]
+    assert await log.append(batch, now=NOW) == [*range(1, 300), None]
+    # An expired key is admitted again once, even when it comes twice in one append.
+    assert await log.append([event("0"), event("0")], now=NOW + 61) == [300, None]
+    await log.close()
+
+
 async def test_racing_duplicates_store_one(log: EventLog) -> None:
     results = await asyncio.gather(*(log.append([event("same")], now=NOW) for _ in range(50)))
     assert sorted(results, key=lambda r: r[0] is None) == [[1]] + [[None]] * 49
@@ -225,3 +238,12 @@ def test_expired_dedup_keys_are_swept_in_bounded_chunks(tmp_path: Path) -> None:
     index.sweep_if_due(conn, now=NOW + 1)
     assert conn.execute("SELECT count(*) FROM dedup").fetchone() == (0,)
     conn.close()
+
+
+def test_an_sqlite_without_returning_is_refused_with_what_to_do(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 34, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.34.1")
+    with pytest.raises(LogError, match=r"needs SQLite 3\.35\.0 or newer .* has SQLite 3\.34\.1"):
+        EventLog.open(path)
