@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/broker_latency.py [--rounds 4] [--seconds 10] [--no-burst]
 
-One broker with one Trigger to the lean subscriber, as in `benchmarks/broker.py` (b). Each
+One broker with one Trigger, as in `benchmarks/broker.py` (b), to the lean subscriber
+(`_sink.py sink PORT lean`, what `broker.py --servers lean` uses). Each
 round drives a wrk burst for `--seconds` (unless `--no-burst`), waits until every accepted event
 was delivered, then paces 1,000 events/s for 5 s and prints the ingress-to-subscriber p99 and
 maximum, overall and for each second of the paced phase. The log grows by each burst (the
