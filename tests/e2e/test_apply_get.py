@@ -66,16 +66,23 @@ def shoal(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-def eventually(read: Callable[[], Any], check: Callable[[Any], bool], timeout: float = 30) -> Any:
+def eventually(
+    read: Callable[[], Any], check: Callable[[Any], bool], log: Path, timeout: float = 30
+) -> Any:
+    """`read()` once `check` holds; else, after `timeout`, fail with the last value and the log."""
     deadline = time.monotonic() + timeout
     while True:
         value = read()
-        if check(value) or time.monotonic() > deadline:
+        if check(value):
             return value
+        if time.monotonic() > deadline:
+            printed = log.read_text(errors="replace")
+            pytest.fail(f"still {value!r} after {timeout:g} s; shoal up printed:\n{printed}")
         time.sleep(0.5)
 
 
 def test_apply_then_get_scale_and_delete(cli_env: dict[str, str], tmp_path: Path) -> None:
+    log = tmp_path / "up.log"  # what the cli_env fixture's `shoal up` prints
     manifest = {
         "apiVersion": "shoal.dev/v1",
         "kind": "Deployment",
@@ -98,12 +105,13 @@ def test_apply_then_get_scale_and_delete(cli_env: dict[str, str], tmp_path: Path
         )["items"]
         return items
 
-    (web,) = eventually(deployments, lambda items: len(items) == 1)
+    (web,) = eventually(deployments, lambda items: len(items) == 1, log)
     assert (web["name"], web["replicas"], web["ready"], web["revision_number"]) == ("web", 2, 0, 1)
     assert web["manifest"] == manifest
     replicas = eventually(
         lambda: json.loads(shoal(cli_env, "get", "replicas", "--deployment", "web", "-o", "json")),
         lambda answer: len(answer["items"]) == 2,
+        log,
     )["items"]
     assert {r["phase"] for r in replicas} <= {"pending", "unschedulable"}
     assert {(r["deployment"], r["revision"], r["node"]) for r in replicas} == {
@@ -115,8 +123,8 @@ def test_apply_then_get_scale_and_delete(cli_env: dict[str, str], tmp_path: Path
     assert (
         shoal(cli_env, "scale", "deployment", "web", "--replicas", "1") == "deployment/web scaled\n"
     )
-    (web,) = eventually(deployments, lambda items: items[0]["replicas"] == 1)
+    (web,) = eventually(deployments, lambda items: items[0]["replicas"] == 1, log)
     assert web["replicas"] == 1
 
     assert shoal(cli_env, "delete", "deployment", "web") == "deployment/web deleted\n"
-    assert eventually(deployments, lambda items: items == []) == []
+    assert eventually(deployments, lambda items: items == [], log) == []
