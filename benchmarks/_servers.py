@@ -23,7 +23,8 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import free_port, wait_http_ok  # noqa: E402
+from shoal.platform.ports import free_port  # noqa: E402
+from tests.e2e.conftest import wait_http_ok  # noqa: E402
 
 FUNCTIONS_FRAMEWORK = str(Path(sys.executable).parent / "functions-framework")
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"

@@ -47,7 +47,8 @@ sys.path.insert(0, str(ROOT))
 
 from local_broker.event import CloudEvent  # noqa: E402
 from local_broker.filters import compile_filter  # noqa: E402
-from tests.e2e.conftest import free_port, wait_http_ok  # noqa: E402
+from shoal.platform.ports import free_port  # noqa: E402
+from tests.e2e.conftest import wait_http_ok  # noqa: E402
 
 CONCURRENCY = 64
 PHASE_TIMEOUT = 60.0

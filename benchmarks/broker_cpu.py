@@ -35,7 +35,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import free_port, wait_http_ok  # noqa: E402
+from shoal.platform.ports import free_port  # noqa: E402
+from tests.e2e.conftest import wait_http_ok  # noqa: E402
 
 WRK_SCRIPT = ROOT / "benchmarks" / "cloudevents.lua"
 TICKS = os.sysconf("SC_CLK_TCK")

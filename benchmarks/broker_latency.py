@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import broker as bench  # noqa: E402
-from tests.e2e.conftest import free_port  # noqa: E402
+from shoal.platform.ports import free_port  # noqa: E402
 
 PACED_SECONDS = 5.0
 RATE = 1000.0

@@ -34,6 +34,7 @@ from shoal.manifests import files
 from shoal.manifests.render import default_image, render
 from shoal.manifests.resources import STATE_SECRET, Target
 from shoal.platform import agents, plan
+from shoal.platform.ports import free_port
 from shoal.platform.supervisor import ProcessSpec, SupervisedProcess
 from shoal.runtime.discovery import discover
 from shoal.runtime.errors import FunctionDefinitionError
@@ -136,7 +137,7 @@ async def _run(settings: UpSettings, say: Callable[[str], None], stopping: async
     services = plan.services(
         settings.manifests, {(STATE_SECRET["name"], STATE_SECRET["key"]): state_url}
     )
-    ports = {service.name: plan.free_port() for service in services}
+    ports = {service.name: free_port() for service in services}
     if API_SERVICE in ports:
         ports[API_SERVICE] = plan.port_or_free(settings.api_port, "the API function (--api-port)")
     triggers = agents.triggers_folder(data_dir)

@@ -21,7 +21,6 @@ import os
 import queue
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +36,7 @@ from pathlib import Path
 from shoal.agent.settings import node_names
 from shoal.agent.trigger import trigger_name
 from shoal.platform.agents import SERVING, triggers_folder
+from shoal.platform.ports import free_port
 
 __all__ = [
     "HarnessError",
@@ -59,12 +59,6 @@ HTTP_TIMEOUT_SECONDS = 10.0
 
 class HarnessError(RuntimeError):
     """A process did not come up, or answered what it should not; the message says what."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def shoal_command(*args: str) -> list[str]:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import yaml
 
+from shoal.platform.ports import free_port
+
 SERVICE_API = "serving.knative.dev/v1"
 SOURCES_API = "sources.knative.dev/v1"
 DEFAULT_NAMESPACE = "default"
@@ -122,13 +124,6 @@ def sink_broker(folder: Path) -> tuple[str, str]:
         namespace = _get(ref, "namespace") or _get(document, "metadata", "namespace")
         return str(namespace or DEFAULT_NAMESPACE), str(_get(ref, "name"))
     raise PlanError(f"{folder}: no SinkBinding gives the functions a K_SINK; run `shoal manifests`")
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def port_or_free(port: int, what: str) -> int:

@@ -23,7 +23,8 @@ import flask
 import functions_framework
 import pytest
 
-from tests.e2e.conftest import free_port, wait_http_ok
+from shoal.platform.ports import free_port
+from tests.e2e.conftest import wait_http_ok
 
 ROOT = Path(__file__).resolve().parents[2]
 HELPER = str(ROOT / "benchmarks" / "_sink.py")

@@ -14,7 +14,7 @@ from docker.models.containers import Container
 
 from local_broker.testing import RecordingSink, post_event
 from shoal import events
-from shoal.platform.plan import free_port
+from shoal.platform.ports import free_port
 from tests.docker_engine import Engine, require_engine
 from tests.shoal.agent.support import broker_event, replica, scheduled_data
 

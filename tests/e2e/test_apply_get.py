@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import free_port, shoal_command
+from shoal.platform.ports import free_port
+
+from .conftest import shoal_command
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_LINE = "ready; Ctrl-C stops everything"

@@ -12,7 +12,8 @@ import yaml
 
 from local_broker.binding import encode_binary
 from local_broker.testing import RecordingSink
-from tests.e2e.conftest import free_port, shoal_process, wait_http_ok
+from shoal.platform.ports import free_port
+from tests.e2e.conftest import shoal_process, wait_http_ok
 from tests.local_broker.conftest import make_event, trigger
 
 MAX_EVENTS = 4000

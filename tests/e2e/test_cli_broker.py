@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from shoal.cli.main import main
-from tests.e2e.conftest import free_port, shoal_command, shoal_process, wait_http_ok
+from shoal.platform.ports import free_port
+from tests.e2e.conftest import shoal_command, shoal_process, wait_http_ok
 from tests.local_broker.conftest import trigger
 
 

@@ -34,11 +34,12 @@ from shoal.manifests import files
 from shoal.manifests.render import render
 from shoal.manifests.resources import Target
 from shoal.platform import plan
+from shoal.platform.ports import free_port
 from shoal.runtime import HttpFunctionSpec
 from shoal.runtime.discovery import discover
 from shoal.state import StateStore, open_store
 
-from .conftest import free_port, wait_http_ok
+from .conftest import wait_http_ok
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests" / "base"

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from shoal.platform.ports import free_port
 from shoal.state import open_store
 
-from .conftest import free_port, shoal_command
+from .conftest import shoal_command
 
 ROOT = Path(__file__).resolve().parents[2]
 READY = re.compile(r"function audit: http://127\.0\.0\.1:(\d+) \(pid (\d+)\)")

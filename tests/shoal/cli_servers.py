@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import free_port, shoal_process, wait_http_ok
+from shoal.platform.ports import free_port
+from tests.e2e.conftest import shoal_process, wait_http_ok
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_FRAMEWORK = Path(sys.executable).parent / "functions-framework"

@@ -20,7 +20,7 @@ from local_broker.http.client import (
     StaleConnectionError,
     WireHeaders,
 )
-from tests.e2e.conftest import free_port
+from shoal.platform.ports import free_port
 from tests.local_broker.http.conftest import raw_server, read_request
 
 EVENT_HEADERS = {"ce-id": "1", "ce-source": "/s", "ce-type": "t", "ce-specversion": "1.0"}

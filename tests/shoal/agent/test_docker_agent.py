@@ -13,7 +13,7 @@ import pytest
 
 from local_broker.testing import post_event
 from shoal import events
-from shoal.platform.plan import free_port
+from shoal.platform.ports import free_port
 from tests.docker_engine import Engine, require_engine
 from tests.shoal.agent.conftest import Platform
 from tests.shoal.agent.support import (

@@ -18,7 +18,7 @@ from shoal.agent import docker_spec
 from shoal.agent.docker_driver import DockerDriver
 from shoal.agent.driver import Driver
 from shoal.agent.errors import DriverError
-from shoal.platform.plan import free_port
+from shoal.platform.ports import free_port
 from tests.docker_engine import Engine, require_engine
 from tests.shoal.agent import test_driver_contract as contract
 from tests.shoal.agent.support import replica, wait_until

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from pathlib import Path
 from local_broker.testing import post_event
 from shoal import events
 from shoal.agent import procfs
+from shoal.platform.ports import free_port
 from tests.shoal.agent.conftest import Platform
 from tests.shoal.agent.support import (
     Seen,
@@ -24,12 +24,6 @@ from tests.shoal.agent.support import (
     stop_data,
     wait_until,
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def agent_args(platform: Platform, tmp_path: Path, driver: str, port: int) -> list[str]:

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from local_broker.testing import Received, RecordingSink, Reply, running_broker
+from shoal.platform.ports import free_port
 from shoal.runtime.errors import PublishError
 from shoal.runtime.publisher import HttpPublisher
-from tests.e2e.conftest import free_port
 
 EVENTS = [
     {"specversion": "1.0", "id": f"e{n}", "source": "/shoal/echo", "type": "t", "data": {"n": n}}
