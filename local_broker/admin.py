@@ -1,7 +1,8 @@
 """Operator endpoints: health, readiness, Prometheus metrics, and reading the event log.
 
 `GET /-/events?broker=NS/NAME&after=SEQ&limit=N&type=T&wait=SECONDS` lists logged events in order
-(with `wait`, it long-polls until something newer than `after` arrives); `GET /-/dead-letters`
+(with `wait`, it long-polls until something newer than `after` arrives); `last=N` instead of
+`limit` lists the newest N, as `tail` would. `GET /-/dead-letters` (`after`, `limit` or `last`)
 lists events that exhausted their retries without a dead-letter sink. `-` is no valid namespace
 name, so these paths never collide with a broker's ingress.
 """
@@ -65,6 +66,15 @@ def _int_param(
     return min(value, maximum) if maximum is not None else value
 
 
+def _limit(query: Mapping[str, str]) -> tuple[int, bool]:
+    """(how many, whether the newest): `limit=N` (the first N, default 100) or `last=N`."""
+    if "last" in query:
+        if "limit" in query:
+            raise QueryError("give limit (the first N) or last (the newest N), not both")
+        return _int_param(query, "last", 0, MAX_LIMIT), True
+    return _int_param(query, "limit", 100, MAX_LIMIT), False
+
+
 def _log_of(runtime: BrokerRuntime, query: Mapping[str, str]) -> EventLog:
     broker = query.get("broker", "default/default")
     namespace, _, name = broker.partition("/")
@@ -80,22 +90,22 @@ async def handle_events(runtime: BrokerRuntime, request: Request) -> Response:
     try:
         log = _log_of(runtime, query)
         after = _int_param(query, "after", 0)
-        limit = _int_param(query, "limit", 100, MAX_LIMIT)
+        limit, newest = _limit(query)
         wait = min(float(_int_param(query, "wait", 0)), MAX_WAIT_SECONDS)
     except QueryError as error:
         return json_response({"error": str(error)}, 400)
     event_type = query.get("type")
     head = log.head()
-    records = log.read_range(after, limit, event_type)
+    records = log.read_range(after, limit, event_type, newest=newest)
     if not records and wait > 0 and head <= after:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(log.wait_beyond(after), timeout=wait)
         head = log.head()
-        records = log.read_range(after, limit, event_type)
+        records = log.read_range(after, limit, event_type, newest=newest)
     # Everything up to `scanned` was looked at: a client filtering by type resumes after it
     # instead of scanning the non-matching events again.
     last = records[-1].seq if records else after
-    scanned = last if len(records) == limit else max(head, last)
+    scanned = last if len(records) == limit and not newest else max(head, last)
     return json_response(
         {
             "head": head,
@@ -113,10 +123,10 @@ async def handle_dead_letters(runtime: BrokerRuntime, request: Request) -> Respo
     try:
         log = _log_of(runtime, query)
         after = _int_param(query, "after", 0)
-        limit = _int_param(query, "limit", 100, MAX_LIMIT)
+        limit, newest = _limit(query)
     except QueryError as error:
         return json_response({"error": str(error)}, 400)
-    letters = log.dead_letters(limit=limit, after_id=after)
+    letters = log.dead_letters(limit=limit, after_id=after, newest=newest)
     return json_response(
         {
             "dead_letters": [

@@ -53,13 +53,19 @@ class AddDeadLetter(WriteOp[int]):
         return cursor.lastrowid
 
 
-def read_dead_letters(conn: sqlite3.Connection, limit: int, after_id: int) -> list[DeadLetter]:
-    """Dead letters with ids above `after_id`, oldest first."""
+def read_dead_letters(
+    conn: sqlite3.Connection, limit: int, after_id: int, *, newest: bool = False
+) -> list[DeadLetter]:
+    """Dead letters with ids above `after_id`, oldest first: the first `limit`, or with
+    `newest` the last `limit`."""
+    order = "DESC" if newest else "ASC"
     rows = conn.execute(
         "SELECT id, trigger_key, attributes, data, reason, status, at FROM dead_letters"
-        " WHERE id > ? ORDER BY id LIMIT ?",
+        f" WHERE id > ? ORDER BY id {order} LIMIT ?",
         (after_id, max(0, limit)),
     ).fetchall()
+    if newest:
+        rows.reverse()
     return [
         DeadLetter(trigger, decode_event(attributes, data), reason, status, at, letter_id)
         for letter_id, trigger, attributes, data, reason, status, at in rows

@@ -177,11 +177,16 @@ class EventLog:
         upto = self._tail.head
         return self._read(lambda conn: read_records(conn, seq, limit, upto=upto))
 
-    def read_range(self, after: int, limit: int, type_filter: str | None = None) -> list[LogRecord]:
-        """Stored records above `after`, optionally only of one exact type (for `shoal events`)."""
+    def read_range(
+        self, after: int, limit: int, type_filter: str | None = None, *, newest: bool = False
+    ) -> list[LogRecord]:
+        """Stored records above `after`, optionally only of one exact type (for `shoal events`):
+        the first `limit`, or with `newest` the last `limit`; oldest first either way."""
         upto = self._tail.head
         return self._read(
-            lambda conn: read_records(conn, after, limit, upto=upto, type_filter=type_filter)
+            lambda conn: read_records(
+                conn, after, limit, upto=upto, type_filter=type_filter, newest=newest
+            )
         )
 
     def cursor(self, trigger_key: str) -> int | None:
@@ -228,9 +233,12 @@ class EventLog:
         """Durably keep an event that exhausted its retries (its `id` field is ignored)."""
         await self._writer.submit(AddDeadLetter(record))
 
-    def dead_letters(self, limit: int = 100, after_id: int = 0) -> list[DeadLetter]:
-        """Dead letters with ids above `after_id`, oldest first."""
-        return self._read(lambda conn: read_dead_letters(conn, limit, after_id))
+    def dead_letters(
+        self, limit: int = 100, after_id: int = 0, *, newest: bool = False
+    ) -> list[DeadLetter]:
+        """Dead letters with ids above `after_id`, oldest first: the first `limit`, or with
+        `newest` the last `limit`."""
+        return self._read(lambda conn: read_dead_letters(conn, limit, after_id, newest=newest))
 
     def prune(self, *, now: float) -> int:
         """Delete events older than the retention that every known trigger is done with.

@@ -186,16 +186,26 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def read_records(
-    conn: sqlite3.Connection, after: int, limit: int, *, upto: int, type_filter: str | None = None
+    conn: sqlite3.Connection,
+    after: int,
+    limit: int,
+    *,
+    upto: int,
+    type_filter: str | None = None,
+    newest: bool = False,
 ) -> list[LogRecord]:
-    """Stored events with `after < seq <= upto` (and the exact type, if given), oldest first."""
+    """Stored events with `after < seq <= upto` (and the exact type, if given), oldest first:
+    the first `limit` of them, or with `newest` the last `limit`."""
     sql = "SELECT seq, arrival, attributes, data FROM events WHERE seq > ? AND seq <= ?"
     parameters: list[object] = [after, upto]
     if type_filter is not None:
         sql += " AND type = ?"
         parameters.append(type_filter)
     parameters.append(max(0, limit))
-    rows = conn.execute(sql + " ORDER BY seq LIMIT ?", parameters).fetchall()
+    order = "DESC" if newest else "ASC"
+    rows = conn.execute(f"{sql} ORDER BY seq {order} LIMIT ?", parameters).fetchall()
+    if newest:
+        rows.reverse()
     return [
         LogRecord(seq, decode_event(attributes, data), arrival)
         for seq, arrival, attributes, data in rows

@@ -12,7 +12,7 @@ import urllib.request
 from typing import Any
 
 from shoal.cli.errors import CliError
-from shoal.cli.options import add_endpoint_options, broker_endpoint
+from shoal.cli.options import add_endpoint_options, broker_endpoint, count
 
 FOLLOW_WAIT_SECONDS = 10
 
@@ -23,8 +23,16 @@ def register(subparsers: Any) -> None:
     )
     add_endpoint_options(parser, broker=True)
     parser.add_argument("--type", help="only events of this type")
-    parser.add_argument("--after", type=int, default=0, help="only events after this sequence")
-    parser.add_argument("--limit", type=int, default=100)
+    parser.add_argument(
+        "--after",
+        type=count,
+        metavar="SEQ",
+        help="the first --limit events after this sequence number (or dead-letter id); "
+        "without it, the newest --limit",
+    )
+    parser.add_argument(
+        "--limit", type=count, default=100, help="how many at most (default 100, at most 1000)"
+    )
     parser.add_argument("--dead", action="store_true", help="list dead-lettered events instead")
     parser.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     parser.add_argument("-o", "--output", choices=("text", "json"), default="text")
@@ -60,33 +68,13 @@ def _print_event(entry: dict[str, Any], output: str) -> None:
 
 
 def run_events(args: argparse.Namespace) -> int:
-    after = args.after
     try:
         broker = broker_endpoint(args)
     except CliError as error:
         print(f"shoal events: {error}", file=sys.stderr)
         return 1
     try:
-        while True:
-            query = {"after": str(after), "limit": str(args.limit)}
-            if args.type:
-                query["type"] = args.type
-            if args.dead:
-                body = _get(_admin_url(broker.url, "/-/dead-letters", query), 30)
-                entries = body["dead_letters"]
-                after = entries[-1]["id"] if entries else after
-                if args.follow and not entries:
-                    time.sleep(1.0)
-            else:
-                if args.follow:
-                    query["wait"] = str(FOLLOW_WAIT_SECONDS)
-                body = _get(_admin_url(broker.url, "/-/events", query), FOLLOW_WAIT_SECONDS + 20)
-                entries = body["events"]
-                after = body["scanned"]
-            for entry in entries:
-                _print_event(entry, args.output)
-            if not args.follow:
-                return 0
+        _list(broker.url, args)
     except urllib.error.HTTPError as error:
         print(f"{error.code}: {error.read().decode('utf-8', 'replace')}", file=sys.stderr)
         return 1
@@ -94,4 +82,36 @@ def run_events(args: argparse.Namespace) -> int:
         print(f"shoal events: cannot reach {broker}: {error.reason}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        return 0
+        pass
+    return 0
+
+
+def _list(broker_url: str, args: argparse.Namespace) -> None:
+    """The newest `--limit` (or the first after `--after`), then, with `--follow`, what comes."""
+    path = "/-/dead-letters" if args.dead else "/-/events"
+    newest = args.after is None
+    after = args.after or 0
+    while True:
+        query = {"after": str(after), "last" if newest else "limit": str(args.limit)}
+        if args.type:
+            query["type"] = args.type
+        if args.follow and not newest and not args.dead:
+            query["wait"] = str(FOLLOW_WAIT_SECONDS)
+        body = _get(_admin_url(broker_url, path, query), FOLLOW_WAIT_SECONDS + 20)
+        entries = body["dead_letters"] if args.dead else body["events"]
+        for entry in entries:
+            _print_event(entry, args.output)
+        if newest and len(entries) == args.limit and args.output == "text":
+            print(
+                f"(the newest {args.limit}; --after SEQ or a larger --limit shows earlier ones)",
+                file=sys.stderr,
+            )
+        if not args.dead:
+            after = body["scanned"]
+        elif entries:
+            after = entries[-1]["id"]
+        if not args.follow:
+            return
+        if args.dead and not entries:
+            time.sleep(1.0)
+        newest = False

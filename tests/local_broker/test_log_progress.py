@@ -85,6 +85,14 @@ async def test_read_range_filters_by_exact_type(log: EventLog) -> None:
     assert [r.seq for r in log.read_range(0, 2)] == [1, 2]
 
 
+async def test_read_range_gives_the_newest_oldest_first(log: EventLog) -> None:
+    await log.append([event(str(n), "a.v1" if n % 2 else "b.v1") for n in range(1, 11)], now=NOW)
+    assert [r.seq for r in log.read_range(0, 3, newest=True)] == [8, 9, 10]
+    assert [r.seq for r in log.read_range(0, 3, "a.v1", newest=True)] == [5, 7, 9]
+    assert [r.seq for r in log.read_range(6, 100, newest=True)] == [7, 8, 9, 10]
+    assert log.read_range(10, 3, newest=True) == []
+
+
 async def test_prune_respects_cursors_and_retention(log: EventLog) -> None:
     await log.append([event(f"old-{n}") for n in range(10)], now=NOW)  # seq 1-10
     await log.append([event(f"new-{n}") for n in range(10)], now=NOW + 50)  # seq 11-20
@@ -145,4 +153,6 @@ async def test_dead_letters_are_kept_durably(path: Path) -> None:
     assert letters[0].id < letters[1].id
     assert reopened.dead_letters(limit=1) == letters[:1]
     assert reopened.dead_letters(after_id=letters[0].id) == letters[1:]
+    assert reopened.dead_letters(limit=1, newest=True) == letters[1:]
+    assert reopened.dead_letters(limit=5, newest=True) == letters
     await reopened.close()

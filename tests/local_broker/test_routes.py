@@ -54,6 +54,26 @@ async def test_admin_paths_unknown_paths_and_methods(tmp_path: Path) -> None:
             assert "broker_events_accepted" in await response.text()
 
 
+async def test_the_event_log_reads_the_first_or_the_newest(tmp_path: Path) -> None:
+    async with running_broker(tmp_path / "data") as server, aiohttp.ClientSession() as session:
+        for n in range(5):
+            status, _ = await post_event(server.ingress_url(), make_event(id=f"e-{n}"))
+            assert status == 202
+
+        async def listed(query: str) -> tuple[list[str], int]:
+            async with session.get(f"{server.url}/-/events?{query}") as response:
+                assert response.status == 200
+                body = await response.json()
+            return [entry["event"]["id"] for entry in body["events"]], body["scanned"]
+
+        assert await listed("limit=2") == (["e-0", "e-1"], 2)
+        assert await listed("last=2") == (["e-3", "e-4"], 5)  # a follower goes on from 5
+        assert await listed("after=3&last=10") == (["e-3", "e-4"], 5)
+        async with session.get(f"{server.url}/-/events?limit=2&last=2") as response:
+            assert response.status == 400
+            assert "not both" in (await response.json())["error"]
+
+
 async def test_a_refused_large_body_leaves_the_broker_serving(tmp_path: Path) -> None:
     async with running_broker(tmp_path / "data", max_event_bytes=1000) as server:
         too_large, body = await post_event(server.ingress_url(), make_event(data=b"x" * 200_000))
