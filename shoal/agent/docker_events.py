@@ -19,13 +19,13 @@ import docker
 from docker.errors import DockerException
 
 from shoal.agent import docker_spec
+from shoal.agent.exits import OUTPUT_LINES, exit_reason
 
 __all__ = ["DeathWatch", "DieCallback", "connect"]
 
 DieCallback = Callable[[str, int, str], None]
 """(container id, exit code, reason)"""
 RECONNECT_SECONDS = 1.0
-OUTPUT_LINES = 5
 """How many of a container's last lines of output its exit's reason quotes."""
 
 
@@ -80,8 +80,8 @@ class DeathWatch:
             state = self._client.api.inspect_container(container_id)["State"]
             output = self._client.api.logs(container_id, tail=OUTPUT_LINES)
         except DockerException:
-            return docker_spec.exit_reason(code)
-        return docker_spec.exit_reason(
+            return exit_reason(code)
+        return exit_reason(
             code,
             oom_killed=bool(state.get("OOMKilled")),
             error=str(state.get("Error") or ""),

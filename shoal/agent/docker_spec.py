@@ -13,10 +13,8 @@ Nothing here talks to Docker: the adapter is `shoal.agent.docker_driver`.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import signal
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -30,7 +28,6 @@ __all__ = [
     "container_name",
     "cpu_millis",
     "create_arguments",
-    "exit_reason",
     "node_filter",
     "parse_started_at",
     "spec_from_labels",
@@ -43,7 +40,6 @@ SPEC_LABEL = "dev.shoal.spec"
 MIN_MEMORY_MIB = 6
 """Docker refuses a memory limit below 6 MiB."""
 NANO_CPUS_PER_MILLI = 1_000_000
-OUTPUT_CHARS = 300
 _RFC3339 = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)")
 
 
@@ -98,24 +94,6 @@ def parse_started_at(text: str) -> float | None:
     seconds, fraction, zone = match.groups()
     stamp = seconds + (f".{fraction[:6]}" if fraction else "") + zone.replace("Z", "+00:00")
     return datetime.fromisoformat(stamp).timestamp()
-
-
-def exit_reason(code: int, *, oom_killed: bool = False, error: str = "", output: str = "") -> str:
-    """What a person reads about an exit; Docker gives 128 + N for a container killed by N.
-    The end of the container's output follows (the container, and its log, is removed once the
-    exit is reported): at most OUTPUT_CHARS characters of its last lines."""
-    reason = f"exited with code {code}"
-    if oom_killed:
-        reason = f"killed for exceeding its memory limit (exit code {code})"
-    elif error:
-        reason = f"exited with code {code}: {error}"
-    elif code > 128:
-        with contextlib.suppress(ValueError):
-            reason = f"killed by signal {code - 128} ({signal.Signals(code - 128).name})"
-    tail = " | ".join(line.strip() for line in output.strip().splitlines() if line.strip())
-    if tail:
-        reason += f"; last output: {tail[-OUTPUT_CHARS:]}"
-    return reason
 
 
 def cpu_millis(cpu_ns: int, now: float, before: tuple[float, int] | None) -> float:

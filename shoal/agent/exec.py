@@ -32,6 +32,7 @@ from types import MappingProxyType
 from shoal.agent import procfs, shim
 from shoal.agent.driver import ExitFeed, ReplicaExit, ReplicaStatus, Usage
 from shoal.agent.errors import DriverError, InvalidEvent
+from shoal.agent.exits import exit_reason, last_output
 from shoal.agent.locks import KeyedLocks
 from shoal.agent.spec import ReplicaSpec, parse_scheduled
 
@@ -173,7 +174,9 @@ class ExecDriver:
         replica.exit_code = 128 - code if code < 0 else code
         replica.exited.set()
         if not replica.stopping:
-            self._feed.publish(ReplicaExit(replica.spec.name, replica.exit_code, _reason(code)))
+            output = last_output(self.state_dir / replica.spec.name / "output.log")
+            reason = exit_reason(replica.exit_code, output=output)
+            self._feed.publish(ReplicaExit(replica.spec.name, replica.exit_code, reason))
 
     async def stop(self, name: str) -> None:
         async with self._locks.hold(name):
@@ -255,14 +258,6 @@ def _recorded_exit(folder: Path) -> int:
         return int((folder / "exit").read_text(encoding="ascii"))
     except (OSError, ValueError):
         return KILLED_EXIT_CODE
-
-
-def _reason(code: int) -> str:
-    if code < 0 or code > 128:
-        number = -code if code < 0 else code - 128
-        with contextlib.suppress(ValueError):
-            return f"killed by signal {number} ({signal.Signals(number).name})"
-    return f"exited with code {code}"
 
 
 def _signal_group(replica: _Replica, signum: int) -> None:

@@ -58,32 +58,6 @@ def test_docker_s_start_times_are_read_to_the_microsecond(
 
 
 @pytest.mark.parametrize(
-    ("code", "oom", "error", "reason"),
-    [
-        (0, False, "", "exited with code 0"),
-        (3, False, "", "exited with code 3"),
-        (137, False, "", "killed by signal 9 (SIGKILL)"),
-        (143, False, "", "killed by signal 15 (SIGTERM)"),
-        (200, False, "", "exited with code 200"),
-        (137, True, "", "killed for exceeding its memory limit (exit code 137)"),
-        (127, False, "no such file", "exited with code 127: no such file"),
-        (129, False, "", "killed by signal 1 (SIGHUP)"),
-        (128 + 99, False, "", "exited with code 227"),  # no such signal
-    ],
-)
-def test_exit_reasons(code: int, oom: bool, error: str, reason: str) -> None:
-    assert docker_spec.exit_reason(code, oom_killed=oom, error=error) == reason
-
-
-def test_an_exit_s_reason_ends_with_the_last_lines_of_output() -> None:
-    reason = docker_spec.exit_reason(1, output="starting\n\nTraceback:\n  boom  \n")
-    long = docker_spec.exit_reason(1, output="x" * 1000 + "END")
-
-    assert reason == "exited with code 1; last output: starting | Traceback: | boom"
-    assert long.endswith("x" * (docker_spec.OUTPUT_CHARS - 3) + "END")
-
-
-@pytest.mark.parametrize(
     ("cpu_ns", "now", "before", "millis"),
     [
         (500, 10.0, None, 0.0),  # the first sample has nothing to compare with

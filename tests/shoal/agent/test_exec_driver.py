@@ -114,6 +114,19 @@ async def test_an_adopted_replica_reports_its_exit(tmp_path: Path) -> None:
         await second.close()
 
 
+async def test_an_exit_s_reason_ends_with_what_the_replica_printed(tmp_path: Path) -> None:
+    driver = await ExecDriver.open(tmp_path / "exec")
+    try:
+        await driver.start(
+            replica(command=["sh", "-c", "echo starting; echo 'no config file' >&2; exit 3"])
+        )
+        exit_ = await asyncio.wait_for(anext(driver.exits()), 10)
+        assert exit_.reason == "exited with code 3; last output: starting | no config file"
+    finally:
+        await driver.stop("web-1")
+        await driver.close()
+
+
 async def test_an_exit_while_no_driver_watched_is_listed(tmp_path: Path) -> None:
     first = await ExecDriver.open(tmp_path / "exec")
     await first.start(replica(command=["sh", "-c", "kill -TERM $$$$"]))
