@@ -16,7 +16,11 @@ What a caller can rely on:
 - cursors are written lazily (`flush_cursors`), so after a crash a Trigger resumes from an older
   position and re-delivers: at-least-once, never at-most-once;
 - every method is for the event loop's thread except `prune`, which blocks until the writer has
-  done it and is meant to be called through `asyncio.to_thread`.
+  done it and is meant to be called through `asyncio.to_thread`;
+- one process at a time has the log open: it holds an exclusive lock on `<file>.lock` from
+  `open` to the end of `close` (or its own end), and a second broker on the same file gets
+  `LogInUse` naming the first one's pid. The memory tail and the dedup index assume that every
+  append goes through this process.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ from typing import TypeVar
 
 from local_broker.deadletters import AddDeadLetter, DeadLetter, read_dead_letters
 from local_broker.event import CloudEvent
+from local_broker.exclusive import ExclusiveLock, LockHeld
 from local_broker.groupcommit import GroupCommitWriter
-from local_broker.logerrors import LogClosed, LogCorrupt, LogError, LogWriteFailed
+from local_broker.logerrors import LogClosed, LogCorrupt, LogError, LogInUse, LogWriteFailed
 from local_broker.logschema import LogRecord, connect, encode_event, read_records, translate_error
 from local_broker.logtail import MemoryTail
 from local_broker.logwake import CommitWaiters
@@ -49,6 +54,7 @@ __all__ = [
     "LogClosed",
     "LogCorrupt",
     "LogError",
+    "LogInUse",
     "LogRecord",
     "LogWriteFailed",
 ]
@@ -76,7 +82,9 @@ class EventLog:
         retention_seconds: float,
         dedup_window_seconds: float,
         memory_tail: int,
+        lock: ExclusiveLock,
     ) -> None:
+        self._lock = lock
         self._retention = retention_seconds
         self._tail = MemoryTail(memory_tail, last_sequence(writer))
         self._cursors: dict[str, int] = dict(writer.execute("SELECT trigger_key, seq FROM cursors"))
@@ -100,11 +108,20 @@ class EventLog:
         dedup_window_seconds: float = 600.0,
         memory_tail: int = MEMORY_TAIL,
     ) -> EventLog:
-        """Open (or create, with its directories) the log at `path`; LogCorrupt if unusable."""
+        """Open (or create, with its directories) the log at `path`; LogCorrupt if unusable,
+        LogInUse if another process has it open."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        writer = connect(path, writer=True)
+        try:
+            lock = ExclusiveLock.acquire(path.with_name(f"{path.name}.lock"))
+        except LockHeld as held:
+            raise LogInUse(
+                f"the event log {path} is open in another broker (process "
+                f"{held.holder or 'unknown'}): stop that one, or give this one another data dir"
+            ) from None
+        writer: sqlite3.Connection | None = None
         reader: sqlite3.Connection | None = None
         try:
+            writer = connect(path, writer=True)
             reader = connect(path, writer=False)
             return cls(
                 writer,
@@ -112,11 +129,13 @@ class EventLog:
                 retention_seconds=retention_seconds,
                 dedup_window_seconds=dedup_window_seconds,
                 memory_tail=memory_tail,
+                lock=lock,
             )
         except BaseException as error:
-            writer.close()
-            if reader is not None:
-                reader.close()
+            for connection in (writer, reader):
+                if connection is not None:
+                    connection.close()
+            lock.release()
             if isinstance(error, sqlite3.Error):
                 raise translate_error(error, f"opening the event log {path}", LogError) from error
             raise
@@ -276,6 +295,7 @@ class EventLog:
             with self._reader_lock:
                 self._closed = True
                 self._reader.close()
+            self._lock.release()
 
     def _read(self, query: Callable[[sqlite3.Connection], T]) -> T:
         with self._reader_lock:

@@ -27,3 +27,9 @@ class LogCorrupt(LogError):  # noqa: N818
     """The log file is not a Shoal event log, is damaged, or was written by a newer broker."""
 
     retryable = False
+
+
+class LogInUse(LogError):  # noqa: N818
+    """Another process has the log open; two writers would each miss the other's events."""
+
+    retryable = False

@@ -21,3 +21,7 @@ class InvalidEvent(AgentError):  # noqa: N818 - reads as what it is, like Invali
 
 class DriverError(AgentError):
     """The driver cannot run the replica; the message says why, for the exited event's reason."""
+
+
+class StateInUse(AgentError):  # noqa: N818 - reads as what it is, like InvalidEvent
+    """Another agent runs on the same state folder; two would each start the same replicas."""

@@ -23,9 +23,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from local_broker.exclusive import ExclusiveLock, LockHeld
 from shoal.agent.agent import Agent
 from shoal.agent.coalesce import Coalescer
 from shoal.agent.driver import Driver
+from shoal.agent.errors import StateInUse
 from shoal.agent.exec import ExecDriver
 from shoal.agent.sender import EventSender
 from shoal.agent.server import build_app
@@ -65,6 +67,27 @@ async def create_driver(settings: AgentSettings) -> Driver:
 
 @asynccontextmanager
 async def running_agent(settings: AgentSettings) -> AsyncIterator[RunningAgent]:
+    lock = _own_state_dir(settings)
+    try:
+        async with _running(settings) as running:
+            yield running
+    finally:
+        lock.release()
+
+
+def _own_state_dir(settings: AgentSettings) -> ExclusiveLock:
+    """The state folder is this agent's alone (its assignments; the exec driver's replicas)."""
+    try:
+        return ExclusiveLock.acquire(settings.state_dir / "agent.lock")
+    except LockHeld as held:
+        raise StateInUse(
+            f"another agent (process {held.holder or 'unknown'}) runs on {settings.state_dir}: "
+            "stop it, or give this one another --name or --data-dir"
+        ) from None
+
+
+@asynccontextmanager
+async def _running(settings: AgentSettings) -> AsyncIterator[RunningAgent]:
     driver = await create_driver(settings)
     store = AssignmentStore(settings.state_dir / "assignments.sqlite3")
     store.prune(time.time() - settings.retention_seconds)

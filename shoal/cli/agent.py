@@ -14,7 +14,7 @@ from typing import Any
 
 import uvloop
 
-from shoal.agent.errors import AgentError
+from shoal.agent.errors import AgentError, StateInUse
 from shoal.agent.runner import running_agent
 from shoal.agent.settings import DRIVERS, AgentSettings
 from shoal.agent.sim import SimSettings
@@ -149,6 +149,9 @@ def run_agent(args: argparse.Namespace) -> int:
         return 2
     try:
         uvloop.run(serve(settings))
+    except StateInUse as error:  # not a usage mistake: another agent runs
+        print(f"shoal agent: {error}", file=sys.stderr)
+        return 1
     except AgentError as error:
         print(f"shoal agent: {error}", file=sys.stderr)
         return 2

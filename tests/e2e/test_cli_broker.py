@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from local_broker.exclusive import ExclusiveLock
 from shoal.cli.main import main
 from shoal.platform.ports import free_port
 from tests.e2e.conftest import shoal_command, shoal_process, wait_http_ok
@@ -260,3 +262,41 @@ def test_an_event_log_that_cannot_be_opened_is_a_message_not_a_traceback(
     )
     assert "move the file aside" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "lock", "message"),
+    [
+        (
+            "broker",
+            "brokers/default/default.db.lock",
+            "the event log {data}/brokers/default/default.db is open in another broker "
+            "(process {pid}): stop that one, or give this one another data dir",
+        ),
+        (
+            "up",
+            "up.lock",
+            "another shoal up (process {pid}) runs on {data}: stop it (Ctrl-C there), "
+            "or give this one another --data-dir",
+        ),
+    ],
+)
+def test_a_data_dir_in_use_is_refused_naming_its_user(
+    command: str, lock: str, message: str, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    held = ExclusiveLock.acquire(data / lock)  # as the first broker or shoal up would hold it
+    try:
+        extra = ["--api-port", "0"] if command == "up" else []
+        result = subprocess.run(
+            shoal_command(command, "--port", str(free_port()), "--data-dir", str(data), *extra),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        held.release()
+    assert result.returncode == 1
+    expected = message.format(data=data.resolve() if command == "up" else data, pid=os.getpid())
+    assert result.stderr == f"shoal {command}: {expected}\n"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from local_broker.event import CloudEvent
-from local_broker.log import DeadLetter, EventLog
+from local_broker.log import DeadLetter, EventLog, LogInUse
 
 NOW = 1_700_000_000.0
 
@@ -46,6 +47,16 @@ async def test_cursors_persist_across_a_reopen(path: Path) -> None:
     reopened = EventLog.open(path)
     assert (reopened.cursor("ns/a"), reopened.cursor("ns/b")) == (5, 9)
     assert reopened.cursor("ns/gone") is None
+    await reopened.close()
+
+
+async def test_a_log_is_open_in_one_process_at_a_time(path: Path) -> None:
+    log = EventLog.open(path)
+    with pytest.raises(LogInUse, match=rf"open in another broker \(process {os.getpid()}\)"):
+        EventLog.open(path)
+    await log.close()
+
+    reopened = EventLog.open(path)  # closing gave the lock back
     await reopened.close()
 
 

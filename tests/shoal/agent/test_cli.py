@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import pytest
 
+from local_broker.exclusive import ExclusiveLock
 from shoal.agent.settings import AgentSettings
 from shoal.cli.agent import host_port, machine_capacity, settings_from
 from shoal.cli.main import build_parser, main
@@ -94,3 +96,19 @@ def test_bad_settings_exit_with_2_and_say_why(
 ) -> None:
     assert main(["agent", "--data-dir", str(tmp_path), *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_second_agent_on_one_state_folder_exits_1_naming_the_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = ExclusiveLock.acquire(tmp_path / "agent.lock")  # as a running agent holds it
+    try:
+        code = main(["agent", "--data-dir", str(tmp_path), "--name", "n1", "--driver", "sim"])
+    finally:
+        first.release()
+
+    assert code == 1
+    assert capsys.readouterr().err == (
+        f"shoal agent: another agent (process {os.getpid()}) runs on {tmp_path}: "
+        "stop it, or give this one another --name or --data-dir\n"
+    )
