@@ -1,0 +1,57 @@
+"""DESIGN.md's dependency rules, checked on every import statement (top level or not):
+
+- `functions/` never imports `local_broker/`: a function must run on Knative, where no local
+  broker exists;
+- `local_broker/` never imports `functions/` or `shoal/`: it is a general Knative-compatible
+  broker that could serve any CloudEvents application.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RULES = {"functions": {"local_broker"}, "local_broker": {"functions", "shoal"}}
+
+
+def imported_roots(path: Path) -> set[str]:
+    """The top-level packages `path` imports; relative imports stay in its own package."""
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("package", sorted(RULES))
+def test_a_package_never_imports_what_its_rule_forbids(package: str) -> None:
+    found = modules(package)
+    assert found, f"no modules under {package}/"
+    broken = {
+        str(path.relative_to(ROOT)): sorted(imported_roots(path) & RULES[package])
+        for path in found
+        if imported_roots(path) & RULES[package]
+    }
+    assert broken == {}
+
+
+def test_the_check_sees_imports_anywhere_in_a_module(tmp_path: Path) -> None:
+    module = tmp_path / "sample.py"
+    module.write_text(
+        "import os\n"
+        "from . import sibling\n"
+        "def late():\n"
+        "    from shoal.runtime import wire\n"
+        "    import local_broker.log as log\n"
+    )
+
+    assert imported_roots(module) == {"os", "shoal", "local_broker"}
