@@ -6,8 +6,9 @@
 Start-up order matters: the agent reconciles and queues its joins before it listens, so an
 event arriving after a restart meets the reconciled state; the Trigger is written once the
 endpoint answers. On exit: stop listening, finish the driver work under way, post what is
-queued (bounded by `flush_timeout_seconds`), close the driver (replicas of drivers whose
-replicas outlive the agent keep running) and the store.
+queued (bounded by `flush_timeout_seconds`), stop every replica if `stop_replicas_on_exit`,
+close the driver (replicas of drivers whose replicas outlive the agent keep running unless
+stopped) and the store.
 """
 
 from __future__ import annotations
@@ -129,8 +130,24 @@ async def _running(settings: AgentSettings) -> AsyncIterator[RunningAgent]:
         await agent.drain(settings.stop_grace_seconds + 1.0)
         reports.flush()
         await sender.close(settings.flush_timeout_seconds)
+        if settings.stop_replicas_on_exit:
+            await _stop_every_replica(driver)
         await driver.close()
         store.close()
+
+
+async def _stop_every_replica(driver: Driver) -> None:
+    """Stop what the driver runs, all at once, reporting nothing (the sender is closed). The
+    assignments stay: the next agent on this state folder starts the replicas again."""
+    running = await driver.list()
+    if running:
+        log.info("stopping %d replica(s) (--stop-replicas-on-exit)", len(running))
+    results = await asyncio.gather(
+        *(driver.stop(status.spec.name) for status in running), return_exceptions=True
+    )
+    for status, result in zip(running, results, strict=True):
+        if isinstance(result, Exception):
+            log.error("could not stop replica %s: %s", status.spec.name, result)
 
 
 async def _heartbeats(agent: Agent, settings: AgentSettings) -> None:

@@ -54,6 +54,9 @@ class AgentSettings:
     write_trigger: Path | None = None
     """A folder to write the agent's Trigger into (one the local broker watches)."""
     stop_grace_seconds: float = 10.0
+    stop_replicas_on_exit: bool = False
+    """Stop every replica when the agent exits cleanly (`shoal up`'s agent); by default they keep
+    running and the next agent adopts them, as a node's containers outlive a kubelet restart."""
     flush_timeout_seconds: float = 5.0
     retention_seconds: float = 3600.0
     """How long the records of stopped and exited replicas are kept."""

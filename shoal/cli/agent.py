@@ -82,6 +82,12 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help="between SIGTERM and SIGKILL when stopping a replica (default 10)",
     )
+    parser.add_argument(
+        "--stop-replicas-on-exit",
+        action="store_true",
+        help="stop every replica when the agent stops (SIGTERM, Ctrl-C); by default exec and "
+        "docker replicas keep running and the next agent adopts them",
+    )
     parser.set_defaults(run=run_agent)
 
 
@@ -124,6 +130,7 @@ def settings_from(args: argparse.Namespace) -> AgentSettings:
         batch=args.batch,
         write_trigger=args.write_trigger,
         stop_grace_seconds=args.stop_grace,
+        stop_replicas_on_exit=args.stop_replicas_on_exit,
     )
 
 

@@ -10,6 +10,10 @@ The triggers folder (`<data dir>/triggers`) is an extra manifests path of the br
 reloads it within about a second of a change. `shoal up` watches it with or without `--driver`,
 so an agent started by hand (`shoal agent ... --write-trigger .shoal/triggers`) joins the local
 platform the same way. The Trigger of `shoal up`'s own agent is removed when it stops.
+
+`shoal up`'s agent runs with `--stop-replicas-on-exit`: Ctrl-C stops the replicas with the rest
+(as the sim driver's end with its process anyway), and the next `shoal up` starts them again from
+the agent's assignments. A standalone agent leaves them running for the next agent to adopt.
 """
 
 from __future__ import annotations
@@ -46,6 +50,9 @@ TRIGGERS_FOLDER = "triggers"
 # What `shoal agent` prints once it serves (shoal/cli/agent.py).
 SERVING = re.compile(r"^agent (?P<name>\S+): (?P<url>\S+) \(nodes .*\)$")
 TRIGGER_POLL_SECONDS = 0.1
+# The agent's own stop: finishing driver work (up to its 10 s stop grace), posting what is
+# queued (5 s), then stopping the replicas (10 s grace each, in parallel). SIGKILL only after.
+AGENT_STOP_GRACE_SECONDS = 40.0
 
 Report = Callable[[str], None]
 
@@ -136,6 +143,7 @@ def agent_process(options: AgentOptions, broker_url: str, data_dir: Path) -> Pro
         str(triggers_folder(data_dir)),
         "--data-dir",
         str(data_dir / "agents" / options.name),
+        "--stop-replicas-on-exit",
     ]
     if options.cpu_millis is not None:
         command += ["--cpu", str(options.cpu_millis)]
@@ -164,7 +172,10 @@ class LocalAgent:
         self._output = output
         self._serving = asyncio.Event()
         self._child = SupervisedProcess(
-            agent_process(options, broker_url, data_dir), self._watch, report
+            agent_process(options, broker_url, data_dir),
+            self._watch,
+            report,
+            stop_grace_seconds=AGENT_STOP_GRACE_SECONDS,
         )
         self._started = False
 

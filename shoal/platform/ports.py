@@ -5,7 +5,9 @@ binds it a second or so later. A port from `bind(port 0)` comes from the kernel'
 range, the same range every outgoing connection takes its local port from. In that second the
 readiness probes alone open dozens of connections, and one of them can take the port first
 ("address already in use"). So the ports picked here lie outside the ephemeral range, where
-the kernel never assigns a port by itself, and are checked free by binding them.
+the kernel never assigns a port by itself, and outside the host ports the scheduler hands
+replicas (a replica of `shoal up --driver exec` binds one later), and are checked free by
+binding them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import random
 import socket
 from collections import deque
 from pathlib import Path
+
+from shoal.orchestration.scoring import DEFAULT_PORT_RANGE
 
 # Linux: the range the kernel hands out local ports from (ip(7), "ip_local_port_range").
 LINUX_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
@@ -36,10 +40,18 @@ def ephemeral_range(source: Path = LINUX_EPHEMERAL_RANGE) -> tuple[int, int]:
     return low, high
 
 
-def outside(ephemeral: tuple[int, int], lowest: int = LOWEST) -> list[range]:
-    """The port ranges from `lowest` up that the kernel never assigns on its own."""
+def outside(
+    ephemeral: tuple[int, int], lowest: int = LOWEST, reserved: range = DEFAULT_PORT_RANGE
+) -> list[range]:
+    """The port ranges from `lowest` up that the kernel never assigns on its own, less the
+    `reserved` ones (the host ports the scheduler gives replicas, 30000-32767 by default)."""
     low, high = ephemeral
-    ranges = [range(lowest, min(low, 65536)), range(max(high + 1, lowest), 65536)]
+    ranges: list[range] = []
+    for start, stop in ((lowest, min(low, 65536)), (max(high + 1, lowest), 65536)):
+        ranges += [
+            range(start, min(stop, reserved.start)),
+            range(max(start, reserved.stop), stop),
+        ]
     return [candidates for candidates in ranges if candidates]
 
 

@@ -145,3 +145,39 @@ async def test_a_restarted_exec_agent_adopts_its_processes(
 def is_alive(pid: int) -> bool:
     stat = procfs.read_stat(pid)
     return stat is not None and stat.alive
+
+
+async def test_an_agent_told_to_stop_its_replicas_on_exit_does_and_the_next_starts_them(
+    platform: Platform, tmp_path: Path
+) -> None:
+    pids = tmp_path / "pids"
+    command = ["sh", "-c", f"echo $$$$ >> {pids}; exec sleep 60"]
+    spec = replica("web-1", node="n1", command=command)
+    args = [*agent_args(platform, tmp_path, "exec", free_port()), "--stop-replicas-on-exit"]
+    alive: list[int] = []
+    try:
+        with agent_process(args, tmp_path / "agent.log") as first:
+            await wait_until(lambda: len(joins(platform)) == 1, what="the first join")
+            await platform.wait_for_trigger("agent-n1")
+            await post(platform, events.REPLICA_SCHEDULED, scheduled_data(spec))
+            await wait_until(pids.exists, what="the replica writing its pid")
+            first.terminate()  # SIGTERM, as shoal up stops it
+            assert first.wait(timeout=30) == 0
+        (pid,) = [int(line) for line in pids.read_text().splitlines()]
+        assert not is_alive(pid)
+        assert seen(platform.sink, events.REPLICA_EXITED) == []  # a stop, not a crash
+        assert seen(platform.sink, events.REPLICA_STOPPED) == []  # nor a stop to report
+
+        with agent_process(args, tmp_path / "agent.log") as second:
+            await wait_until(
+                lambda: len(pids.read_text().splitlines()) == 2, what="web-1 started again"
+            )
+            alive = [int(line) for line in pids.read_text().splitlines()][1:]
+            assert is_alive(alive[0])
+            second.terminate()
+            assert second.wait(timeout=30) == 0
+        assert not is_alive(alive[0])
+    finally:
+        for pid in alive:
+            if is_alive(pid):
+                os.killpg(os.getpgid(pid), signal.SIGKILL)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from shoal.orchestration.scoring import DEFAULT_PORT_RANGE
 from shoal.platform import ports
 from shoal.platform.ports import DYNAMIC_PORTS, ephemeral_range, free_port, outside
 
@@ -31,10 +32,10 @@ def test_an_unknown_range_means_rfc_6335s_dynamic_ports(tmp_path: Path, text: st
 @pytest.mark.parametrize(
     ("ephemeral", "expected"),
     [
-        ((32768, 60999), [range(10_000, 32768), range(61000, 65536)]),
-        ((49152, 65535), [range(10_000, 49152)]),
+        ((32768, 60999), [range(10_000, 30000), range(61000, 65536)]),
+        ((49152, 65535), [range(10_000, 30000), range(32768, 49152)]),
         ((1024, 65535), []),  # the whole range is ephemeral: nothing is safe
-        ((5000, 20000), [range(20001, 65536)]),
+        ((5000, 20000), [range(20001, 30000), range(32768, 65536)]),
     ],
 )
 def test_candidates_lie_outside_the_ephemeral_range(
@@ -43,11 +44,12 @@ def test_candidates_lie_outside_the_ephemeral_range(
     assert outside(ephemeral) == expected
 
 
-def test_a_free_port_is_outside_the_ephemeral_range_and_bindable() -> None:
+def test_a_free_port_is_outside_the_ephemeral_range_and_the_replicas_and_bindable() -> None:
     low, high = ephemeral_range()
     for _ in range(20):
         port = free_port()
         assert not low <= port <= high
+        assert port not in DEFAULT_PORT_RANGE
         with socket.socket() as server:
             server.bind(("127.0.0.1", port))
 
