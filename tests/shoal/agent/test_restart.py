@@ -13,6 +13,7 @@ from pathlib import Path
 from local_broker.testing import post_event
 from shoal import events
 from shoal.agent import procfs
+from shoal.agent.spec import ReplicaSpec
 from shoal.platform.ports import free_port
 from tests.shoal.agent.conftest import Platform
 from tests.shoal.agent.support import (
@@ -73,15 +74,20 @@ async def post(platform: Platform, type_: str, data: dict[str, object]) -> None:
     assert status == 202, body
 
 
+async def schedule_once_joined(platform: Platform, spec: ReplicaSpec) -> None:
+    """Wait for the agent's first join and its Trigger, then schedule `spec` onto it."""
+    await wait_until(lambda: len(joins(platform)) == 1, what="the first join")
+    await platform.wait_for_trigger("agent-n1")
+    await post(platform, events.REPLICA_SCHEDULED, scheduled_data(spec))
+
+
 async def test_a_restarted_sim_agent_runs_its_replicas_once(
     platform: Platform, tmp_path: Path
 ) -> None:
     args = agent_args(platform, tmp_path, "sim", free_port())
     spec = replica("web-1", node="n1")
     with agent_process(args, tmp_path / "agent.log") as first:
-        await wait_until(lambda: len(joins(platform)) == 1, what="the first join")
-        await platform.wait_for_trigger("agent-n1")
-        await post(platform, events.REPLICA_SCHEDULED, scheduled_data(spec))
+        await schedule_once_joined(platform, spec)
         await wait_until(lambda: len(started(platform)) == 1, what="web-1 starting")
         kill(first)
     with agent_process(args, tmp_path / "agent.log") as second:
@@ -114,9 +120,7 @@ async def test_a_restarted_exec_agent_adopts_its_processes(
     pid = 0
     try:
         with agent_process(args, tmp_path / "agent.log") as first:
-            await wait_until(lambda: len(joins(platform)) == 1, what="the first join")
-            await platform.wait_for_trigger("agent-n1")
-            await post(platform, events.REPLICA_SCHEDULED, scheduled_data(spec))
+            await schedule_once_joined(platform, spec)
             await wait_until(lambda: len(started(platform)) == 1, what="web-1 starting")
             await wait_until(pids.exists, what="the replica writing its pid")
             pid = int(pids.read_text())
@@ -157,9 +161,7 @@ async def test_an_agent_told_to_stop_its_replicas_on_exit_does_and_the_next_star
     alive: list[int] = []
     try:
         with agent_process(args, tmp_path / "agent.log") as first:
-            await wait_until(lambda: len(joins(platform)) == 1, what="the first join")
-            await platform.wait_for_trigger("agent-n1")
-            await post(platform, events.REPLICA_SCHEDULED, scheduled_data(spec))
+            await schedule_once_joined(platform, spec)
             await wait_until(pids.exists, what="the replica writing its pid")
             first.terminate()  # SIGTERM, as shoal up stops it
             assert first.wait(timeout=30) == 0
