@@ -1,7 +1,8 @@
 """nodes: node membership and liveness (joins, heartbeats, loss after missed heartbeats).
 
-- `node.joined` {node, capacity, labels, replicas}: the Node is created or updated (capacity,
-  labels, ready) and keeps what the scheduler placed on it; its Lease is renewed.
+- `node.joined` {node, capacity, labels, replicas, agent_url?}: the Node is created or updated
+  (capacity, labels, agent URL, ready) and keeps what the scheduler placed on it; its Lease is
+  renewed.
 - `node.heartbeat` {node, capacity, allocated, usage, replicas}: the node's `Lease`
   (`shoal.model.lease`) is renewed with the heartbeat's time, usage and each replica's cpu
   utilisation (what the autoscaler reads). For a live node that is one small get and one small
@@ -153,8 +154,8 @@ def report(ctx: Context, seen: Report) -> list[Emit]:
         else NodeRecord.from_body(resource.body)
     )
     node = replace(node, cpu_millis=seen.cpu_millis, memory_mib=seen.memory_mib, ready=True)
-    if seen.labels is not None:
-        node = replace(node, labels=seen.labels, joined_at=at)
+    if seen.labels is not None:  # a join
+        node = replace(node, labels=seen.labels, joined_at=at, agent_url=seen.agent_url)
     ctx.state.put(NODE, seen.node, node.to_body())
     cause = "joined" if seen.labels is not None else "heartbeat while not ready"
     ctx.log.info("node ready", node=seen.node, cause=cause if resource else "first heartbeat")

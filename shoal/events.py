@@ -231,6 +231,9 @@ class NodeJoined(TypedDict):
     labels: Mapping[str, str]
     replicas: Sequence[ReplicaRef]
     """What the node runs as it joins (after an agent restart, what it kept running)."""
+    agent_url: NotRequired[str]
+    """Where the node's agent serves (its Trigger's subscriber): `shoal logs` reads a
+    replica's output there."""
 
 
 class ReplicaUsage(TypedDict):

@@ -66,10 +66,13 @@ class Agent:
         reporter: Reporter | None = None,
         clock: Callable[[], float] = time.time,
         name: str | None = None,
+        url: str | None = None,
     ) -> None:
         self.nodes = tuple(nodes)
         self.name = name or self.nodes[0]
         """The agent's name: the source of its heartbeats of several nodes."""
+        self.url = url
+        """Where the agent serves (its Trigger's subscriber), told in each join."""
         self._hosted = frozenset(self.nodes)
         self.capacity = capacity
         self.labels = dict(labels)
@@ -110,7 +113,9 @@ class Agent:
         for spec, _started_at in self.running().values():
             by_node.setdefault(spec.node, []).append(spec)
         for node in self.nodes:
-            joined = self._report.joined(node, self.capacity, self.labels, by_node.get(node, []))
+            joined = self._report.joined(
+                node, self.capacity, self.labels, by_node.get(node, []), agent_url=self.url
+            )
             self._sink.send(joined)
         for report in reports:
             self._sink.send(report)

@@ -202,6 +202,16 @@ class DockerDriver:
     async def list(self) -> Sequence[ReplicaStatus]:
         return [r.status() for r in self._replicas.values() if not r.starting]
 
+    async def output(self, name: str, lines: int) -> str | None:
+        replica = self._replicas.get(name)
+        if replica is None or lines <= 0:
+            return None if replica is None else ""
+        try:
+            raw = await asyncio.to_thread(self._client.api.logs, replica.container_id, tail=lines)
+        except NotFound:
+            return None  # removed meanwhile
+        return bytes(raw).decode("utf-8", "replace").rstrip("\n")
+
     def exits(self) -> AsyncIterator[ReplicaExit]:
         return aiter(self._feed)
 

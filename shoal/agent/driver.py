@@ -70,6 +70,12 @@ class Driver(Protocol):
 
     async def usage(self) -> Mapping[str, Usage]: ...
 
+    async def output(self, name: str, lines: int) -> str | None:
+        """The last `lines` lines the replica printed, stdout and stderr together (exec: as
+        written to one file; docker: as the engine's log orders its two streams); None for a
+        replica this driver does not have."""
+        ...
+
     async def close(self) -> None: ...
 
 

@@ -41,6 +41,7 @@ __all__ = ["BASE_ENV", "ExecDriver"]
 BASE_ENV = MappingProxyType({"PATH": os.defpath, "LANG": "C.UTF-8"})
 KILLED_EXIT_CODE = 128 + signal.SIGKILL
 KILL_WAIT_SECONDS = 5.0
+OUTPUT_READ_LIMIT = 1 << 20  # `shoal logs` reads at most the last MiB of output.log
 RECORD = "replica.json"
 
 
@@ -199,6 +200,12 @@ class ExecDriver:
 
     async def list(self) -> Sequence[ReplicaStatus]:
         return [replica.status() for replica in self._replicas.values()]
+
+    async def output(self, name: str, lines: int) -> str | None:
+        if name not in self._replicas:
+            return None
+        path = self.state_dir / name / "output.log"
+        return await asyncio.to_thread(last_output, path, lines, OUTPUT_READ_LIMIT)
 
     def exits(self) -> AsyncIterator[ReplicaExit]:
         return aiter(self._feed)

@@ -32,16 +32,17 @@ def exit_reason(code: int, *, oom_killed: bool = False, error: str = "", output:
     return reason
 
 
-def last_output(path: Path, lines: int = OUTPUT_LINES) -> str:
-    """The last `lines` lines of a replica's output file; "" when there is none."""
+def last_output(path: Path, lines: int = OUTPUT_LINES, limit: int = _TAIL_BYTES) -> str:
+    """The last `lines` lines of an output file, from at most its last `limit` bytes (a cut
+    first line is dropped); "" when there is no file."""
     try:
         with path.open("rb") as file:
             size = file.seek(0, 2)
-            file.seek(max(0, size - _TAIL_BYTES))
+            file.seek(max(0, size - limit))
             end = file.read()
     except OSError:
         return ""
     text = end.decode("utf-8", "replace")
     if len(end) < size:  # the first line is cut: drop it
         text = text.partition("\n")[2]
-    return "\n".join(text.splitlines()[-lines:])
+    return "\n".join(text.splitlines()[-lines:]) if lines > 0 else ""

@@ -103,6 +103,8 @@ class Reporter:
         capacity: Resources,
         labels: Mapping[str, str],
         replicas: Iterable[ReplicaSpec],
+        *,
+        agent_url: str | None = None,
     ) -> JsonEvent:
         data: events.NodeJoined = {
             "node": node,
@@ -110,6 +112,8 @@ class Reporter:
             "labels": dict(labels),
             "replicas": [{"deployment": r.deployment, "replica": r.name} for r in replicas],
         }
+        if agent_url is not None:
+            data["agent_url"] = agent_url
         return self.event(events.NODE_JOINED, node, node, data)
 
     def status(

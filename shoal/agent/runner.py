@@ -89,6 +89,23 @@ def _own_state_dir(settings: AgentSettings) -> ExclusiveLock:
 
 @asynccontextmanager
 async def _running(settings: AgentSettings) -> AsyncIterator[RunningAgent]:
+    # Bound first, served last: the joins carry the endpoint's URL (where `shoal logs` reads),
+    # and the agent reconciles before anything reaches it.
+    listener = _listen(settings.listen_host, settings.listen_port)
+    try:
+        url = settings.advertise_url or _endpoint_url(
+            settings.listen_host, int(listener.getsockname()[1])
+        )
+        async with _serving(settings, listener, url) as running:
+            yield running
+    finally:
+        listener.close()
+
+
+@asynccontextmanager
+async def _serving(
+    settings: AgentSettings, listener: socket.socket, url: str
+) -> AsyncIterator[RunningAgent]:
     driver = await create_driver(settings)
     store = AssignmentStore(settings.state_dir / "assignments.sqlite3")
     store.prune(time.time() - settings.retention_seconds)
@@ -103,14 +120,14 @@ async def _running(settings: AgentSettings) -> AsyncIterator[RunningAgent]:
         store=store,
         sink=reports,
         name=settings.name,
+        url=url,
     )
     runner = web.AppRunner(build_app(agent, settings.name), access_log=None, handle_signals=False)
     loops: list[asyncio.Task[None]] = []
     try:
         await agent.start()
         await runner.setup()
-        await web.TCPSite(runner, settings.listen_host, settings.listen_port).start()
-        url = settings.advertise_url or _endpoint_url(settings.listen_host, _bound_port(runner))
+        await web.SockSite(runner, listener).start()
         trigger_path = None
         if settings.write_trigger is not None:
             namespace, broker = broker_of(settings.broker_url)
@@ -170,11 +187,10 @@ async def _heartbeats(agent: Agent, settings: AgentSettings) -> None:
         await asyncio.sleep(next_beat - now)
 
 
-def _bound_port(runner: web.AppRunner) -> int:
-    for address in runner.addresses:
-        if isinstance(address, tuple):
-            return int(address[1])
-    raise RuntimeError("the agent's listening socket has no port")
+def _listen(host: str, port: int) -> socket.socket:
+    """The agent's listening socket (OSError when the port is taken)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=128)
 
 
 def _endpoint_url(host: str, port: int) -> str:

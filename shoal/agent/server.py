@@ -7,6 +7,9 @@
 - `POST /sim/load` (sim driver only): `{"deployment": "web", "cpu_utilization": 90}` sets the
   cpu utilisation the heartbeats report for that deployment's replicas; 200 with
   `{"deployment", "cpu_utilization", "replicas"}` (how many run now). 404 with other drivers.
+- `GET /replicas/<name>/log?lines=N`: the last N lines (default 100, at most 10,000) the
+  replica printed, as text/plain (what `shoal logs` shows); 404 for a replica the agent does
+  not have (never placed here, or stopped: its output went with it).
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ __all__ = ["build_app"]
 
 AGENT_KEY = web.AppKey("agent", Agent)
 NAME_KEY = web.AppKey("name", str)
+DEFAULT_LOG_LINES = 100
+MAX_LOG_LINES = 10_000
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -82,6 +87,23 @@ async def handle_sim_load(request: web.Request) -> web.Response:
     )
 
 
+async def handle_log(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    raw = request.query.get("lines", str(DEFAULT_LOG_LINES))
+    if not raw.isdigit():
+        return _error(400, f"lines must be a whole number of lines, got {raw!r}")
+    lines = min(int(raw), MAX_LOG_LINES)
+    agent = request.app[AGENT_KEY]
+    output = await agent.driver.output(name, lines)
+    if output is None:
+        return _error(
+            404,
+            f"agent {request.app[NAME_KEY]} has no replica {name}: it was never placed here, "
+            "or it was stopped and its output went with it",
+        )
+    return web.Response(text=output + "\n" if output else "", content_type="text/plain")
+
+
 def build_app(agent: Agent, name: str) -> web.Application:
     app = web.Application()
     app[AGENT_KEY] = agent
@@ -89,4 +111,5 @@ def build_app(agent: Agent, name: str) -> web.Application:
     app.router.add_post("/", handle_event)
     app.router.add_get("/", handle_status)
     app.router.add_post("/sim/load", handle_sim_load)
+    app.router.add_get("/replicas/{name}/log", handle_log)
     return app

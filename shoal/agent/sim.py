@@ -129,6 +129,10 @@ class SimDriver:
     async def list(self) -> Sequence[ReplicaStatus]:
         return [replica.status for replica in self._replicas.values() if replica.ready.done()]
 
+    async def output(self, name: str, lines: int) -> str | None:
+        """A simulated replica prints nothing."""
+        return "" if name in self._replicas else None
+
     def exits(self) -> AsyncIterator[ReplicaExit]:
         return aiter(self._feed)
 

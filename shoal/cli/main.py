@@ -24,6 +24,7 @@ SUBCOMMAND_MODULES = (
     "agent",
     "apply",
     "get",
+    "logs",
     "delete",
     "scale",
     "rollout",

@@ -33,6 +33,8 @@ class Report:
     """When the broker received it (`knativearrivaltime`), if it says."""
     labels: Mapping[str, str] | None = None
     """A join's; None in a heartbeat, which carries none."""
+    agent_url: str | None = None
+    """A join's, when the agent says where it serves."""
     usage: tuple[int, int] | None = None
     """A heartbeat's: cpu millicores and memory MiB in use; None in a join."""
     utilization: Mapping[str, float] | None = None
@@ -55,7 +57,11 @@ class Report:
                 arrived_at=_arrival(event),
             )
             if event.type == events.NODE_JOINED:
-                return replace(report, labels=dict(cast(Mapping[str, str], data["labels"])))
+                agent_url = data.get("agent_url")
+                if agent_url is not None and not isinstance(agent_url, str):
+                    raise TypeError(f"agent_url must be a URL, got {agent_url!r}")
+                labels = dict(cast(Mapping[str, str], data["labels"]))
+                return replace(report, labels=labels, agent_url=agent_url)
             usage = cast(Mapping[str, int], data["usage"])
             used = (int(usage["cpu_millis"]), int(usage["memory_mib"]))
             if replicas is None:

@@ -52,6 +52,7 @@ __all__ = [
 
 READY_LINE = "ready; Ctrl-C stops everything"
 UP_AGENT_LINE = re.compile(r"^agent +\S+: (?P<url>http\S+) \(pid \d+;")
+UP_API_LINE = re.compile(r"^api\s+(?P<url>http://\S+)")
 STOP_GRACE_SECONDS = 30.0
 POLL_SECONDS = 0.05
 HTTP_TIMEOUT_SECONDS = 10.0
@@ -168,11 +169,18 @@ class RunningPlatform:
 
     def agent_url(self) -> str:
         """The endpoint of `shoal up`'s own agent (`--driver`), from its `agent ...` line."""
+        return self._printed_url(UP_AGENT_LINE, "no agent endpoint (was it given --driver?)")
+
+    def api_url(self) -> str:
+        """The API function's URL (`shoal get` reads it), from `shoal up`'s `api ...` line."""
+        return self._printed_url(UP_API_LINE, "no API URL")
+
+    def _printed_url(self, line_pattern: re.Pattern[str], missing: str) -> str:
         self.output.drain()
         for line in self.output.lines:
-            if match := UP_AGENT_LINE.match(line):
+            if match := line_pattern.match(line):
                 return match["url"]
-        raise HarnessError("shoal up printed no agent endpoint (was it given --driver?)")
+        raise HarnessError(f"shoal up printed {missing}")
 
     def has_trigger(self, key: str) -> bool:
         """Whether the broker runs the Trigger `namespace/name` (its metrics name it)."""

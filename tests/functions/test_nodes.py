@@ -31,13 +31,17 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
         yield Harness(store)
 
 
-def joined(harness: Harness, node: str, *running: str, zone: str = "a") -> list[JsonEvent]:
+def joined(
+    harness: Harness, node: str, *running: str, zone: str = "a", agent_url: str | None = None
+) -> list[JsonEvent]:
     data: events.NodeJoined = {
         "node": node,
         "capacity": {"cpu_millis": 2000, "memory_mib": 2048},
         "labels": {"zone": zone},
         "replicas": [{"deployment": "web", "replica": name} for name in running],
     }
+    if agent_url is not None:
+        data["agent_url"] = agent_url
     return harness.send(nodes, events.NODE_JOINED, dict(data), source=f"/shoal/agents/{node}")
 
 
@@ -230,9 +234,27 @@ def test_a_heartbeat_from_an_unknown_node_registers_it(harness: Harness) -> None
     assert harness.lease("n7").renewed_at == START.timestamp()
 
 
+def test_a_join_records_where_the_agent_serves(harness: Harness) -> None:
+    joined(harness, "n1", agent_url="http://127.0.0.1:41234/")
+    assert harness.node("n1").agent_url == "http://127.0.0.1:41234/"
+
+    joined(harness, "n1", agent_url="http://127.0.0.1:45678/")  # a restarted agent, elsewhere
+    assert harness.node("n1").agent_url == "http://127.0.0.1:45678/"
+    joined(harness, "n1")  # an agent that does not say
+    assert harness.node("n1").agent_url is None
+
+
 def test_malformed_reports_are_dead_lettered(harness: Harness) -> None:
     harness.send(nodes, events.NODE_HEARTBEAT, {"node": "n1"}, status=422)
     harness.send(nodes, events.NODE_JOINED, {"node": "n1", "capacity": "big"}, status=422)
+    join: dict[str, object] = {
+        "node": "n1",
+        "capacity": {"cpu_millis": 1, "memory_mib": 1},
+        "labels": {},
+        "replicas": [],
+        "agent_url": 8080,
+    }
+    harness.send(nodes, events.NODE_JOINED, join, status=422)
 
 
 def test_the_grace_comes_from_the_environment() -> None:

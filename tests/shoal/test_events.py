@@ -23,7 +23,17 @@ def catalog_table() -> str:
     rows = ["| type | data | emitted by | consumed by |", "|---|---|---|---|"]
     for entry in events.CATALOG:
         hints = typing.get_type_hints(entry.schema)
-        fields = ", ".join(f"`{name}: {_type_name(kind)}`" for name, kind in hints.items())
+        # NotRequired: the field may be left out. Read from the annotations as written: with
+        # postponed evaluation, Python 3.11 lists every key in __required_keys__.
+        written = {
+            name: getattr(raw, "__forward_arg__", str(raw))
+            for name, raw in entry.schema.__annotations__.items()
+        }
+        fields = ", ".join(
+            f"`{name}: {_type_name(kind)}`"
+            + (" (optional)" if written[name].startswith("NotRequired[") else "")
+            for name, kind in hints.items()
+        )
         rows.append(f"| `{entry.type}` | {fields} | {entry.emitted_by} | {entry.consumed_by} |")
     return "\n".join(rows) + "\n"
 

@@ -222,6 +222,23 @@ async def test_an_exit_s_reason_quotes_the_end_of_the_output(
     assert exit_.reason == "exited with code 2; last output: starting | boom"
 
 
+async def test_output_is_the_container_s_last_lines(
+    driver: Driver, engine: Engine, node: str
+) -> None:
+    printing = replica(
+        "web-1", command=["sh", "-c", "echo one; echo two; echo three; exec sleep 300"]
+    )
+    await driver.start(engine.on_node(printing, node))
+
+    for _ in range(200):
+        if await driver.output("web-1", 3) == "one\ntwo\nthree":
+            break
+        await asyncio.sleep(0.05)
+    assert await driver.output("web-1", 3) == "one\ntwo\nthree"
+    assert await driver.output("web-1", 2) == "two\nthree"
+    assert await driver.output("web-1", 0) == ""
+
+
 async def test_a_death_that_arrives_before_its_container_is_adopted_is_not_lost(
     engine: Engine, node: str
 ) -> None:

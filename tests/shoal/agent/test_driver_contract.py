@@ -164,5 +164,18 @@ async def test_usage_measures_every_running_replica(driver: Driver, kit: DriverK
     assert all(u.cpu_millis >= 0 and u.memory_mib >= 0 for u in usage.values())
 
 
+async def test_output_is_there_for_a_replica_the_driver_has_and_only_then(
+    driver: Driver, kit: DriverKit
+) -> None:
+    assert await driver.output("never-started", 10) is None
+    await driver.start(kit.running("web-1"))
+    assert isinstance(await driver.output("web-1", 10), str)
+    await driver.start(kit.exiting("web-2", 3))
+    await next_exit(driver)
+    assert isinstance(await driver.output("web-2", 10), str)  # an exited replica keeps it
+    await driver.stop("web-1")
+    assert await driver.output("web-1", 10) is None  # stopped: its output went with it
+
+
 async def test_the_kind_names_the_driver(driver: Driver, kit: DriverKit) -> None:
     assert KITS[driver.kind] is kit

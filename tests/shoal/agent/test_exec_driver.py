@@ -127,6 +127,29 @@ async def test_an_exit_s_reason_ends_with_what_the_replica_printed(tmp_path: Pat
         await driver.close()
 
 
+async def test_output_is_the_last_lines_printed_on_stdout_and_stderr(tmp_path: Path) -> None:
+    driver = await ExecDriver.open(tmp_path / "exec")
+    command = ["sh", "-c", "for n in 1 2 3 4; do echo out $n; done; echo err >&2; sleep 30"]
+    try:
+        await driver.start(replica(command=command))
+        await wait_for_output(driver, "err")
+        assert await driver.output("web-1", 3) == "out 3\nout 4\nerr"
+        assert await driver.output("web-1", 100) == "out 1\nout 2\nout 3\nout 4\nerr"
+        assert await driver.output("web-1", 0) == ""
+    finally:
+        await driver.stop("web-1")
+        await driver.close()
+
+
+async def wait_for_output(driver: ExecDriver, last_line: str) -> None:
+    for _ in range(200):
+        output = await driver.output("web-1", 1)
+        if output == last_line:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"web-1 did not print {last_line!r}; its last line: {output!r}")
+
+
 async def test_an_exit_while_no_driver_watched_is_listed(tmp_path: Path) -> None:
     first = await ExecDriver.open(tmp_path / "exec")
     await first.start(replica(command=["sh", "-c", "kill -TERM $$$$"]))

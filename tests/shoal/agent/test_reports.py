@@ -62,6 +62,15 @@ def test_exited(reporter: Reporter) -> None:
     }
 
 
+def test_joined_says_where_the_agent_serves_when_it_knows(reporter: Reporter) -> None:
+    url = "http://10.0.0.5:9100/"
+    told = reporter.joined("n1", Resources(1000, 1024), {}, [], agent_url=url)
+    untold = reporter.joined("n1", Resources(1000, 1024), {}, [])
+
+    assert told["data"]["agent_url"] == url  # type: ignore[index]
+    assert "agent_url" not in untold["data"]  # type: ignore[operator]
+
+
 def test_joined_lists_what_runs(reporter: Reporter) -> None:
     event = reporter.joined(
         "n1",

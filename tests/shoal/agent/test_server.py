@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -128,3 +129,33 @@ async def test_sim_load_needs_the_sim_driver(tmp_path: Path) -> None:
         response = await client.post("/sim/load", json={"deployment": "web", "cpu_utilization": 1})
         assert response.status == 404
         assert "--driver sim" in (await response.json())["error"]
+
+
+async def test_a_replica_s_log_is_its_last_lines(tmp_path: Path) -> None:
+    driver = await ExecDriver.open(tmp_path / "exec")
+    try:
+        async for client, agent in client_for(driver, tmp_path):
+            command = ["sh", "-c", "echo first; echo second; echo third; sleep 30"]
+            spec = replica(command=command)
+            headers, body = binary(events.REPLICA_SCHEDULED, scheduled_data(spec), "n1")
+            assert (await client.post("/", data=body, headers=headers)).status == 202
+            await agent.drain(5)
+            for _ in range(200):
+                response = await client.get("/replicas/web-1/log", params={"lines": "2"})
+                if await response.text() == "second\nthird\n":
+                    break
+                await asyncio.sleep(0.05)
+            assert (response.status, response.content_type) == (200, "text/plain")
+            assert await response.text() == "second\nthird\n"
+            everything = await client.get("/replicas/web-1/log")  # 100 lines by default
+            assert await everything.text() == "first\nsecond\nthird\n"
+
+            unknown = await client.get("/replicas/web-9/log")
+            assert unknown.status == 404
+            assert "agent n1 has no replica web-9" in (await unknown.json())["error"]
+            bad = await client.get("/replicas/web-1/log", params={"lines": "-3"})
+            assert bad.status == 400
+            assert "whole number" in (await bad.json())["error"]
+            await driver.stop("web-1")
+    finally:
+        await driver.close()

@@ -1,0 +1,102 @@
+"""`shoal logs REPLICA [--tail N]`: what a replica printed, read from its node's agent.
+
+The API says which node the replica is on and where that node's agent serves (the URL of its
+last `node.joined`); the agent answers with the replica's last lines, stdout and stderr
+together (`GET /replicas/<name>/log`). A replica's output lives with it on its node: a restart
+starts it afresh, and a stopped replica's is gone (the reason of its last exit keeps its last
+lines: `shoal get replicas NAME -o json`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from shoal.cli.client import TIMEOUT_SECONDS, get_json
+from shoal.cli.endpoints import Endpoint
+from shoal.cli.errors import CliError, RequestError
+from shoal.cli.options import add_endpoint_options, api_endpoint, count
+
+DEFAULT_TAIL = 100
+MAX_TAIL = 10_000  # the agent's limit
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "logs",
+        help="print what a replica printed",
+        description="Print the last lines a replica printed (stdout and stderr), read from "
+        "the agent of its node.",
+    )
+    parser.add_argument("replica", metavar="REPLICA", help="a replica's name (shoal get replicas)")
+    parser.add_argument(
+        "--tail",
+        type=count,
+        default=DEFAULT_TAIL,
+        metavar="N",
+        help=f"how many of the last lines (default {DEFAULT_TAIL}, at most {MAX_TAIL:,})",
+    )
+    add_endpoint_options(parser, api=True)
+    parser.set_defaults(run=run_logs)
+
+
+def run_logs(args: argparse.Namespace) -> int:
+    try:
+        sys.stdout.write(replica_output(api_endpoint(args), args.replica, args.tail))
+    except CliError as error:
+        print(f"shoal logs: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def replica_output(api: Endpoint, name: str, tail: int) -> str:
+    """The replica's last `tail` lines, from the agent of its node; CliError saying why not."""
+    try:
+        replica = json.loads(get_json(api, f"replicas/{name}", {}))
+    except RequestError as error:
+        raise RequestError(f"{error}{_deployment_hint(api, name)}") from None
+    node = replica.get("node")
+    if not node:
+        raise CliError(f"replica {name} is {replica.get('phase')} on no node: it printed nothing")
+    agent_url = json.loads(get_json(api, f"nodes/{node}", {})).get("agent_url")
+    if not agent_url:
+        raise CliError(
+            f"node {node}'s agent did not say where it serves (an agent older than `shoal "
+            "logs`): restart it, and it says so when it joins"
+        )
+    query = urllib.parse.urlencode({"lines": str(min(tail, MAX_TAIL))})
+    url = f"{agent_url.rstrip('/')}/replicas/{urllib.parse.quote(name)}/log?{query}"
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
+            return str(response.read().decode("utf-8", "replace"))
+    except urllib.error.HTTPError as error:
+        raise RequestError(f"node {node}'s agent: {_message(error)}") from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise RequestError(f"cannot reach node {node}'s agent at {agent_url}: {reason}") from None
+
+
+def _deployment_hint(api: Endpoint, name: str) -> str:
+    """When `name` is a deployment's: its replicas, to pick one from."""
+    try:
+        listed = json.loads(get_json(api, "replicas", {"deployment": name}))["items"]
+    except (CliError, ValueError, KeyError, TypeError):
+        return ""
+    names = [str(item["name"]) for item in listed]
+    if not names:
+        return ""
+    return f"; {name} is a deployment: name one of its replicas ({', '.join(names)})"
+
+
+def _message(error: urllib.error.HTTPError) -> str:
+    body = error.read()
+    try:
+        message = json.loads(body).get("error")
+    except (ValueError, AttributeError):
+        message = None
+    return message if isinstance(message, str) else f"{error.code} {error.reason}"
