@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import docker
@@ -34,6 +34,7 @@ from docker.models.containers import Container
 
 from shoal.agent import docker_cgroups, docker_spec
 from shoal.agent.docker_events import DeathWatch, DieCallback, connect
+from shoal.agent.docker_logs import follow_logs
 from shoal.agent.driver import ExitFeed, ReplicaExit, ReplicaStatus, Usage
 from shoal.agent.errors import DriverError
 from shoal.agent.locks import KeyedLocks
@@ -211,6 +212,10 @@ class DockerDriver:
         except NotFound:
             return None  # removed meanwhile
         return bytes(raw).decode("utf-8", "replace").rstrip("\n")
+
+    def follow_output(self, name: str, lines: int) -> AsyncGenerator[str, None] | None:
+        replica = self._replicas.get(name)
+        return None if replica is None else follow_logs(self._client, replica.container_id, lines)
 
     def exits(self) -> AsyncIterator[ReplicaExit]:
         return aiter(self._feed)

@@ -23,7 +23,7 @@ Semantics every driver keeps (tests/shoal/agent/test_driver_contract.py checks t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -74,6 +74,11 @@ class Driver(Protocol):
         """The last `lines` lines the replica printed, stdout and stderr together (exec: as
         written to one file; docker: as the engine's log orders its two streams); None for a
         replica this driver does not have."""
+        ...
+
+    def follow_output(self, name: str, lines: int) -> AsyncGenerator[str, None] | None:
+        """`output`, then what the replica prints next, piece by piece, until it exits or is
+        stopped; None for a replica this driver does not have."""
         ...
 
     async def close(self) -> None: ...

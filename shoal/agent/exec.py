@@ -25,7 +25,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 
@@ -33,6 +33,7 @@ from shoal.agent import procfs, shim
 from shoal.agent.driver import ExitFeed, ReplicaExit, ReplicaStatus, Usage
 from shoal.agent.errors import DriverError, InvalidEvent
 from shoal.agent.exits import exit_reason, last_output
+from shoal.agent.follow import follow_file
 from shoal.agent.locks import KeyedLocks
 from shoal.agent.spec import ReplicaSpec, parse_scheduled
 
@@ -206,6 +207,17 @@ class ExecDriver:
             return None
         path = self.state_dir / name / "output.log"
         return await asyncio.to_thread(last_output, path, lines, OUTPUT_READ_LIMIT)
+
+    def follow_output(self, name: str, lines: int) -> AsyncGenerator[str, None] | None:
+        replica = self._replicas.get(name)
+        if replica is None:
+            return None
+
+        def done() -> bool:  # exited, stopped, or started again (a new run, a new file)
+            return replica.exit_code is not None or self._replicas.get(name) is not replica
+
+        path = self.state_dir / name / "output.log"
+        return follow_file(path, lines, OUTPUT_READ_LIMIT, done=done)
 
     def exits(self) -> AsyncIterator[ReplicaExit]:
         return aiter(self._feed)

@@ -5,6 +5,7 @@ reason is where a person finds why a crash-looping replica crashed).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import signal
 from pathlib import Path
@@ -34,15 +35,26 @@ def exit_reason(code: int, *, oom_killed: bool = False, error: str = "", output:
 
 def last_output(path: Path, lines: int = OUTPUT_LINES, limit: int = _TAIL_BYTES) -> str:
     """The last `lines` lines of an output file, from at most its last `limit` bytes (a cut
-    first line is dropped); "" when there is no file."""
+    first line is dropped), without the final newline; "" when there is no file."""
+    text, _end = output_tail(path, lines, limit)
+    return text.removesuffix("\n")
+
+
+def output_tail(path: Path, lines: int, limit: int = _TAIL_BYTES) -> tuple[str, int]:
+    """The file's last `lines` lines exactly as written (a last line still being written
+    included), from at most its last `limit` bytes, and the file's size they end at: a
+    follower reads on from there. ("", 0) when there is no file."""
     try:
         with path.open("rb") as file:
-            size = file.seek(0, 2)
-            file.seek(max(0, size - limit))
+            start = max(0, file.seek(0, 2) - limit)
+            file.seek(start)
             end = file.read()
     except OSError:
-        return ""
-    text = end.decode("utf-8", "replace")
-    if len(end) < size:  # the first line is cut: drop it
-        text = text.partition("\n")[2]
-    return "\n".join(text.splitlines()[-lines:]) if lines > 0 else ""
+        return "", 0
+    # A character still being written stays out, for the follower to read whole.
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    kept = decoder.decode(end).splitlines(keepends=True)
+    pending = len(decoder.getstate()[0])
+    if start > 0 and kept:  # the first line is cut: drop it
+        kept = kept[1:]
+    return ("".join(kept[-lines:]) if lines > 0 else ""), start + len(end) - pending

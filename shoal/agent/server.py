@@ -7,16 +7,20 @@
 - `POST /sim/load` (sim driver only): `{"deployment": "web", "cpu_utilization": 90}` sets the
   cpu utilisation the heartbeats report for that deployment's replicas; 200 with
   `{"deployment", "cpu_utilization", "replicas"}` (how many run now). 404 with other drivers.
-- `GET /replicas/<name>/log?lines=N`: the last N lines (default 100, at most 10,000) the
-  replica printed, as text/plain (what `shoal logs` shows); 404 for a replica the agent does
-  not have (never placed here, or stopped: its output went with it).
+- `GET /replicas/<name>/log?lines=N[&follow=1]`: the last N lines (default 100, at most
+  10,000) the replica printed, as text/plain (what `shoal logs` shows); with `follow=1` a
+  stream that goes on with what it prints until it exits or is stopped. 404 for a replica the
+  agent does not have (never placed here, or stopped: its output went with it).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any
 
 from aiohttp import web
 
@@ -30,6 +34,7 @@ __all__ = ["build_app"]
 
 AGENT_KEY = web.AppKey("agent", Agent)
 NAME_KEY = web.AppKey("name", str)
+FOLLOWERS_KEY = web.AppKey("followers", set[asyncio.Task[Any]])
 DEFAULT_LOG_LINES = 100
 MAX_LOG_LINES = 10_000
 
@@ -87,21 +92,57 @@ async def handle_sim_load(request: web.Request) -> web.Response:
     )
 
 
-async def handle_log(request: web.Request) -> web.Response:
+async def handle_log(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     raw = request.query.get("lines", str(DEFAULT_LOG_LINES))
     if not raw.isdigit():
         return _error(400, f"lines must be a whole number of lines, got {raw!r}")
     lines = min(int(raw), MAX_LOG_LINES)
-    agent = request.app[AGENT_KEY]
-    output = await agent.driver.output(name, lines)
+    driver = request.app[AGENT_KEY].driver
+    if request.query.get("follow") in ("1", "true"):
+        pieces = driver.follow_output(name, lines)
+        if pieces is None:
+            return _no_replica(request, name)
+        return await _stream(request, pieces)
+    output = await driver.output(name, lines)
     if output is None:
-        return _error(
-            404,
-            f"agent {request.app[NAME_KEY]} has no replica {name}: it was never placed here, "
-            "or it was stopped and its output went with it",
-        )
+        return _no_replica(request, name)
     return web.Response(text=output + "\n" if output else "", content_type="text/plain")
+
+
+def _no_replica(request: web.Request, name: str) -> web.Response:
+    return _error(
+        404,
+        f"agent {request.app[NAME_KEY]} has no replica {name}: it was never placed here, "
+        "or it was stopped and its output went with it",
+    )
+
+
+async def _stream(request: web.Request, pieces: AsyncGenerator[str, None]) -> web.StreamResponse:
+    """Each piece as it comes, until the replica is done, the client goes, or the agent stops
+    (its shutdown cancels every follower: see build_app)."""
+    response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
+    await response.prepare(request)
+    followers = request.app[FOLLOWERS_KEY]
+    task = asyncio.current_task()
+    assert task is not None
+    followers.add(task)
+    try:
+        async with contextlib.aclosing(pieces):
+            async for piece in pieces:
+                await response.write(piece.encode())
+        await response.write_eof()
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass  # the client went, or the agent is stopping: the stream just ends
+    finally:
+        followers.discard(task)
+    return response
+
+
+async def _stop_followers(app: web.Application) -> None:
+    followers: set[asyncio.Task[Any]] = app[FOLLOWERS_KEY]
+    for task in tuple(followers):
+        task.cancel()
 
 
 def build_app(agent: Agent, name: str) -> web.Application:
@@ -112,4 +153,6 @@ def build_app(agent: Agent, name: str) -> web.Application:
     app.router.add_get("/", handle_status)
     app.router.add_post("/sim/load", handle_sim_load)
     app.router.add_get("/replicas/{name}/log", handle_log)
+    app[FOLLOWERS_KEY] = set()
+    app.on_shutdown.append(_stop_followers)  # before aiohttp waits for handlers to finish
     return app

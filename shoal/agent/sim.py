@@ -19,7 +19,7 @@ import asyncio
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from shoal.agent.driver import ExitFeed, ReplicaExit, ReplicaStatus, Usage
@@ -133,6 +133,9 @@ class SimDriver:
         """A simulated replica prints nothing."""
         return "" if name in self._replicas else None
 
+    def follow_output(self, name: str, lines: int) -> AsyncGenerator[str, None] | None:
+        return _nothing() if name in self._replicas else None
+
     def exits(self) -> AsyncIterator[ReplicaExit]:
         return aiter(self._feed)
 
@@ -182,3 +185,8 @@ def _exit_after(spec: ReplicaSpec) -> tuple[float, int] | None:
     if not (seconds >= 0 and math.isfinite(seconds)) or not 0 <= code <= 255:
         raise DriverError(f"{EXIT_AFTER_ENV} must be >= 0 and {EXIT_CODE_ENV} within 0-255")
     return seconds, code
+
+
+async def _nothing() -> AsyncGenerator[str, None]:
+    return
+    yield  # an async generator that ends at once

@@ -1,4 +1,4 @@
-"""`shoal logs REPLICA [--tail N]`: what a replica printed, read from its node's agent.
+"""`shoal logs REPLICA [--tail N] [--follow]`: what a replica printed, from its node's agent.
 
 The API says which node the replica is on and where that node's agent serves (the URL of its
 last `node.joined`); the agent answers with the replica's last lines, stdout and stderr
@@ -10,11 +10,13 @@ lines: `shoal get replicas NAME -o json`).
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 from shoal.cli.client import TIMEOUT_SECONDS, get_json
@@ -24,6 +26,7 @@ from shoal.cli.options import add_endpoint_options, api_endpoint, count
 
 DEFAULT_TAIL = 100
 MAX_TAIL = 10_000  # the agent's limit
+READ_SIZE = 1 << 16
 
 
 def register(subparsers: Any) -> None:
@@ -41,21 +44,32 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help=f"how many of the last lines (default {DEFAULT_TAIL}, at most {MAX_TAIL:,})",
     )
+    parser.add_argument(
+        "--follow",
+        "-f",
+        action="store_true",
+        help="go on printing what it prints, until it exits or is stopped (or Ctrl-C)",
+    )
     add_endpoint_options(parser, api=True)
     parser.set_defaults(run=run_logs)
 
 
 def run_logs(args: argparse.Namespace) -> int:
     try:
-        sys.stdout.write(replica_output(api_endpoint(args), args.replica, args.tail))
+        for piece in replica_output(api_endpoint(args), args.replica, args.tail, args.follow):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
     except CliError as error:
         print(f"shoal logs: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        pass
     return 0
 
 
-def replica_output(api: Endpoint, name: str, tail: int) -> str:
-    """The replica's last `tail` lines, from the agent of its node; CliError saying why not."""
+def replica_output(api: Endpoint, name: str, tail: int, follow: bool = False) -> Iterator[str]:
+    """The replica's last `tail` lines, from the agent of its node, and with `follow` what
+    it prints next, piece by piece; CliError saying why not."""
     try:
         replica = json.loads(get_json(api, f"replicas/{name}", {}))
     except RequestError as error:
@@ -69,11 +83,17 @@ def replica_output(api: Endpoint, name: str, tail: int) -> str:
             f"node {node}'s agent did not say where it serves (an agent older than `shoal "
             "logs`): restart it, and it says so when it joins"
         )
-    query = urllib.parse.urlencode({"lines": str(min(tail, MAX_TAIL))})
-    url = f"{agent_url.rstrip('/')}/replicas/{urllib.parse.quote(name)}/log?{query}"
+    query = {"lines": str(min(tail, MAX_TAIL))} | ({"follow": "1"} if follow else {})
+    url = f"{agent_url.rstrip('/')}/replicas/{urllib.parse.quote(name)}/log"
+    url += f"?{urllib.parse.urlencode(query)}"
+    # Following waits as long as the replica is quiet: no timeout on reads then.
+    timeout = None if follow else TIMEOUT_SECONDS
     try:
-        with urllib.request.urlopen(url, timeout=TIMEOUT_SECONDS) as response:
-            return str(response.read().decode("utf-8", "replace"))
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            decoder = codecs.getincrementaldecoder("utf-8")("replace")
+            while piece := response.read1(READ_SIZE):
+                yield decoder.decode(piece)
+            yield decoder.decode(b"", final=True)
     except urllib.error.HTTPError as error:
         raise RequestError(f"node {node}'s agent: {_message(error)}") from None
     except (urllib.error.URLError, OSError) as error:

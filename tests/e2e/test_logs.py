@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from shoal.platform.harness import RunningPlatform, running_platform
+from shoal import events
+from shoal.platform.harness import RunningPlatform, post_event, running_platform
 from tests.e2e.conftest import shoal_command
 from tests.e2e.test_orchestration import apply, deployment
 
@@ -30,14 +31,24 @@ def platform(tmp_path: Path) -> Iterator[RunningPlatform]:
         yield running
 
 
+def cli_env(platform: RunningPlatform) -> dict[str, str]:
+    return {**os.environ, "SHOAL_API_URL": platform.api_url(), "SHOAL_CONFIG": "/nonexistent"}
+
+
 def shoal(platform: RunningPlatform, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SHOAL_API_URL": platform.api_url(), "SHOAL_CONFIG": "/nonexistent"}
     return subprocess.run(
-        shoal_command(*args), env=env, capture_output=True, text=True, timeout=60, check=False
+        shoal_command(*args),
+        env=cli_env(platform),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
-def test_logs_prints_the_last_lines_a_replica_printed(platform: RunningPlatform) -> None:
+def test_logs_prints_the_last_lines_and_follows_until_the_replica_stops(
+    platform: RunningPlatform,
+) -> None:
     apply(platform, deployment("web", 1, "local/web:v1", command=PRINTING))
     deadline = time.monotonic() + WAIT_SECONDS
 
@@ -64,3 +75,13 @@ def test_logs_prints_the_last_lines_a_replica_printed(platform: RunningPlatform)
         f"shoal logs: replica 'web' not found; web is a deployment: name one of its "
         f"replicas ({replica})\n"
     )
+
+    command = shoal_command("logs", replica, "--tail", "1", "--follow")
+    with subprocess.Popen(
+        command, env=cli_env(platform), stdout=subprocess.PIPE, text=True
+    ) as follower:
+        assert follower.stdout is not None
+        assert follower.stdout.readline() == "oops\n"
+        post_event(platform.ingress, events.DEPLOYMENT_DELETED, {"deployment": "web"})
+        assert follower.wait(timeout=WAIT_SECONDS) == 0  # it ends with the replica
+        assert follower.stdout.read() == ""

@@ -239,6 +239,20 @@ async def test_output_is_the_container_s_last_lines(
     assert await driver.output("web-1", 0) == ""
 
 
+async def test_following_a_container_gives_what_it_prints_until_it_exits(
+    driver: Driver, engine: Engine, node: str
+) -> None:
+    ticking = replica("web-1", command=["sh", "-c", "for n in 1 2 3; do echo $n; sleep 0.3; done"])
+    await driver.start(engine.on_node(ticking, node))
+    pieces = driver.follow_output("web-1", 100)
+    assert pieces is not None
+
+    async def everything() -> str:
+        return "".join([piece async for piece in pieces])
+
+    assert await asyncio.wait_for(everything(), 30) == "1\n2\n3\n"
+
+
 async def test_a_death_that_arrives_before_its_container_is_adopted_is_not_lost(
     engine: Engine, node: str
 ) -> None:

@@ -175,6 +175,22 @@ async def test_output_is_there_for_a_replica_the_driver_has_and_only_then(
     assert isinstance(await driver.output("web-2", 10), str)  # an exited replica keeps it
     await driver.stop("web-1")
     assert await driver.output("web-1", 10) is None  # stopped: its output went with it
+    assert driver.follow_output("web-1", 10) is None
+    assert driver.follow_output("never-started", 10) is None
+
+
+async def test_following_a_replica_ends_when_it_is_stopped(driver: Driver, kit: DriverKit) -> None:
+    await driver.start(kit.running("web-1"))
+    pieces = driver.follow_output("web-1", 10)
+    assert pieces is not None
+
+    async def drain() -> list[str]:
+        return [piece async for piece in pieces]
+
+    following = asyncio.create_task(drain())
+    await asyncio.sleep(0.3)
+    await driver.stop("web-1")
+    assert all(isinstance(piece, str) for piece in await asyncio.wait_for(following, 15))
 
 
 async def test_the_kind_names_the_driver(driver: Driver, kit: DriverKit) -> None:

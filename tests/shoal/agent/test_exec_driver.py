@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -139,6 +139,28 @@ async def test_output_is_the_last_lines_printed_on_stdout_and_stderr(tmp_path: P
     finally:
         await driver.stop("web-1")
         await driver.close()
+
+
+async def test_following_gives_the_tail_then_what_comes_until_the_exit(tmp_path: Path) -> None:
+    driver = await ExecDriver.open(tmp_path / "exec")
+    go = tmp_path / "go"
+    script = f"echo old 1; echo old 2; while [ ! -e {go} ]; do sleep 0.05; done; echo new; exit 3"
+    try:
+        await driver.start(replica(command=["sh", "-c", script]))
+        await wait_for_output(driver, "old 2")
+        pieces = driver.follow_output("web-1", 1)
+        assert pieces is not None
+        assert await anext(pieces) == "old 2\n"
+        go.touch()
+        rest = await asyncio.wait_for(collect(pieces), 15)  # ends with the exit
+        assert rest == "new\n"
+    finally:
+        await driver.stop("web-1")
+        await driver.close()
+
+
+async def collect(pieces: AsyncGenerator[str, None]) -> str:
+    return "".join([piece async for piece in pieces])
 
 
 async def wait_for_output(driver: ExecDriver, last_line: str) -> None:

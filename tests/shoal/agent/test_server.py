@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from shoal import events
 from shoal.agent.agent import Agent
 from shoal.agent.driver import Driver
 from shoal.agent.exec import ExecDriver
-from shoal.agent.server import build_app
+from shoal.agent.server import AGENT_KEY, FOLLOWERS_KEY, build_app
 from shoal.agent.sim import SimDriver
 from shoal.agent.store import AssignmentStore
 from shoal.orchestration.spec import Resources
@@ -131,31 +132,67 @@ async def test_sim_load_needs_the_sim_driver(tmp_path: Path) -> None:
         assert "--driver sim" in (await response.json())["error"]
 
 
-async def test_a_replica_s_log_is_its_last_lines(tmp_path: Path) -> None:
+@asynccontextmanager
+async def running_replica(tmp_path: Path, command: list[str]) -> AsyncIterator[Client]:
+    """An exec agent's endpoint with replica web-1 running `command`; stopped after."""
     driver = await ExecDriver.open(tmp_path / "exec")
     try:
         async for client, agent in client_for(driver, tmp_path):
-            command = ["sh", "-c", "echo first; echo second; echo third; sleep 30"]
             spec = replica(command=command)
             headers, body = binary(events.REPLICA_SCHEDULED, scheduled_data(spec), "n1")
             assert (await client.post("/", data=body, headers=headers)).status == 202
             await agent.drain(5)
-            for _ in range(200):
-                response = await client.get("/replicas/web-1/log", params={"lines": "2"})
-                if await response.text() == "second\nthird\n":
-                    break
-                await asyncio.sleep(0.05)
-            assert (response.status, response.content_type) == (200, "text/plain")
-            assert await response.text() == "second\nthird\n"
-            everything = await client.get("/replicas/web-1/log")  # 100 lines by default
-            assert await everything.text() == "first\nsecond\nthird\n"
-
-            unknown = await client.get("/replicas/web-9/log")
-            assert unknown.status == 404
-            assert "agent n1 has no replica web-9" in (await unknown.json())["error"]
-            bad = await client.get("/replicas/web-1/log", params={"lines": "-3"})
-            assert bad.status == 400
-            assert "whole number" in (await bad.json())["error"]
+            yield client
             await driver.stop("web-1")
     finally:
         await driver.close()
+
+
+async def test_a_replica_s_log_is_its_last_lines(tmp_path: Path) -> None:
+    command = ["sh", "-c", "echo first; echo second; echo third; sleep 30"]
+    async with running_replica(tmp_path, command) as client:
+        for _ in range(200):
+            response = await client.get("/replicas/web-1/log", params={"lines": "2"})
+            if await response.text() == "second\nthird\n":
+                break
+            await asyncio.sleep(0.05)
+        assert (response.status, response.content_type) == (200, "text/plain")
+        assert await response.text() == "second\nthird\n"
+        everything = await client.get("/replicas/web-1/log")  # 100 lines by default
+        assert await everything.text() == "first\nsecond\nthird\n"
+
+        unknown = await client.get("/replicas/web-9/log")
+        assert unknown.status == 404
+        assert "agent n1 has no replica web-9" in (await unknown.json())["error"]
+        bad = await client.get("/replicas/web-1/log", params={"lines": "-3"})
+        assert bad.status == 400
+        assert "whole number" in (await bad.json())["error"]
+
+
+async def test_a_followed_log_streams_until_the_replica_stops(tmp_path: Path) -> None:
+    command = ["sh", "-c", "n=0; while true; do n=$((n+1)); echo tick $n; sleep 0.1; done"]
+    async with running_replica(tmp_path, command) as client:
+        response = await client.get("/replicas/web-1/log", params={"follow": "1"})
+        assert (response.status, response.content_type) == (200, "text/plain")
+        seen = b""
+        async with asyncio.timeout(10):
+            while seen.count(b"\n") < 5:  # the ticks keep coming
+                seen += await response.content.readany()
+        assert seen.startswith(b"tick 1\ntick 2\n")
+        agent = client.server.app[AGENT_KEY]  # type: ignore[index]
+        await agent.driver.stop("web-1")
+        async with asyncio.timeout(10):
+            rest = await response.content.read()  # the stream ends with the replica
+        assert (seen + rest).decode().splitlines()[-1].startswith("tick ")
+        unknown = await client.get("/replicas/web-1/log", params={"follow": "1"})
+        assert unknown.status == 404
+
+
+async def test_the_agent_s_shutdown_ends_open_follows(tmp_path: Path) -> None:
+    async with running_replica(tmp_path, ["sleep", "30"]) as client:
+        response = await client.get("/replicas/web-1/log", params={"follow": "1"})
+        assert response.status == 200
+        async with asyncio.timeout(10):  # not aiohttp's 60 s wait for handlers
+            await client.server.close()
+        assert client.server.app is not None
+        assert client.server.app[FOLLOWERS_KEY] == set()
