@@ -3,8 +3,9 @@
     async with running_agent(settings) as running:
         ...  # running.url is the endpoint the Trigger points at
 
-Start-up order matters: the agent reconciles and queues its joins before it listens, so an
-event arriving after a restart meets the reconciled state; the Trigger is written once the
+Start-up order matters: the agent binds its port (so its joins can say where it serves),
+reconciles and queues its joins before it serves, so an event arriving after a restart waits
+in the socket's backlog and then meets the reconciled state; the Trigger is written once the
 endpoint answers. On exit: stop listening, finish the driver work under way, post what is
 queued (bounded by `flush_timeout_seconds`), stop every replica if `stop_replicas_on_exit`,
 close the driver (replicas of drivers whose replicas outlive the agent keep running unless
