@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from shoal.cli.endpoints import Endpoint
-from shoal.cli.errors import RequestError
+from shoal.cli.errors import NotFound, RequestError
 from shoal.runtime.wire import binary_message
 
 CLI_SOURCE = "/shoal/cli"
@@ -64,7 +64,8 @@ def post_event(broker: Endpoint, event: Mapping[str, object]) -> None:
 
 
 def get_json(api: Endpoint, path: str, query: Mapping[str, str]) -> bytes:
-    """The body of `GET <api>/<path>?<query>`; RequestError with the API's message otherwise."""
+    """The body of `GET <api>/<path>?<query>`; RequestError with the API's message otherwise
+    (NotFound for a 404)."""
     url = api.url.rstrip("/") + "/" + urllib.parse.quote(path.lstrip("/"))
     if query:
         url += "?" + urllib.parse.urlencode(query)
@@ -73,7 +74,8 @@ def get_json(api: Endpoint, path: str, query: Mapping[str, str]) -> bytes:
             body: bytes = response.read()
             return body
     except urllib.error.HTTPError as error:
-        raise RequestError(_api_message(error.read(), f"{error.code} {error.reason}")) from None
+        message = _api_message(error.read(), f"{error.code} {error.reason}")
+        raise (NotFound if error.code == 404 else RequestError)(message) from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise RequestError(f"cannot reach the API at {api}: {reason}") from None

@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from shoal import events
-from shoal.cli.emit import emit
+from shoal.cli.emit import add_check_option, emit, exists
 from shoal.cli.options import DEPLOYMENT_WORDS, add_endpoint_options
 
 
@@ -20,7 +20,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("resource", choices=DEPLOYMENT_WORDS, metavar="deployment")
     parser.add_argument("names", nargs="+", metavar="NAME")
-    add_endpoint_options(parser, broker=True)
+    add_check_option(parser)
+    add_endpoint_options(parser, broker=True, api=True)
     parser.set_defaults(run=run_delete)
 
 
@@ -28,4 +29,6 @@ def run_delete(args: argparse.Namespace) -> int:
     requests: dict[str, events.DeploymentDeleted] = {
         name: {"deployment": name} for name in dict.fromkeys(args.names)
     }
-    return emit("delete", args, requests, type_=events.DEPLOYMENT_DELETED, done="deleted")
+    return emit(
+        "delete", args, requests, type_=events.DEPLOYMENT_DELETED, done="deleted", existing=exists
+    )

@@ -16,3 +16,7 @@ class ConfigError(CliError):
 
 class RequestError(CliError):
     """The broker or the API could not be reached, or refused the request."""
+
+
+class NotFound(RequestError):  # noqa: N818 -- reads as the API's answer
+    """The API has no such thing (404); the message is the API's."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from shoal.cli.client import TIMEOUT_SECONDS, get_json
 from shoal.cli.endpoints import Endpoint
-from shoal.cli.errors import CliError, RequestError
+from shoal.cli.errors import CliError, NotFound, RequestError
 from shoal.cli.options import add_endpoint_options, api_endpoint, count
 
 DEFAULT_TAIL = 100
@@ -72,8 +72,8 @@ def replica_output(api: Endpoint, name: str, tail: int, follow: bool = False) ->
     it prints next, piece by piece; CliError saying why not."""
     try:
         replica = json.loads(get_json(api, f"replicas/{name}", {}))
-    except RequestError as error:
-        raise RequestError(f"{error}{_deployment_hint(api, name)}") from None
+    except NotFound as error:
+        raise NotFound(f"{error}{_deployment_hint(api, name)}") from None
     node = replica.get("node")
     if not node:
         raise CliError(f"replica {name} is {replica.get('phase')} on no node: it printed nothing")

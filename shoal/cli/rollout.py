@@ -7,12 +7,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from shoal import events
 from shoal.cli.client import get_json
-from shoal.cli.emit import emit
+from shoal.cli.emit import add_check_option, emit
 from shoal.cli.errors import CliError
 from shoal.cli.options import DEPLOYMENT_WORDS, add_endpoint_options, api_endpoint, count
 from shoal.cli.tables import age, format_table
@@ -34,7 +35,8 @@ def register(subparsers: Any) -> None:
     undo.add_argument(
         "--to-revision", type=count, default=0, metavar="N", help="0 (default): the previous one"
     )
-    add_endpoint_options(undo, broker=True)
+    add_check_option(undo)
+    add_endpoint_options(undo, broker=True, api=True)
     undo.set_defaults(run=run_undo)
     history = actions.add_parser("history", help="list a deployment's revisions")
     history.add_argument("resource", choices=DEPLOYMENT_WORDS, metavar="deployment")
@@ -53,7 +55,19 @@ def run_undo(args: argparse.Namespace) -> int:
         {args.name: data},
         type_=events.DEPLOYMENT_ROLLBACK,
         done="rolled back",
+        existing=lambda deployment: revision_problem(deployment, args.to_revision),
     )
+
+
+def revision_problem(deployment: Mapping[str, Any], to_revision: int) -> str | None:
+    """Why the deployment cannot go back to `to_revision` (0: the one before), or None."""
+    name, numbers = deployment["name"], [r["number"] for r in deployment["revisions"]]
+    history = f"`shoal rollout history deployment {name}` lists them"
+    if to_revision == 0 and len(numbers) < 2:
+        return f"deployment {name} has no revision before the current one; {history}"
+    if to_revision and to_revision not in numbers:
+        return f"deployment {name} has no revision {to_revision}; {history}"
+    return None
 
 
 def run_history(args: argparse.Namespace) -> int:

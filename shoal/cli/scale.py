@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from shoal import events
-from shoal.cli.emit import emit
+from shoal.cli.emit import add_check_option, emit, exists
 from shoal.cli.options import DEPLOYMENT_WORDS, add_endpoint_options, count
 
 DEFAULT_REASON = "shoal scale"
@@ -26,7 +26,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--reason", default=DEFAULT_REASON, help="why, for the event log (default: %(default)s)"
     )
-    add_endpoint_options(parser, broker=True)
+    add_check_option(parser)
+    add_endpoint_options(parser, broker=True, api=True)
     parser.set_defaults(run=run_scale)
 
 
@@ -36,4 +37,11 @@ def run_scale(args: argparse.Namespace) -> int:
         "replicas": args.replicas,
         "reason": args.reason,
     }
-    return emit("scale", args, {args.name: data}, type_=events.DEPLOYMENT_SCALED, done="scaled")
+    return emit(
+        "scale",
+        args,
+        {args.name: data},
+        type_=events.DEPLOYMENT_SCALED,
+        done="scaled",
+        existing=exists,
+    )
