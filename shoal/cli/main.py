@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import sys
 from collections.abc import Callable, Sequence
 from typing import cast
@@ -39,12 +40,20 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="shoal",
         description="Shoal: an event-driven container orchestrator of CloudEvents functions.",
     )
+    parser.add_argument("--version", action="version", version=f"shoal {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     names = (only,) if only in SUBCOMMAND_MODULES else SUBCOMMAND_MODULES
     for name in names:
         module = importlib.import_module(f"shoal.cli.{name}")
         module.register(subparsers)
     return parser
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("shoal")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout never installed
+        return "(not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
