@@ -113,9 +113,7 @@ async def test_a_restarted_exec_agent_adopts_its_processes(
     platform: Platform, tmp_path: Path
 ) -> None:
     pids = tmp_path / "pids"
-    # $$$$ becomes $$ once the agent substitutes the environment: the shell's own pid.
-    command = ["sh", "-c", f"echo $$$$ >> {pids}; exec sleep 60"]
-    spec = replica("web-1", node="n1", command=command)
+    spec = pid_writing_replica(pids)
     args = agent_args(platform, tmp_path, "exec", free_port())
     pid = 0
     try:
@@ -146,6 +144,12 @@ async def test_a_restarted_exec_agent_adopts_its_processes(
             os.killpg(os.getpgid(pid), signal.SIGKILL)
 
 
+def pid_writing_replica(pids: Path) -> ReplicaSpec:
+    """web-1 on n1: appends its pid to `pids` each time it starts, then sleeps."""
+    # $$$$ becomes $$ once the agent substitutes the environment: the shell's own pid.
+    return replica("web-1", node="n1", command=["sh", "-c", f"echo $$$$ >> {pids}; exec sleep 60"])
+
+
 def is_alive(pid: int) -> bool:
     stat = procfs.read_stat(pid)
     return stat is not None and stat.alive
@@ -155,8 +159,7 @@ async def test_an_agent_told_to_stop_its_replicas_on_exit_does_and_the_next_star
     platform: Platform, tmp_path: Path
 ) -> None:
     pids = tmp_path / "pids"
-    command = ["sh", "-c", f"echo $$$$ >> {pids}; exec sleep 60"]
-    spec = replica("web-1", node="n1", command=command)
+    spec = pid_writing_replica(pids)
     args = [*agent_args(platform, tmp_path, "exec", free_port()), "--stop-replicas-on-exit"]
     alive: list[int] = []
     try:
