@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, cast
 
 from local_broker.testing import post_event
 from shoal import events
@@ -101,7 +102,7 @@ async def test_a_restarted_sim_agent_runs_its_replicas_once(
 
         await wait_until(lambda: len(later_beats()) >= 2, what="heartbeats after the restart")
         for beat in later_beats():
-            (status,) = beat.data["nodes"]  # type: ignore[misc]
+            (status,) = cast(list[dict[str, Any]], beat.data["nodes"])
             listed = status.get("replicas")  # left out while unchanged
             assert listed is None or [r["replica"] for r in listed] == ["web-1"]
         second.terminate()

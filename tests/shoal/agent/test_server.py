@@ -179,7 +179,8 @@ async def test_a_followed_log_streams_until_the_replica_stops(tmp_path: Path) ->
             while seen.count(b"\n") < 5:  # the ticks keep coming
                 seen += await response.content.readany()
         assert seen.startswith(b"tick 1\ntick 2\n")
-        agent = client.server.app[AGENT_KEY]  # type: ignore[index]
+        assert client.app is not None
+        agent = client.app[AGENT_KEY]
         await agent.driver.stop("web-1")
         async with asyncio.timeout(10):
             rest = await response.content.read()  # the stream ends with the replica
@@ -194,5 +195,5 @@ async def test_the_agent_s_shutdown_ends_open_follows(tmp_path: Path) -> None:
         assert response.status == 200
         async with asyncio.timeout(10):  # not aiohttp's 60 s wait for handlers
             await client.server.close()
-        assert client.server.app is not None
-        assert client.server.app[FOLLOWERS_KEY] == set()
+        assert client.app is not None
+        assert client.app[FOLLOWERS_KEY] == set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import socket
+from collections import deque
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,7 @@ def test_a_port_in_use_is_never_picked(monkeypatch: pytest.MonkeyPatch) -> None:
         taken = int(listener.getsockname()[1])
         # Only two candidates: the taken one and the next.
         monkeypatch.setattr(ports, "outside", lambda _: [range(taken, taken + 2)])
-        monkeypatch.setattr(ports, "_recent", ports.deque(maxlen=256))
+        monkeypatch.setattr(ports, "_recent", deque(maxlen=256))
 
         picked = {free_port(random.Random(seed)) for seed in range(10)}
 
@@ -72,7 +73,7 @@ def test_a_port_in_use_is_never_picked(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_burst_of_picks_never_repeats_a_port(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ports, "outside", lambda _: [range(20_000, 20_008)])
-    monkeypatch.setattr(ports, "_recent", ports.deque(maxlen=256))
+    monkeypatch.setattr(ports, "_recent", deque(maxlen=256))
 
     picked = [free_port(random.Random(7)) for _ in range(8)]
 
