@@ -69,8 +69,8 @@ def parse(path: Path) -> list[Stage]:
         elif keyword == "FROM":
             expanded = re.sub(r"\$\{(\w+)\}", lambda m: build_args[m.group(1)], arguments)
             words = expanded.split()
-            name = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
-            stages.append(Stage(words[0], name))
+            alias = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
+            stages.append(Stage(words[0], alias))
         else:
             stages[-1].instructions.append(Instruction(keyword, arguments))
     return stages

@@ -60,7 +60,9 @@ def deployments(engine: Engine, image: str) -> Iterator[tuple[Container, int]]:
 
 def exec_output(container: Container, script: str) -> str:
     result = container.exec_run(["sh", "-c", script])
-    return bytes(result.output).decode().strip()
+    output = result.output
+    assert isinstance(output, bytes)  # not streamed
+    return output.decode().strip()
 
 
 def test_a_function_answers_a_cloudevent(deployments: tuple[Container, int]) -> None:

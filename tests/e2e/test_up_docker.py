@@ -9,6 +9,7 @@ import os
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,7 @@ def test_a_deployment_runs_as_containers_that_serve_on_their_ports(
         assert any(value == "web" for value in labels.values()), labels
         assert container["HostConfig"]["NetworkMode"] == "host"
     for port in ports:
-        eventually(f"an HTTP answer on port {port}", lambda p=port: answers(p), bool)
+        eventually(f"an HTTP answer on port {port}", partial(answers, port), bool)
 
     scaled = {"deployment": "web", "replicas": 1, "reason": "test: scale down"}
     post_event(platform.ingress, events.DEPLOYMENT_SCALED, scaled)

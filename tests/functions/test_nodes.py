@@ -290,7 +290,7 @@ def test_one_heartbeat_of_a_sim_agent_renews_every_node_it_lists(harness: Harnes
     joined(harness, "sim-0")
     joined(harness, "sim-1")
     harness.clock.advance(2)
-    statuses = [
+    statuses: list[dict[str, object]] = [
         {
             "node": node,
             "capacity": {"cpu_millis": 2000, "memory_mib": 2048},

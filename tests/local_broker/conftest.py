@@ -65,7 +65,8 @@ def broker(name: str = "default", delivery: Mapping[str, Any] | None = None) -> 
 
 
 # Fast retries keep tests quick; the defaults (10 retries from 0.2 s) would take minutes.
-FAST_DELIVERY = {"retry": 2, "backoffPolicy": "linear", "backoffDelay": "PT0.05S"}
+FAST_RETRIES = 2
+FAST_DELIVERY = {"retry": FAST_RETRIES, "backoffPolicy": "linear", "backoffDelay": "PT0.05S"}
 
 
 class ManifestFolder:

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -183,11 +184,11 @@ async def _metrics(base_url: str) -> str:
         return await response.text()
 
 
-async def _poll_dead_letters(base_url: str) -> list[dict[str, object]]:
+async def _poll_dead_letters(base_url: str) -> list[dict[str, Any]]:
     async with aiohttp.ClientSession() as session:
         for _ in range(100):
             async with session.get(f"{base_url}/-/dead-letters") as response:
-                letters: list[dict[str, object]] = json.loads(await response.read())["dead_letters"]
+                letters: list[dict[str, Any]] = json.loads(await response.read())["dead_letters"]
             if letters:
                 return letters
             await asyncio.sleep(0.05)

@@ -19,7 +19,13 @@ from local_broker.testing import (
     reply_with_event,
     running_broker,
 )
-from tests.local_broker.conftest import FAST_DELIVERY, ManifestFolder, make_event, trigger
+from tests.local_broker.conftest import (
+    FAST_DELIVERY,
+    FAST_RETRIES,
+    ManifestFolder,
+    make_event,
+    trigger,
+)
 
 WARM_UP = "dev.shoal.warmup"
 UNDER_TEST = "dev.shoal.test"
@@ -51,7 +57,7 @@ async def deliver_after_warm_up(
             await sink.wait_for(1)
             await post_event(server.ingress_url(), make_event(UNDER_TEST))
             received = await sink.wait_for(expected_requests)
-            dead = await dls.wait_for(1) if script.attempts > FAST_DELIVERY["retry"] else []
+            dead = await dls.wait_for(1) if script.attempts > FAST_RETRIES else []
     return received, dead
 
 

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -44,7 +45,9 @@ class ListSink:
             (e["type"], entry["replica"] if e["type"] in REPORTS else e["subject"])
             for e in self.sent
             if e["type"] in wanted
-            for entry in (e["data"]["replicas"] if e["type"] in REPORTS else [None])  # type: ignore[index]
+            for entry in cast(
+                list[Any], cast(Any, e["data"])["replicas"] if e["type"] in REPORTS else [None]
+            )
         ]
 
     def data(self, type_: str) -> list[object]:
@@ -269,8 +272,8 @@ async def test_heartbeats_list_each_nodes_replicas(store: AssignmentStore) -> No
         (beat,) = sink.data(events.NODE_HEARTBEAT)  # one event for the agent's nodes
         beats = beat["nodes"]  # type: ignore[index]
         assert [(b["node"], len(b["replicas"])) for b in beats] == [("n1", 2), ("n2", 0)]
-        assert beats[0]["allocated"] == {"cpu_millis": 300, "memory_mib": 128}  # type: ignore[index]
-        assert beats[0]["usage"] == {"cpu_millis": 100, "memory_mib": 10}  # type: ignore[index]
+        assert beats[0]["allocated"] == {"cpu_millis": 300, "memory_mib": 128}
+        assert beats[0]["usage"] == {"cpu_millis": 100, "memory_mib": 10}
 
 
 async def test_prune_forgets_old_records(store: AssignmentStore) -> None:

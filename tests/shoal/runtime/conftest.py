@@ -34,7 +34,7 @@ Encode = Callable[..., Request]
 
 @pytest.fixture(scope="session")
 def samples() -> dict[str, FunctionSpec]:
-    return {spec.name: spec for spec in discover(SAMPLES)}
+    return {spec.name: spec for spec in discover(SAMPLES) if isinstance(spec, FunctionSpec)}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

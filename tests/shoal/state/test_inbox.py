@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pytest
 
@@ -185,7 +185,7 @@ def test_concurrent_deliveries_of_one_event_run_the_handler_once(store: StateSto
         if recorded is not None:
             return recorded
         tx.put("counter", "handled", {})
-        outbox = [{**OUTBOX[0], "id": "only"}]
+        outbox: Outbox = [{**OUTBOX[0], "id": "only"}]
         tx.outbox_put("scheduler", "/src", "e1", outbox)
         return outbox
 
@@ -207,7 +207,9 @@ def test_concurrent_deliveries_of_one_event_run_the_handler_once(store: StateSto
 
 
 def test_outboxes_recorded_before_migration_2_are_kept(store_url: str, raw_sql: RawSQL) -> None:
-    dialect = "postgresql" if store_url.startswith("postgresql") else "sqlite"
+    dialect: Literal["sqlite", "postgresql"] = (
+        "postgresql" if store_url.startswith("postgresql") else "sqlite"
+    )
     raw_sql(
         "CREATE TABLE schema_version (version integer PRIMARY KEY, description text NOT NULL,"
         " applied_at text)"
