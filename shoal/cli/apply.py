@@ -10,6 +10,10 @@ copy). The id is deliberately not derived from the document alone: the deploymen
 remembers every (source, id) it handled and skips repeats for good, so re-applying an earlier
 document (a revert), or re-creating a deleted deployment from the same file, would be ignored.
 Applying the same document twice is harmless: the second changes nothing.
+
+`--wait` then waits, deployment by deployment, until each has rolled out the revision its
+document hashes to (`shoal.cli.rollout_status`), like `kubectl apply` + `kubectl rollout
+status`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from shoal import events
 from shoal.cli.documents import check, read_documents
 from shoal.cli.emit import emit
 from shoal.cli.options import add_endpoint_options
+from shoal.cli.rollout_status import add_timeout_option, wait_for_rollouts
+from shoal.orchestration.spec import parse_deployment, template_hash
 
 
 def register(subparsers: Any) -> None:
@@ -40,7 +46,14 @@ def register(subparsers: Any) -> None:
         help="a YAML file, a folder of them, or - for stdin (repeatable)",
     )
     parser.add_argument("--dry-run", action="store_true", help="validate only; send nothing")
-    add_endpoint_options(parser, broker=True)
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help="then wait until each deployment has rolled out its new revision "
+        "(as `shoal rollout status`)",
+    )
+    add_timeout_option(parser)
+    add_endpoint_options(parser, broker=True, api=True)
     parser.set_defaults(run=run_apply)
 
 
@@ -60,4 +73,10 @@ def run_apply(args: argparse.Namespace) -> int:
             print(f"deployment/{name} valid (dry run)")
         return 0
     requests = {name: {"manifest": manifest} for name, manifest in checked.deployments}
-    return emit("apply", args, requests, type_=events.DEPLOYMENT_APPLIED, done="applied")
+    sent = emit("apply", args, requests, type_=events.DEPLOYMENT_APPLIED, done="applied")
+    if sent != 0 or not args.wait:
+        return sent
+    rollouts = [
+        (name, template_hash(parse_deployment(manifest))) for name, manifest in checked.deployments
+    ]
+    return wait_for_rollouts("apply", args, rollouts)

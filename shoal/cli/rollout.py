@@ -1,5 +1,6 @@
 """`shoal rollout undo deployment NAME [--to-revision N]`: go back to an earlier revision's pod
-template (`dev.shoal.deployment.rollback`), as `kubectl rollout undo` does; and
+template (`dev.shoal.deployment.rollback`), as `kubectl rollout undo` does;
+`shoal rollout status deployment NAME`: wait until the rollout is done (`rollout_status`); and
 `shoal rollout history deployment NAME`: the revisions to choose from (read from the API)."""
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from shoal.cli.client import get_json
 from shoal.cli.emit import add_check_option, emit
 from shoal.cli.errors import CliError
 from shoal.cli.options import DEPLOYMENT_WORDS, add_endpoint_options, api_endpoint, count
+from shoal.cli.rollout_status import add_timeout_option, wait_for_rollouts
 from shoal.cli.tables import age, format_table
 
 
@@ -38,6 +40,18 @@ def register(subparsers: Any) -> None:
     add_check_option(undo)
     add_endpoint_options(undo, broker=True, api=True)
     undo.set_defaults(run=run_undo)
+    status = actions.add_parser(
+        "status",
+        help="wait until a deployment's rollout is done",
+        description="Print the rollout's progress until the deployment is complete on its "
+        "current revision (exit 0), its rollout stalls past its progress deadline or the "
+        "timeout passes (exit 1).",
+    )
+    status.add_argument("resource", choices=DEPLOYMENT_WORDS, metavar="deployment")
+    status.add_argument("name", metavar="NAME")
+    add_timeout_option(status)
+    add_endpoint_options(status, api=True)
+    status.set_defaults(run=run_status)
     history = actions.add_parser("history", help="list a deployment's revisions")
     history.add_argument("resource", choices=DEPLOYMENT_WORDS, metavar="deployment")
     history.add_argument("name", metavar="NAME")
@@ -68,6 +82,10 @@ def revision_problem(deployment: Mapping[str, Any], to_revision: int) -> str | N
     if to_revision and to_revision not in numbers:
         return f"deployment {name} has no revision {to_revision}; {history}"
     return None
+
+
+def run_status(args: argparse.Namespace) -> int:
+    return wait_for_rollouts("rollout status", args, [(args.name, None)])
 
 
 def run_history(args: argparse.Namespace) -> int:

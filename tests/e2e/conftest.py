@@ -12,6 +12,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
+from shoal.platform.harness import RunningPlatform, running_platform
+
 
 def wait_http_ok(
     url: str,
@@ -58,3 +62,11 @@ def shoal_process(args: Sequence[str], log: Path) -> Iterator[subprocess.Popen[b
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture
+def exec_platform(tmp_path: Path) -> Iterator[RunningPlatform]:
+    """`shoal up --driver exec` on free ports, its state in tmp_path/data."""
+    root = Path(__file__).resolve().parents[2]
+    with running_platform(tmp_path / "data", root=root, up_args=["--driver", "exec"]) as running:
+        yield running

@@ -7,28 +7,19 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from shoal import events
-from shoal.platform.harness import RunningPlatform, post_event, running_platform
+from shoal.platform.harness import RunningPlatform, post_event
 from tests.e2e.conftest import shoal_command
 from tests.e2e.test_orchestration import apply, deployment
 
-ROOT = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 60.0
 # Prints five numbered lines, one of them on stderr, then runs until stopped.
 PRINTING = ["sh", "-c", "for n in 1 2 3 4; do echo line $n; done; echo oops >&2; exec sleep 300"]
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
-
-
-@pytest.fixture
-def platform(tmp_path: Path) -> Iterator[RunningPlatform]:
-    with running_platform(tmp_path / "data", root=ROOT, up_args=["--driver", "exec"]) as running:
-        yield running
 
 
 def cli_env(platform: RunningPlatform) -> dict[str, str]:
@@ -47,8 +38,9 @@ def shoal(platform: RunningPlatform, *args: str) -> subprocess.CompletedProcess[
 
 
 def test_logs_prints_the_last_lines_and_follows_until_the_replica_stops(
-    platform: RunningPlatform,
+    exec_platform: RunningPlatform,
 ) -> None:
+    platform = exec_platform
     apply(platform, deployment("web", 1, "local/web:v1", command=PRINTING))
     deadline = time.monotonic() + WAIT_SECONDS
 
