@@ -32,7 +32,7 @@ import docker
 from docker.errors import DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
 
-from shoal.agent import docker_cgroups, docker_spec
+from shoal.agent import docker_cgroups, docker_spec, hostports
 from shoal.agent.docker_events import DeathWatch, DieCallback, connect
 from shoal.agent.docker_logs import follow_logs
 from shoal.agent.driver import ExitFeed, ReplicaExit, ReplicaStatus, Usage
@@ -136,6 +136,8 @@ class DockerDriver:
             return await self._run(spec)
 
     async def _run(self, spec: ReplicaSpec) -> ReplicaStatus:
+        # Containers use the host's network: a port held on the host is held for them too.
+        hostports.require_free(spec.name, (port.port for port in spec.ports))
         arguments = docker_spec.create_arguments(spec)
         container = await asyncio.to_thread(_create, self._client, arguments)
         replica = _Replica(spec, container.id or "", self._clock())

@@ -29,7 +29,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Se
 from pathlib import Path
 from types import MappingProxyType
 
-from shoal.agent import procfs, shim
+from shoal.agent import hostports, procfs, shim
 from shoal.agent.driver import ExitFeed, ReplicaExit, ReplicaStatus, Usage
 from shoal.agent.errors import DriverError, InvalidEvent
 from shoal.agent.exits import exit_reason, last_output
@@ -119,6 +119,7 @@ class ExecDriver:
             raise DriverError("the exec driver runs the replica's command, and it has none")
         if shutil.which(argv[0], path=environment.get("PATH")) is None:
             raise DriverError(f"no program {argv[0]!r} on PATH {environment.get('PATH')}")
+        hostports.require_free(spec.name, (port.port for port in spec.ports))
         folder = self.state_dir / spec.name
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)

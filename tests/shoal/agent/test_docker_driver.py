@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -251,6 +252,20 @@ async def test_following_a_container_gives_what_it_prints_until_it_exits(
         return "".join([piece async for piece in pieces])
 
     assert await asyncio.wait_for(everything(), 30) == "1\n2\n3\n"
+
+
+async def test_a_host_port_held_outside_shoal_fails_the_start(
+    driver: Driver, engine: Engine, node: str
+) -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = int(other.getsockname()[1])
+        spec = replica("web-1", command=RUN_UNTIL_STOPPED, ports=[("http", port)])
+        with pytest.raises(DriverError, match=rf"host port {port} of web-1 is taken"):
+            await driver.start(engine.on_node(spec, node))
+    assert await driver.list() == []
+    assert engine.node_containers(node) == []  # nothing was created
 
 
 async def test_a_death_that_arrives_before_its_container_is_adopted_is_not_lost(

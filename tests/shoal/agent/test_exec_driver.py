@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from shoal.agent import procfs
+from shoal.agent.errors import DriverError
 from shoal.agent.exec import ExecDriver
 from tests.shoal.agent.support import replica, wait_until
 
@@ -170,6 +172,21 @@ async def wait_for_output(driver: ExecDriver, last_line: str) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"web-1 did not print {last_line!r}; its last line: {output!r}")
+
+
+async def test_a_host_port_held_outside_shoal_fails_the_start(tmp_path: Path) -> None:
+    driver = await ExecDriver.open(tmp_path / "exec")
+    try:
+        with socket.socket() as other:
+            other.bind(("127.0.0.1", 0))
+            other.listen()
+            port = int(other.getsockname()[1])
+            spec = replica(command=["sleep", "30"], ports=[("http", port)])
+            with pytest.raises(DriverError, match=rf"host port {port} of web-1 is taken"):
+                await driver.start(spec)
+        assert await driver.list() == []
+    finally:
+        await driver.close()
 
 
 async def test_an_exit_while_no_driver_watched_is_listed(tmp_path: Path) -> None:
