@@ -38,7 +38,7 @@ from local_broker.exclusive import ExclusiveLock, LockHeld
 from local_broker.groupcommit import GroupCommitWriter
 from local_broker.logerrors import LogClosed, LogCorrupt, LogError, LogInUse, LogWriteFailed
 from local_broker.logschema import LogRecord, connect, encode_event, read_records, translate_error
-from local_broker.logtail import MemoryTail
+from local_broker.logtail import MEMORY_TAIL, MemoryTail
 from local_broker.logwake import CommitWaiters
 from local_broker.logwrites import (
     AppendEvents,
@@ -61,14 +61,6 @@ __all__ = [
 
 T = TypeVar("T")
 PRUNE_CHUNK = 5_000  # events deleted per transaction, so pruning never stalls appends for long
-
-
-# Records kept in memory for the Triggers' dispatchers (`MemoryTail`); one that falls further
-# behind reads from SQLite. Each record is two objects the garbage collector tracks, and a full
-# collection scans them all while the event loop waits: with 65,536 records a full collection
-# stalled the broker for 60 to 90 ms (enough to break the p99 of a 5 s window at 1,000 events/s);
-# with 8,192, 8 to 19 ms. At 7,000 events/s it is still more than a second of events.
-MEMORY_TAIL = 8192
 
 
 class EventLog:

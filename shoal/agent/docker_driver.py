@@ -207,8 +207,10 @@ class DockerDriver:
 
     async def output(self, name: str, lines: int) -> str | None:
         replica = self._replicas.get(name)
-        if replica is None or lines <= 0:
-            return None if replica is None else ""
+        if replica is None:
+            return None
+        if lines <= 0:
+            return ""
         try:
             raw = await asyncio.to_thread(self._client.api.logs, replica.container_id, tail=lines)
         except NotFound:

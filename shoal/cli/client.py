@@ -82,8 +82,13 @@ def get_json(api: Endpoint, path: str, query: Mapping[str, str]) -> bytes:
 
 
 def _api_message(body: bytes, status: str) -> str:
+    return error_message(body, f"the API answered {status}: {body[:200]!r}")
+
+
+def error_message(body: bytes, fallback: str) -> str:
+    """The `error` of a JSON error body (the API's, an agent's), else `fallback`."""
     try:
         message = json.loads(body).get("error")
     except (ValueError, AttributeError):
         message = None
-    return message if isinstance(message, str) else f"the API answered {status}: {body[:200]!r}"
+    return message if isinstance(message, str) else fallback

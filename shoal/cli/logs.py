@@ -19,7 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
-from shoal.cli.client import TIMEOUT_SECONDS, get_json
+from shoal.cli.client import TIMEOUT_SECONDS, error_message, get_json
 from shoal.cli.endpoints import Endpoint
 from shoal.cli.errors import CliError, NotFound, RequestError
 from shoal.cli.options import add_endpoint_options, api_endpoint, count
@@ -95,7 +95,8 @@ def replica_output(api: Endpoint, name: str, tail: int, follow: bool = False) ->
                 yield decoder.decode(piece)
             yield decoder.decode(b"", final=True)
     except urllib.error.HTTPError as error:
-        raise RequestError(f"node {node}'s agent: {_message(error)}") from None
+        message = error_message(error.read(), f"{error.code} {error.reason}")
+        raise RequestError(f"node {node}'s agent: {message}") from None
     except (urllib.error.URLError, OSError) as error:
         reason = getattr(error, "reason", error)
         raise RequestError(f"cannot reach node {node}'s agent at {agent_url}: {reason}") from None
@@ -111,12 +112,3 @@ def _deployment_hint(api: Endpoint, name: str) -> str:
     if not names:
         return ""
     return f"; {name} is a deployment: name one of its replicas ({', '.join(names)})"
-
-
-def _message(error: urllib.error.HTTPError) -> str:
-    body = error.read()
-    try:
-        message = json.loads(body).get("error")
-    except (ValueError, AttributeError):
-        message = None
-    return message if isinstance(message, str) else f"{error.code} {error.reason}"

@@ -13,7 +13,7 @@ import importlib
 import importlib.metadata
 import sys
 from collections.abc import Callable, Sequence
-from typing import cast
+from typing import Any, cast
 
 SUBCOMMAND_MODULES = (
     "broker",
@@ -40,7 +40,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="shoal",
         description="Shoal: an event-driven container orchestrator of CloudEvents functions.",
     )
-    parser.add_argument("--version", action="version", version=f"shoal {_version()}")
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     names = (only,) if only in SUBCOMMAND_MODULES else SUBCOMMAND_MODULES
     for name in names:
@@ -49,11 +49,19 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _version() -> str:
-    try:
-        return importlib.metadata.version("shoal")
-    except importlib.metadata.PackageNotFoundError:  # run from a checkout never installed
-        return "(not installed)"
+class _Version(argparse.Action):
+    """`--version`, looked up only when asked (the lookup reads the installed metadata)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> None:
+        try:
+            version = importlib.metadata.version("shoal")
+        except importlib.metadata.PackageNotFoundError:  # a checkout never installed
+            version = "(not installed)"
+        print(f"shoal {version}")  # on stdout, as argparse's own version action
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

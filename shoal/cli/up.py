@@ -25,7 +25,6 @@ from typing import Any
 
 import aiohttp
 
-from local_broker.exclusive import ExclusiveLock, LockHeld
 from local_broker.log import LogError
 from local_broker.manifests import ManifestError, load_manifests
 from local_broker.server import BrokerServer
@@ -35,6 +34,7 @@ from shoal.manifests import files
 from shoal.manifests.render import default_image, render
 from shoal.manifests.resources import STATE_SECRET, Target
 from shoal.platform import agents, plan
+from shoal.platform.datadir import own_data_dir
 from shoal.platform.ports import free_port
 from shoal.platform.supervisor import ProcessSpec, SupervisedProcess
 from shoal.runtime.discovery import discover
@@ -120,25 +120,8 @@ def stale_warning(settings: UpSettings) -> str | None:
 
 async def up(settings: UpSettings, say: Callable[[str], None]) -> None:
     """Run until SIGINT or SIGTERM; then stop the broker, then every function."""
-    with _stop_on_signals() as stopping, _own_data_dir(settings.data_dir):
+    with _stop_on_signals() as stopping, own_data_dir(settings.data_dir):
         await _run(settings, say, stopping)
-
-
-@contextmanager
-def _own_data_dir(data_dir: Path) -> Iterator[None]:
-    """One `shoal up` per data dir: two would run two brokers on one event log and two sets
-    of functions on one state store (the broker's log has its own lock as well)."""
-    try:
-        lock = ExclusiveLock.acquire(data_dir / "up.lock")
-    except LockHeld as held:
-        raise plan.PlanError(
-            f"another shoal up (process {held.holder or 'unknown'}) runs on {data_dir}: stop "
-            "it (Ctrl-C there), or give this one another --data-dir"
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 async def _run(settings: UpSettings, say: Callable[[str], None], stopping: asyncio.Event) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -13,8 +14,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import yaml
 
 from shoal.platform.harness import RunningPlatform, running_platform
+from shoal.platform.ports import free_port
+from tests.local_broker.conftest import trigger
 
 
 def wait_http_ok(
@@ -70,3 +74,36 @@ def exec_platform(tmp_path: Path) -> Iterator[RunningPlatform]:
     root = Path(__file__).resolve().parents[2]
     with running_platform(tmp_path / "data", root=root, up_args=["--driver", "exec"]) as running:
         yield running
+
+
+@pytest.fixture
+def broker_url(tmp_path: Path) -> Iterator[str]:
+    """A `shoal broker` process whose one Trigger (type dev.shoal.undeliverable) dead-letters
+    at once; its default/default ingress URL."""
+    port = free_port()
+    closed = free_port()  # nothing listens there: every delivery fails at once
+    manifests = tmp_path / "triggers.yaml"
+    manifests.write_text(
+        yaml.safe_dump(
+            trigger(
+                "nowhere",
+                f"http://127.0.0.1:{closed}/",
+                attributes={"type": "dev.shoal.undeliverable"},
+                delivery={"retry": 0},
+            )
+        )
+    )
+    args = [
+        "broker",
+        "--manifests",
+        str(manifests),
+        "--port",
+        str(port),
+        "--data-dir",
+        str(tmp_path / "data"),
+    ]
+    with shoal_process(args, tmp_path / "broker.log") as process:
+        wait_http_ok(f"http://127.0.0.1:{port}/readyz", 15.0, process)
+        yield f"http://127.0.0.1:{port}/default/default"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
