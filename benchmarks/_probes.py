@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from functions.audit import entry_suffix
-from shoal.model import DEPLOYMENT, LEASE, DeploymentRecord
+from shoal.model import DEPLOYMENT, LEASE, DeploymentRecord, LeaseRecord
 from shoal.platform.eventlog import LoggedEvent
 from shoal.platform.harness import RunningPlatform
 from shoal.runtime.settings import STATE_FILE
@@ -51,8 +51,8 @@ class StateProbe:
     def heartbeat_lag(self) -> float:
         """Seconds since the heartbeat of the median ready node that nodes recorded last: how
         far nodes is behind the heartbeats (plus up to one interval)."""
-        leases = self._bodies(LEASE)
-        beats = sorted(float(str(body["renewed_at"])) for body in leases if not body["expired"])
+        leases = [LeaseRecord.from_body(body) for body in self._bodies(LEASE)]
+        beats = sorted(lease.renewed_at for lease in leases if not lease.expired)
         return time.time() - beats[len(beats) // 2] if beats else 0.0
 
     def close(self) -> None:

@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypedDict
 
 import aiohttp
 import uvloop
@@ -29,6 +30,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from local_broker.http.client import HttpClient
 from local_broker.http.message import Request, Response, json_response
 from local_broker.http.server import Handler, HttpServer
+
+
+class SinkStats(TypedDict):
+    """The sink's `GET /stats`: the events received since the last `POST /reset`, and the
+    latency in seconds of each one that carried `benchsent`, in arrival order."""
+
+    count: int
+    latencies: list[float]
 
 
 async def health(_request: web.Request) -> web.Response:
@@ -64,7 +73,7 @@ def sink_app() -> web.Application:
         return web.Response(status=202)
 
     async def stats(_request: web.Request) -> web.Response:
-        return web.json_response({"count": counts["n"], "latencies": latencies})
+        return web.json_response(SinkStats(count=counts["n"], latencies=latencies))
 
     async def reset(_request: web.Request) -> web.Response:
         counts["n"] = 0
@@ -89,7 +98,7 @@ def lean_handler(kind: str) -> Handler:
         if kind == "bare":
             return ok if path == "/health" else accepted
         if path == "/stats":
-            return json_response({"count": counts["n"], "latencies": latencies})
+            return json_response(SinkStats(count=counts["n"], latencies=latencies))
         if path == "/reset":
             counts["n"] = 0
             latencies.clear()

@@ -28,7 +28,9 @@ import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -38,9 +40,23 @@ sys.path.insert(0, str(ROOT))
 from shoal.platform.ports import free_port  # noqa: E402
 from tests.e2e.conftest import wait_http_ok  # noqa: E402
 
+if TYPE_CHECKING:  # a type only: _sink.py runs in a process of its own
+    from benchmarks._sink import SinkStats
+
 WRK_SCRIPT = ROOT / "benchmarks" / "cloudevents.lua"
 TICKS = os.sysconf("SC_CLK_TCK")
 DRAIN_SECONDS = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """The command line's options, as `main` parses them."""
+
+    seconds: int
+    triggers: int
+    fan_out: bool
+    source: str  # the checkout the broker runs from
+    callgrind: bool
 
 
 def thread_times(pid: int) -> dict[str, tuple[float, float]]:
@@ -56,7 +72,8 @@ def thread_times(pid: int) -> dict[str, tuple[float, float]]:
 
 def delivered(sink: str) -> int:
     with urllib.request.urlopen(f"{sink}/stats") as response:
-        return int(json.loads(response.read())["count"])
+        stats: SinkStats = json.loads(response.read())
+        return stats["count"]
 
 
 def wrk(url: str, seconds: int) -> int:
@@ -101,21 +118,21 @@ def callgrind_total(prefix: str) -> int:
     raise RuntimeError(f"no totals in {last}")
 
 
-def measure(args: argparse.Namespace, tmp: Path) -> None:
+def measure(options: Options, tmp: Path) -> None:
     python = sys.executable
     sink_port, broker_port = free_port(), free_port()
     sink = f"http://127.0.0.1:{sink_port}"
     sink_process = subprocess.Popen(
         [python, str(ROOT / "benchmarks" / "_sink.py"), "sink", str(sink_port), "lean"]
     )
-    manifests(tmp / "triggers.yaml", sink, args.triggers, args.fan_out)
+    manifests(tmp / "triggers.yaml", sink, options.triggers, options.fan_out)
     command = [python, "-m", "shoal.cli.main", "broker", "--manifests", str(tmp / "triggers.yaml")]
     command += ["--port", str(broker_port), "--data-dir", str(tmp / "data")]
     counters = str(tmp / "callgrind.out")
-    if args.callgrind:
+    if options.callgrind:
         command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={counters}", *command]
     broker = subprocess.Popen(
-        command, cwd=args.source, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command, cwd=options.source, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         wait_http_ok(f"{sink}/stats", 20.0, sink_process)
@@ -123,26 +140,26 @@ def measure(args: argparse.Namespace, tmp: Path) -> None:
         url = f"http://127.0.0.1:{broker_port}/default/default"
         wrk(url, 2)  # warm-up: connections, caches
         time.sleep(2.0)
-        if args.callgrind:
+        if options.callgrind:
             dump_counters(broker.pid)
         before, count_before = thread_times(broker.pid), delivered(sink)
         sink_before = sum(sum(t) for t in thread_times(sink_process.pid).values())
         start = time.perf_counter()
-        accepted = wrk(url, args.seconds)
-        expected = accepted * (args.triggers if args.fan_out else 1)
+        accepted = wrk(url, options.seconds)
+        expected = accepted * (options.triggers if options.fan_out else 1)
         deadline = time.monotonic() + DRAIN_SECONDS
         while delivered(sink) - count_before < expected and time.monotonic() < deadline:
             time.sleep(0.01)
         elapsed = time.perf_counter() - start
         after = thread_times(broker.pid)
         sink_cpu = sum(sum(t) for t in thread_times(sink_process.pid).values()) - sink_before
-        if args.callgrind:
+        if options.callgrind:
             dump_counters(broker.pid)
         got = delivered(sink) - count_before
         load = os.getloadavg()[0]
         total = sum(sum(after[key]) - sum(before.get(key, (0.0, 0.0))) for key in after)
         print(
-            f"{Path(args.source).name}: {accepted} events accepted, {got} of {expected} "
+            f"{Path(options.source).name}: {accepted} events accepted, {got} of {expected} "
             f"deliveries seen, {accepted / elapsed:,.0f} events/s; broker CPU "
             f"{total / accepted * 1e6:.0f} us/event; subscriber {sink_cpu / max(got, 1) * 1e6:.0f}"
             f" us/delivery; load average {load:.1f}"
@@ -155,7 +172,7 @@ def measure(args: argparse.Namespace, tmp: Path) -> None:
                     f"    thread {key}: user {user / accepted * 1e6:.0f}, "
                     f"system {system / accepted * 1e6:.0f} us/event"
                 )
-        if args.callgrind:
+        if options.callgrind:
             instructions = callgrind_total(counters) / accepted
             print(f"    user-space instructions per event: {instructions:,.0f}")
     finally:
@@ -173,8 +190,9 @@ def main() -> None:
     parser.add_argument("--source", default=str(ROOT), help="checkout the broker runs from")
     parser.add_argument("--callgrind", action="store_true", help="count instructions instead")
     args = parser.parse_args()
+    options = Options(args.seconds, args.triggers, args.fan_out, args.source, args.callgrind)
     with tempfile.TemporaryDirectory() as tmp:
-        measure(args, Path(tmp))
+        measure(options, Path(tmp))
 
 
 if __name__ == "__main__":

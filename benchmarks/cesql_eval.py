@@ -8,7 +8,7 @@ machine skews the figure less). The target is at most 5 microseconds per evaluat
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 
 from local_broker.cesql import compile_expression
@@ -41,8 +41,12 @@ def seconds_per_evaluation(attributes: Attributes, iterations: int) -> float:
     return best / iterations
 
 
-def main(argv: list[str]) -> None:
-    iterations = int(argv[1]) if len(argv) > 1 else 200_000
+def main() -> None:
+    parser = argparse.ArgumentParser(description="CESQL evaluations per second.")
+    parser.add_argument(
+        "iterations", nargs="?", type=int, default=200_000, help="per round (default 200000)"
+    )
+    iterations = parser.parse_args().iterations
     print(f"expression: {EXPRESSION}")
     print(f"iterations: {iterations} per round, best of {ROUNDS} rounds")
     for name, attributes in EVENTS.items():
@@ -55,4 +59,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv)
+    main()

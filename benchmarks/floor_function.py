@@ -34,9 +34,19 @@ _SCHEMA = (
 )
 
 
+class _Headers(Protocol):
+    def __getitem__(self, name: str, /) -> str: ...
+
+
 class _Request(Protocol):
-    method: str
-    headers: dict[str, str]
+    """What `floor` reads of a request: functions-framework passes a `flask.Request`,
+    `runtime_threads.py` a stand-in."""
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def headers(self) -> _Headers: ...
 
 
 def _open(path: str) -> sqlite3.Connection:

@@ -46,7 +46,7 @@ def cpu_seconds() -> float:
 
 
 def heartbeat(node: str, replicas: int, beat: int) -> dict[str, object]:
-    listed = [
+    listed: list[events.ReplicaUsage] = [
         {
             "deployment": "web",
             "replica": f"web-{node}-{n}",
@@ -57,6 +57,17 @@ def heartbeat(node: str, replicas: int, beat: int) -> dict[str, object]:
         }
         for n in range(replicas)
     ]
+    data: events.NodeHeartbeat = {
+        "nodes": [
+            {
+                "node": node,
+                "capacity": {"cpu_millis": 4000, "memory_mib": 8192},
+                "allocated": {"cpu_millis": 10 * replicas, "memory_mib": 16 * replicas},
+                "usage": {"cpu_millis": 5 * replicas, "memory_mib": 10 * replicas},
+                "replicas": listed,
+            }
+        ]
+    }
     return {
         "specversion": "1.0",
         "id": f"hb-{node}-{beat}",
@@ -65,33 +76,24 @@ def heartbeat(node: str, replicas: int, beat: int) -> dict[str, object]:
         "subject": node,
         "datacontenttype": "application/json",
         "knativearrivaltime": datetime.now(UTC).isoformat(),
-        "data": {
-            "nodes": [
-                {
-                    "node": node,
-                    "capacity": {"cpu_millis": 4000, "memory_mib": 8192},
-                    "allocated": {"cpu_millis": 10 * replicas, "memory_mib": 16 * replicas},
-                    "usage": {"cpu_millis": 5 * replicas, "memory_mib": 10 * replicas},
-                    "replicas": listed,
-                }
-            ]
-        },
+        "data": data,
     }
 
 
 def joined(node: str) -> dict[str, object]:
+    data: events.NodeJoined = {
+        "node": node,
+        "capacity": {"cpu_millis": 4000, "memory_mib": 8192},
+        "labels": {"pool": "bulk"},
+        "replicas": [],
+    }
     return {
         "specversion": "1.0",
         "id": f"join-{node}",
         "source": f"/shoal/agents/{node}",
         "type": events.NODE_JOINED,
         "datacontenttype": "application/json",
-        "data": {
-            "node": node,
-            "capacity": {"cpu_millis": 4000, "memory_mib": 8192},
-            "labels": {"pool": "bulk"},
-            "replicas": [],
-        },
+        "data": data,
     }
 
 
@@ -105,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         store = open_store(f"sqlite:///{folder}/state.db")
         handler_cpu = 0.0
 
-        def timed(event: Event, ctx: Context) -> list[Emit]:
+        def timed(event: Event, ctx: Context) -> Sequence[Emit]:
             nonlocal handler_cpu
             began = cpu_seconds()
             try:

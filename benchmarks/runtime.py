@@ -74,6 +74,15 @@ WARM_UP_REQUESTS = 500  # per server and round, before the measured load
 
 
 @dataclass(frozen=True)
+class Load:
+    """What the load generator posts to a server in each round, after the warm-up."""
+
+    requests: int  # at most
+    seconds: float  # at most
+    concurrency: int  # requests in flight
+
+
+@dataclass(frozen=True)
 class Run:
     ok: int
     failed: int
@@ -123,11 +132,11 @@ async def drive(url: str, requests: int, seconds: float, concurrency: int) -> Ru
         return Run(counts["ok"], counts["failed"], time.perf_counter() - start)
 
 
-def measure(server: Server, sink: Server, args: argparse.Namespace) -> Run:
-    warm_up = min(WARM_UP_REQUESTS, args.requests)
-    asyncio.run(drive(server.url, warm_up, 5.0, args.concurrency))
+def measure(server: Server, sink: Server, load: Load) -> Run:
+    warm_up = min(WARM_UP_REQUESTS, load.requests)
+    asyncio.run(drive(server.url, warm_up, 5.0, load.concurrency))
     server_cpu, sink_cpu, client_cpu = server.cpu(), sink.cpu(), own_cpu()
-    run = asyncio.run(drive(server.url, args.requests, args.seconds, args.concurrency))
+    run = asyncio.run(drive(server.url, load.requests, load.seconds, load.concurrency))
     return replace(
         run,
         server_cpu=server.cpu() - server_cpu,
@@ -151,6 +160,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--sink", choices=("lean", "aiohttp"), default="lean")
     args = parser.parse_args()
+    load = Load(args.requests, args.seconds, args.concurrency)
     mode = {"WORKERS": str(args.workers), "THREADS": str(args.threads)}
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -192,7 +202,7 @@ def main() -> None:
         for round_number in range(1, args.rounds + 1):
             for name, (source, target, env) in servers.items():
                 with function_server(source, target, env) as server:
-                    run = measure(server, sink, args)
+                    run = measure(server, sink, load)
                 runs[name].append(run)
                 print(
                     f"round {round_number} {name}: {run.rate:,.0f}/s "

@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import functions_framework  # noqa: E402
+from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 
 from benchmarks._servers import postgres_schema, sink_server  # noqa: E402
@@ -103,7 +104,7 @@ def http_client_publish(sink: str) -> Callable[[int], object]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--invocations", type=int, default=3000)
-    count = parser.parse_args().invocations
+    count: int = parser.parse_args().invocations
     rows: list[tuple[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp, sink_server("lean") as sink, postgres_schema() as pg:
         folder = Path(tmp)
@@ -115,7 +116,10 @@ def main() -> None:
             SHOAL_STATE_URL=f"sqlite:///{folder / 'served.db'}",
         )
         for name in ("bare", "trivial"):
-            app = functions_framework.create_app(name, str(folder / f"{name}.py"))
+            # functions-framework's create_app has no annotations; it returns the Flask app.
+            app: Flask = functions_framework.create_app(  # type: ignore[no-untyped-call]
+                name, str(folder / f"{name}.py")
+            )
             rows.append(
                 (
                     f"functions-framework request, {name} function (Flask test client)",

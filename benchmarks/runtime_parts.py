@@ -37,7 +37,7 @@ from benchmarks._servers import (  # noqa: E402
     session_context_switches,
     sink_server,
 )
-from benchmarks.runtime import BARE_SOURCE, WARM_UP_REQUESTS, measure  # noqa: E402
+from benchmarks.runtime import BARE_SOURCE, WARM_UP_REQUESTS, Load, measure  # noqa: E402
 
 FLOOR = ROOT / "benchmarks" / "floor_function.py"
 PARTS: dict[str, dict[str, str]] = {
@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
+    load = Load(args.requests, args.seconds, args.concurrency)
     mode = {"WORKERS": "1", "THREADS": str(args.threads)}
     rows: dict[str, list[tuple[float, float, float]]] = {"bare": []}
     rows.update({name: [] for name in PARTS})
@@ -71,10 +72,10 @@ def main() -> None:
                 env = {**mode, "K_SINK": sink.url, "FLOOR_DB": database, **PARTS.get(name, {})}
                 with function_server(source, target, env) as server:
                     before = session_context_switches(server.session)
-                    run = measure(server, sink, args)
+                    run = measure(server, sink, load)
                     switched = session_context_switches(server.session) - before
                 # The count spans `measure`'s warm-up too: divide by every request it made.
-                requests = run.ok + run.failed + min(WARM_UP_REQUESTS, args.requests)
+                requests = run.ok + run.failed + min(WARM_UP_REQUESTS, load.requests)
                 switches = switched / requests
                 cpu = run.per_invocation_ms(run.server_cpu)
                 measured.append((run.rate, cpu, switches))
@@ -83,7 +84,7 @@ def main() -> None:
                     f" {switches:.1f} context switches per invocation",
                     flush=True,
                 )
-    bare = statistics.median(rate for rate, _cpu, _switches in rows["bare"])
+    bare_rate = statistics.median(rate for rate, _cpu, _switches in rows["bare"])
     print(
         f"\nserver mode: gunicorn gthread, 1 worker x {args.threads} threads; load: "
         f"{args.concurrency} in flight; median of {args.rounds} round(s); load average now "
@@ -96,7 +97,7 @@ def main() -> None:
         cpu = statistics.median(row[1] for row in measured)
         switches = statistics.median(row[2] for row in measured)
         print(
-            f"| {name:<28} | {rate:>13,.0f} | {rate / bare:>7.2f} | {cpu:>12.3f} ms "
+            f"| {name:<28} | {rate:>13,.0f} | {rate / bare_rate:>7.2f} | {cpu:>12.3f} ms "
             f"| {switches:>13.1f} |"
         )
 

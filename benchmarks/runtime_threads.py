@@ -89,7 +89,8 @@ def floor_part(folder: Path, sink: str) -> Part:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return lambda request: module.floor(FloorRequest(request))
+    floor: Callable[[FloorRequest], str] = module.floor  # a module loaded from a file is untyped
+    return lambda request: floor(FloorRequest(request))
 
 
 def transaction_part(store: StateStore) -> Part:

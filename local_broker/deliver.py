@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from local_broker.backoff import backoff_delay, is_retryable, retry_after_seconds
 from local_broker.binding import BindingError, decode_reply, encode_binary, encode_structured
 from local_broker.event import CloudEvent
-from local_broker.http.client import HttpClient, HttpClientError, WireHeaders
+from local_broker.http.client import HttpClient, HttpClientError
+from local_broker.http.client_request import WireHeaders
 from local_broker.manifests import DeliverySpec
 
 # An attempt without a configured `delivery.timeout` still ends: a subscriber that never answers

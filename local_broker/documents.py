@@ -26,7 +26,8 @@ from local_broker.delivery_spec import (
     parse_delivery_spec,
 )
 from local_broker.destinations import Addresses, Destination
-from local_broker.filters import ATTRIBUTE_NAME, Filter, FilterError, compile_filter
+from local_broker.filter_matching import Filter
+from local_broker.filters import ATTRIBUTE_NAME, FilterError, compile_filter
 from local_broker.manifest_fields import (
     Document,
     ManifestError,

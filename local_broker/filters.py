@@ -1,4 +1,4 @@
-"""Trigger filters, compiled once when manifests load; `Filter.matches(event)` is pure and cheap.
+"""Trigger filters, compiled once when manifests load into the `Filter`s of `filter_matching`.
 
 Two ways to write a filter (Knative's "new-trigger-filters" feature):
 
@@ -24,21 +24,25 @@ leaves `spec.filter` in charge). Each expression has exactly one dialect:
 Attribute names must match `^[a-z][a-z0-9]*$`, as Knative's webhook requires. Knative's webhook
 also limits each exact/prefix/suffix map to one attribute; several are accepted here, as the
 Subscriptions API allows, but such a Trigger will not apply on Knative: write one per map there.
-
-Filters compare equal when their specs are equal (the error callback does not count), so
-reloading unchanged manifests yields equal Triggers.
 """
 
 from __future__ import annotations
 
 import re
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-from local_broker.cesql import CesqlError, CesqlParseError, Expression, compile_expression
-from local_broker.event import CloudEvent, canonical_string
-
-CesqlErrorHandler = Callable[[CesqlError], None]
+from local_broker.cesql import CesqlParseError, compile_expression
+from local_broker.filter_matching import (
+    MATCH_ALL,
+    Affix,
+    AllOf,
+    AnyOf,
+    Attributes,
+    Cesql,
+    CesqlErrorHandler,
+    Filter,
+    Not,
+)
 
 ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9]*")
 DIALECTS = ("exact", "prefix", "suffix", "all", "any", "not", "cesql")
@@ -52,150 +56,6 @@ class FilterError(ValueError):
         super().__init__(reason)
         self.reason = reason
         self.position = position
-
-
-class Filter(ABC):
-    """A compiled filter. `matches` is safe to call from any thread."""
-
-    __slots__ = ("_key",)
-
-    def __init__(self, key: Hashable) -> None:
-        self._key = key
-
-    @abstractmethod
-    def matches(self, event: CloudEvent) -> bool:
-        """Whether `event` passes this filter."""
-
-    def required_value(self, name: str) -> str | None:
-        """A value attribute `name` must have for any event to match, if the filter implies one.
-
-        The broker wakes a Trigger only for commits holding events it could match.
-        """
-        return None
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Filter) and self._key == other._key
-
-    def __hash__(self) -> int:
-        return hash(self._key)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}{self._key!r}"
-
-
-class _MatchAll(Filter):
-    __slots__ = ()
-
-    def matches(self, event: CloudEvent) -> bool:
-        return True
-
-
-MATCH_ALL: Filter = _MatchAll(("all",))
-
-
-class _Attributes(Filter):
-    """`exact` and `filter.attributes`: equal values, plus attributes that must be non-empty."""
-
-    __slots__ = ("_equal", "_non_empty")
-
-    def __init__(self, equal: tuple[tuple[str, str], ...], non_empty: tuple[str, ...]) -> None:
-        super().__init__(("exact", equal, non_empty))
-        self._equal = equal
-        self._non_empty = non_empty
-
-    def matches(self, event: CloudEvent) -> bool:
-        attributes = event.attributes
-        for name, expected in self._equal:
-            value = attributes.get(name)
-            if value.__class__ is not str:
-                if value is None:
-                    return False
-                value = canonical_string(value)
-            if value != expected:
-                return False
-        for name in self._non_empty:
-            value = attributes.get(name)
-            if value is None or value == "":
-                return False
-        return True
-
-    def required_value(self, name: str) -> str | None:
-        return next((expected for key, expected in self._equal if key == name), None)
-
-
-class _Affix(Filter):
-    """`prefix` and `suffix`: every attribute's value starts (or ends) with the given text."""
-
-    __slots__ = ("_pairs", "_test")
-
-    def __init__(self, dialect: str, pairs: tuple[tuple[str, str], ...]) -> None:
-        super().__init__((dialect, pairs))
-        self._pairs = pairs
-        self._test = str.startswith if dialect == "prefix" else str.endswith
-
-    def matches(self, event: CloudEvent) -> bool:
-        attributes = event.attributes
-        test = self._test
-        for name, affix in self._pairs:
-            value = attributes.get(name)
-            if value is None or not test(canonical_string(value), affix):
-                return False
-        return True
-
-
-class _All(Filter):
-    __slots__ = ("_filters",)
-
-    def __init__(self, filters: tuple[Filter, ...]) -> None:
-        super().__init__(("all", filters))
-        self._filters = filters
-
-    def matches(self, event: CloudEvent) -> bool:
-        return all(nested.matches(event) for nested in self._filters)
-
-    def required_value(self, name: str) -> str | None:
-        values = (nested.required_value(name) for nested in self._filters)
-        return next((value for value in values if value is not None), None)
-
-
-class _Any(Filter):
-    __slots__ = ("_filters",)
-
-    def __init__(self, filters: tuple[Filter, ...]) -> None:
-        super().__init__(("any", filters))
-        self._filters = filters
-
-    def matches(self, event: CloudEvent) -> bool:
-        return any(nested.matches(event) for nested in self._filters)
-
-
-class _Not(Filter):
-    __slots__ = ("_filter",)
-
-    def __init__(self, nested: Filter) -> None:
-        super().__init__(("not", nested))
-        self._filter = nested
-
-    def matches(self, event: CloudEvent) -> bool:
-        return not self._filter.matches(event)
-
-
-class _Cesql(Filter):
-    __slots__ = ("_expression", "_on_error")
-
-    def __init__(self, expression: Expression, on_error: CesqlErrorHandler | None) -> None:
-        super().__init__(("cesql", expression.source))
-        self._expression = expression
-        self._on_error = on_error
-
-    def matches(self, event: CloudEvent) -> bool:
-        result = self._expression.evaluate(event.attributes)
-        error = result.error
-        if error is not None:
-            if self._on_error is not None:
-                self._on_error(error)
-            return False
-        return result.value is True
 
 
 def compile_filter(
@@ -228,7 +88,7 @@ def _compile_attributes(attributes: Mapping[str, object] | None) -> Filter:
         return MATCH_ALL
     equal = tuple((name, value) for name, value in pairs if value)
     non_empty = tuple(name for name, value in pairs if not value)
-    return _Attributes(equal, non_empty)
+    return Attributes(equal, non_empty)
 
 
 def _compile(spec: object, path: str, on_cesql_error: CesqlErrorHandler | None) -> Filter:
@@ -251,11 +111,11 @@ def _compile(spec: object, path: str, on_cesql_error: CesqlErrorHandler | None) 
     value = spec[dialect]
     where = f"{path}.{dialect}"
     if dialect == "exact":
-        return _Attributes(_string_map(value, where, empty_allowed=False), ())
+        return Attributes(_string_map(value, where, empty_allowed=False), ())
     if dialect in ("prefix", "suffix"):
-        return _Affix(dialect, _string_map(value, where, empty_allowed=False))
+        return Affix(dialect, _string_map(value, where, empty_allowed=False))
     if dialect == "not":
-        return _Not(_compile(value, where, on_cesql_error))
+        return Not(_compile(value, where, on_cesql_error))
     if dialect == "cesql":
         return _compile_cesql(value, where, on_cesql_error)
     if isinstance(value, str) or not isinstance(value, Sequence):
@@ -269,14 +129,14 @@ def _compile(spec: object, path: str, on_cesql_error: CesqlErrorHandler | None) 
         raise FilterError(
             f"{where}: needs at least one filter expression (an empty `any` is never true)"
         )
-    return nested[0] if len(nested) == 1 else _Any(tuple(nested))
+    return nested[0] if len(nested) == 1 else AnyOf(tuple(nested))
 
 
 def _all_of(filters: list[Filter]) -> Filter:
     filters = [nested for nested in filters if nested is not MATCH_ALL]
     if not filters:
         return MATCH_ALL
-    return filters[0] if len(filters) == 1 else _All(tuple(filters))
+    return filters[0] if len(filters) == 1 else AllOf(tuple(filters))
 
 
 def _compile_cesql(value: object, where: str, on_error: CesqlErrorHandler | None) -> Filter:
@@ -292,7 +152,7 @@ def _compile_cesql(value: object, where: str, on_error: CesqlErrorHandler | None
     if expression.unresolved_calls:
         # The expression would never match: refuse it now rather than at delivery time.
         raise FilterError(f"{where}: invalid CESQL: {'; '.join(expression.unresolved_calls)}")
-    return _Cesql(expression, on_error)
+    return Cesql(expression, on_error)
 
 
 def _string_map(value: object, where: str, *, empty_allowed: bool) -> tuple[tuple[str, str], ...]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from local_broker.cron import CronSchedule
 from local_broker.delivery_spec import DeliverySpec
-from local_broker.filters import Filter
+from local_broker.filter_matching import Filter
 
 BrokerKey = tuple[str, str]
 

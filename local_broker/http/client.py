@@ -25,10 +25,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import partial
 from typing import Final
-from urllib.parse import urlsplit
 
 from local_broker.http.client_connection import (
     BadResponseError,
@@ -40,6 +38,7 @@ from local_broker.http.client_connection import (
     StaleConnectionError,
 )
 from local_broker.http.client_fallback import AiohttpFallback
+from local_broker.http.client_request import Target, parse_target, request_bytes
 
 __all__ = [
     "TIMEOUT_TICK_SECONDS",
@@ -50,20 +49,10 @@ __all__ = [
     "HttpClient",
     "HttpClientError",
     "StaleConnectionError",
-    "WireHeaders",
 ]
 
 _MAX_TARGETS: Final = 1024  # parsed URLs kept; subscribers come from manifests, so few
 TIMEOUT_TICK_SECONDS: Final = 0.025
-
-
-@dataclass(frozen=True, slots=True)
-class _Target:
-    """What a URL means for a request: where to connect and how the request line starts."""
-
-    key: tuple[str, int]
-    path: str
-    host_header: str
 
 
 class HttpClient:
@@ -73,7 +62,7 @@ class HttpClient:
         self._max_idle = max_idle_per_host
         self._idle_seconds = idle_seconds
         self._idle: dict[tuple[str, int], list[ClientConnection]] = {}
-        self._targets: dict[str, _Target | None] = {}
+        self._targets: dict[str, Target | None] = {}
         self._janitor: asyncio.TimerHandle | None = None
         self._in_flight: set[ClientConnection] = set()
         self._timeouts: asyncio.TimerHandle | None = None
@@ -96,7 +85,7 @@ class HttpClient:
                 return await self._fallback.request(method, url, headers, body, timeout)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        data = _request_bytes(method, target, headers, body)
+        data = request_bytes(method, target, headers, body)
         may_resend = True
         while True:
             connection = self._take_idle(target.key)
@@ -148,7 +137,7 @@ class HttpClient:
         target = self._targets.get(url)
         if target is None or not self._idle.get(target.key):
             return None
-        data = _request_bytes(method, target, headers, body)  # HttpClientError: nothing taken
+        data = request_bytes(method, target, headers, body)  # HttpClientError: nothing taken
         connection = self._take_idle(target.key)
         if connection is None:
             return None
@@ -189,22 +178,9 @@ class HttpClient:
         self._idle.clear()
         await self._fallback.close()
 
-    def _parse(self, url: str) -> _Target | None:
-        """The target of an http:// URL, None for other schemes; HttpClientError if invalid."""
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError as error:
-            raise HttpClientError(f"invalid URL {url!r}: {error}") from None
-        target: _Target | None = None
-        if parts.scheme == "http":
-            if not parts.hostname:
-                raise HttpClientError(f"invalid URL {url!r}: it has no host")
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            if any(character.isspace() for character in path):
-                raise HttpClientError(f"invalid URL {url!r}: its path contains white space")
-            host_header = parts.netloc.rpartition("@")[2]
-            target = _Target((parts.hostname, port or 80), path, host_header)
+    def _parse(self, url: str) -> Target | None:
+        """`parse_target`, remembered for the next request to `url`."""
+        target = parse_target(url)
         if len(self._targets) >= _MAX_TARGETS:
             self._targets.clear()
         self._targets[url] = target
@@ -219,7 +195,7 @@ class HttpClient:
         return None
 
     async def _connect(
-        self, loop: asyncio.AbstractEventLoop, target: _Target, deadline: float
+        self, loop: asyncio.AbstractEventLoop, target: Target, deadline: float
     ) -> ClientConnection:
         host, port = target.key
         try:
@@ -271,35 +247,3 @@ class HttpClient:
         if self._idle and not self._closed:
             loop = asyncio.get_running_loop()
             self._janitor = loop.call_later(self._idle_seconds / 2, self._close_expired)
-
-
-class WireHeaders(dict[str, str]):
-    """Header fields that keep their wire form once sent: an event delivered to many Triggers
-    is formatted once. Do not change them after the first request."""
-
-    __slots__ = ("_wire",)
-
-    def wire(self) -> bytes:
-        try:
-            return self._wire
-        except AttributeError:
-            self._wire: bytes = _header_block(self)
-            return self._wire
-
-
-def _header_block(headers: Mapping[str, str]) -> bytes:
-    lines = [f"{name}: {value}\r\n" for name, value in headers.items()]
-    block = "".join(lines)
-    # A CR or LF inside a name or value would smuggle in a header (or a second request).
-    if block.count("\n") != len(lines) or block.count("\r") != len(lines):
-        raise HttpClientError("a header name or value contains a line break")
-    return block.encode("utf-8")
-
-
-def _request_bytes(method: str, target: _Target, headers: Mapping[str, str], body: bytes) -> bytes:
-    block = headers.wire() if isinstance(headers, WireHeaders) else _header_block(headers)
-    start = (
-        f"{method} {target.path} HTTP/1.1\r\nHost: {target.host_header}\r\n"
-        f"Content-Length: {len(body)}\r\n"
-    )
-    return b"".join((start.encode("utf-8"), block, b"\r\n", body))

@@ -1,7 +1,7 @@
 """Serving one handler on a port: the listening socket, its connections, the timeout sweep.
 
 What each connection does with requests (pipelining, limits, 100-continue, slow clients) is in
-`server_connection`.
+`server_connection`; how it reads and bounds them, in `server_parser`.
 """
 
 from __future__ import annotations

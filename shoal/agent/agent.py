@@ -3,9 +3,7 @@
 Each event is decided at once against the replica's assignment (`shoal.agent.reconcile`), and
 the new assignment is written to the store (grouped with others) before the event is answered.
 What the decision asks of the driver, and the report that follows, runs afterwards in the
-background, one operation at a time per replica, in arrival order: a stop that arrives while its
-replica is starting waits for the start, and a re-report of `started` goes out only once the
-replica really started.
+background, one operation at a time per replica, in arrival order (`shoal.agent.serial`).
 """
 
 from __future__ import annotations
@@ -30,6 +28,7 @@ from shoal.agent.reconcile import (
     reconcile,
 )
 from shoal.agent.reports import JsonEvent, Reporter
+from shoal.agent.serial import SerialOperations
 from shoal.agent.spec import ReplicaSpec, parse_scheduled_event, parse_stop_requested
 from shoal.agent.store import AssignmentStore, GroupedWrites
 from shoal.orchestration.spec import Resources
@@ -86,7 +85,7 @@ class Agent:
         self._started: dict[str, float] = {}
         self._beats = 0
         self._listed: dict[str, frozenset[str]] = {}
-        self._ops: dict[str, asyncio.Task[None]] = {}
+        self._ops = SerialOperations()
 
     async def start(self) -> None:
         """Reconcile what the driver runs with the assignments, then send each node's join,
@@ -171,7 +170,7 @@ class Agent:
 
     async def watch_exits(self) -> None:
         async for exit_ in self.driver.exits():
-            self._serially(exit_.name, self._exit_operation(exit_))
+            self._ops.queue(exit_.name, self._exit_operation(exit_))
 
     def _exit_operation(self, exit_: ReplicaExit) -> Callable[[], Awaitable[None]]:
         async def record_if_still_running() -> JsonEvent | None:
@@ -192,12 +191,7 @@ class Agent:
     async def drain(self, timeout: float) -> None:
         """Let running operations finish, for at most `timeout` seconds, then cancel them;
         then write what is left to write."""
-        pending = list(self._ops.values())
-        if pending:
-            _done, late = await asyncio.wait(pending, timeout=timeout)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+        await self._ops.drain(timeout)
         await self._writes.written()
 
     def _check_node(self, node: str) -> None:
@@ -217,21 +211,23 @@ class Agent:
             assignment = self._save(
                 Assignment(spec.name, spec.node, spec.deployment, State.RUN, spec, event_id)
             )
-            self._serially(spec.name, lambda: self._send_after(self._start(assignment)))
+            self._ops.queue(spec.name, lambda: self._send_after(self._start(assignment)))
         elif action is Action.REPORT_STARTED:
-            self._serially(spec.name, lambda: self._send_after(self._report_started(spec.name)))
+            self._ops.queue(spec.name, lambda: self._send_after(self._report_started(spec.name)))
         elif current is not None:
-            self._serially(spec.name, lambda: self._send_after(self._report_current(current)))
+            self._ops.queue(spec.name, lambda: self._send_after(self._report_current(current)))
 
     def _stop_requested(self, node: str, deployment: str, replica: str) -> None:
         current = self._assignments.get(replica)
         if on_stop_requested(current) is Action.STOP:
             known = current or Assignment(replica, node, deployment, State.STOPPED)
             self._save(replace(known, state=State.STOPPED))
-            self._serially(replica, lambda: self._send_after(self._stop(node, deployment, replica)))
+            self._ops.queue(
+                replica, lambda: self._send_after(self._stop(node, deployment, replica))
+            )
         else:
             report = self._report.stopped(node, deployment, replica)
-            self._serially(replica, lambda: self._send_after(_ready(report)))
+            self._ops.queue(replica, lambda: self._send_after(_ready(report)))
 
     async def _start(self, assignment: Assignment) -> JsonEvent | None:
         name, spec = assignment.replica, assignment.spec
@@ -280,16 +276,6 @@ class Agent:
         if event is not None:
             self._sink.send(event)
 
-    def _serially(self, name: str, operation: Callable[[], Awaitable[None]]) -> None:
-        previous = self._ops.get(name)
-        task = asyncio.create_task(_after(previous, operation, name))
-        self._ops[name] = task
-        task.add_done_callback(lambda done: self._forget_op(name, done))
-
-    def _forget_op(self, name: str, done: asyncio.Task[None]) -> None:
-        if self._ops.get(name) is done:
-            del self._ops[name]
-
     def _save(self, assignment: Assignment) -> Assignment:
         assignment = replace(assignment, updated_at=self._clock())
         self._writes.save(assignment)
@@ -304,14 +290,3 @@ class Agent:
 
 async def _ready(event: JsonEvent) -> JsonEvent:
     return event
-
-
-async def _after(
-    previous: asyncio.Task[None] | None, operation: Callable[[], Awaitable[None]], name: str
-) -> None:
-    if previous is not None:
-        await asyncio.wait([previous])
-    try:
-        await operation()
-    except Exception:
-        log.exception("operation on replica %s failed", name)

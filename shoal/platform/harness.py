@@ -10,7 +10,7 @@ process group of its own, waits for its `ready` line and stops the whole group o
 `running_agent` runs one `shoal agent --driver sim` that writes its Trigger into the platform's
 triggers folder, and returns once the broker has loaded that Trigger (seen in its /metrics), so
 replicas scheduled from then on reach it. Every wait is bounded; a process that dies early
-fails the wait at once, with what it printed.
+fails the wait at once, with what it printed (`harness_processes`).
 """
 
 from __future__ import annotations
@@ -18,12 +18,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import re
 import signal
 import subprocess
-import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -36,6 +33,7 @@ from pathlib import Path
 from shoal.agent.settings import node_names
 from shoal.agent.trigger import trigger_name
 from shoal.platform.agents import SERVING, triggers_folder
+from shoal.platform.harness_processes import HarnessError, ProcessOutput, start_shoal, stop_group
 from shoal.platform.ports import free_port
 
 __all__ = [
@@ -56,94 +54,6 @@ UP_API_LINE = re.compile(r"^api\s+(?P<url>http://\S+)")
 STOP_GRACE_SECONDS = 30.0
 POLL_SECONDS = 0.05
 HTTP_TIMEOUT_SECONDS = 10.0
-
-
-class HarnessError(RuntimeError):
-    """A process did not come up, or answered what it should not; the message says what."""
-
-
-def shoal_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "shoal.cli.main", *args]
-
-
-class ProcessOutput:
-    """Every line a process prints (stdout and stderr), kept, and waited for with a bound."""
-
-    def __init__(self, process: subprocess.Popen[str], *, echo: bool = False) -> None:
-        self.lines: list[str] = []
-        self._process = process
-        self._echo = echo
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._done = False
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self._process.stdout is not None
-        for line in self._process.stdout:
-            if self._echo:
-                print(line, end="", file=sys.stderr, flush=True)
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)
-
-    def wait_for(self, pattern: str | re.Pattern[str], timeout: float) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while not self._done and time.monotonic() < deadline:
-            try:
-                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if line is None:
-                self._done = True
-                break
-            self.lines.append(line)
-            match = re.search(pattern, line)
-            if match:
-                return match
-        why = "the process ended" if self._done else f"nothing within {timeout} s"
-        raise HarnessError(f"no line matching {pattern!r} ({why}); it printed:\n{self.tail()}")
-
-    def tail(self, lines: int = 60) -> str:
-        self.drain()
-        return "\n".join(self.lines[-lines:])
-
-    def drain(self) -> None:
-        """Move what was printed so far into `lines` (without waiting)."""
-        while True:
-            try:
-                line = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if line is None:
-                self._done = True
-                return
-            self.lines.append(line)
-
-
-def _start(
-    args: Sequence[str], cwd: Path, env: Mapping[str, str] | None, *, echo: bool
-) -> tuple[subprocess.Popen[str], ProcessOutput]:
-    process = subprocess.Popen(
-        shoal_command(*args),
-        cwd=cwd,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # a group of its own: stopping it stops its children
-    )
-    return process, ProcessOutput(process, echo=echo)
-
-
-def _stop_group(process: subprocess.Popen[str], grace: float) -> None:
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=grace)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # whatever the leader left behind
-    process.wait()
 
 
 @dataclass
@@ -202,12 +112,12 @@ def running_platform(
     until its `ready` line; stopped (SIGTERM, then SIGKILL) on exit."""
     port = free_port()
     args = ["up", "--data-dir", str(data_dir), "--port", str(port), "--api-port", "0", *up_args]
-    process, output = _start(args, root, env, echo=echo)
+    process, output = start_shoal(args, root, env, echo=echo)
     try:
         output.wait_for(re.escape(READY_LINE), ready_timeout)
         yield RunningPlatform(process, output, port, data_dir.resolve(), root, echo)
     finally:
-        _stop_group(process, STOP_GRACE_SECONDS)
+        stop_group(process, STOP_GRACE_SECONDS)
 
 
 @dataclass
@@ -276,7 +186,7 @@ def running_agent(
     ]
     if labels:
         args += ["--labels", ",".join(f"{key}={value}" for key, value in labels.items())]
-    process, output = _start(args, platform.root, None, echo=platform.echo)
+    process, output = start_shoal(args, platform.root, None, echo=platform.echo)
     try:
         serving = output.wait_for(SERVING, ready_timeout)
         agent = RunningAgent(name, process, output, serving["url"], node_names(name, nodes))
@@ -290,7 +200,7 @@ def running_agent(
             time.sleep(POLL_SECONDS * 4)
         yield agent
     finally:
-        _stop_group(process, STOP_GRACE_SECONDS)
+        stop_group(process, STOP_GRACE_SECONDS)
 
 
 def post_event(

@@ -7,7 +7,8 @@ import pytest
 
 from local_broker.cesql import CesqlError
 from local_broker.event import AttributeValue, CloudEvent
-from local_broker.filters import MATCH_ALL, FilterError, compile_filter
+from local_broker.filter_matching import MATCH_ALL
+from local_broker.filters import FilterError, compile_filter
 
 BASE: dict[str, AttributeValue] = {
     "specversion": "1.0",

@@ -18,8 +18,8 @@ from local_broker.http.client import (
     HttpClient,
     HttpClientError,
     StaleConnectionError,
-    WireHeaders,
 )
+from local_broker.http.client_request import WireHeaders
 from shoal.platform.ports import free_port
 from tests.local_broker.http.conftest import raw_server, read_request
 

@@ -13,6 +13,7 @@ import pytest
 from shoal.agent import procfs
 from shoal.agent.errors import DriverError
 from shoal.agent.exec import ExecDriver
+from shoal.platform.ports import free_port
 from tests.shoal.agent.support import replica, wait_until
 
 
@@ -44,14 +45,15 @@ def group_members(group: int) -> list[int]:
 
 async def test_the_command_gets_its_ports_and_env(driver: ExecDriver, tmp_path: Path) -> None:
     out = tmp_path / "out.txt"
+    port = free_port()  # not a fixed one: the driver refuses a port a running `shoal up` holds
     spec = replica(
         command=["sh", "-c", f'echo "$1 $GREETING $PORT_HTTP" > {out}', "sh", "$PORT"],
         env={"GREETING": "hello"},
-        ports=[("http", 8081)],
+        ports=[("http", port)],
     )
     await driver.start(spec)
     await asyncio.wait_for(anext(driver.exits()), 10)
-    assert out.read_text() == "8081 hello 8081\n"
+    assert out.read_text() == f"{port} hello {port}\n"
 
 
 async def test_output_goes_to_the_replica_log(driver: ExecDriver) -> None:
