@@ -92,7 +92,10 @@ class DockerDriver:
             client = await asyncio.to_thread(connect, base_url)
             await asyncio.to_thread(client.ping)
         except DockerException as error:
-            raise DriverError(f"no Docker engine answers ({error}); set DOCKER_HOST") from error
+            raise DriverError(
+                f"no Docker engine answers ({error}); set DOCKER_HOST (for example "
+                "unix:///var/run/docker.sock, or the socket scripts/docker-engine.sh prints)"
+            ) from error
         driver = cls(client, node, grace_seconds=grace_seconds)
         # Watch before listing, so no death falls between the two; a death that arrives before
         # its container is adopted waits in _unclaimed.

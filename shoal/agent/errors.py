@@ -6,9 +6,17 @@
 - `DriverError`: the driver could not start a replica (no such command, a bad spec). The agent
   reports the replica as exited with code 128 and the message as the reason; retrying the same
   spec would fail the same way, and the deployments function decides what to do next.
+
+`shoal agent` exits with `EXIT_CANNOT_RUN` on an `AgentError` that ends it (no Docker engine, bad
+settings: a restart would fail the same way until a person changes the configuration), and with
+`EXIT_FAILED` when a restart may mend it (another agent holds its state folder, its port is taken).
 """
 
 from __future__ import annotations
+
+EXIT_FAILED = 1
+EXIT_CANNOT_RUN = 2
+"""Also what argparse exits with on bad options: the same meaning, a usage mistake."""
 
 
 class AgentError(Exception):

@@ -14,11 +14,11 @@ from typing import Any
 
 import uvloop
 
-from shoal.agent.errors import AgentError, StateInUse
+from shoal.agent.errors import EXIT_CANNOT_RUN, EXIT_FAILED, AgentError, StateInUse
 from shoal.agent.runner import running_agent
 from shoal.agent.settings import DRIVERS, AgentSettings
 from shoal.agent.sim import SimSettings
-from shoal.cli.options import broker_url_default, key_value
+from shoal.cli.options import broker_url_default, labels
 from shoal.orchestration.spec import Resources
 
 
@@ -48,7 +48,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--cpu", type=int, metavar="MILLICORES", help="default: this machine's")
     parser.add_argument("--memory", type=int, metavar="MiB", help="default: this machine's")
-    parser.add_argument("--labels", type=labels, default={}, metavar="K=V,...")
+    parser.add_argument(
+        "--labels",
+        type=labels,
+        default={},
+        metavar="K=V,...",
+        help="the node's labels, which a Deployment's constraints.nodeSelector matches",
+    )
     parser.add_argument("--driver", choices=DRIVERS, default="exec")
     parser.add_argument("--nodes", type=int, default=1, help="simulated nodes (--driver sim)")
     parser.add_argument("--heartbeat-interval", type=float, default=1.0, metavar="SECONDS")
@@ -96,10 +102,6 @@ def host_port(text: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or int(port) > 65535:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
     return host.strip("[]") or "127.0.0.1", int(port)
-
-
-def labels(text: str) -> dict[str, str]:
-    return dict(key_value(item) for item in text.split(",") if item)
 
 
 def machine_capacity() -> Resources:
@@ -153,16 +155,16 @@ def run_agent(args: argparse.Namespace) -> int:
         settings = settings_from(args)
     except ValueError as error:
         print(f"shoal agent: {error}", file=sys.stderr)
-        return 2
+        return EXIT_CANNOT_RUN
     try:
         uvloop.run(serve(settings))
     except StateInUse as error:  # not a usage mistake: another agent runs
         print(f"shoal agent: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     except AgentError as error:
         print(f"shoal agent: {error}", file=sys.stderr)
-        return 2
+        return EXIT_CANNOT_RUN
     except OSError as error:
         print(f"shoal agent: {error}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     return 0

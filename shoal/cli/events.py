@@ -67,6 +67,14 @@ def _print_event(entry: dict[str, Any], output: str) -> None:
     )
 
 
+def _none_found(args: argparse.Namespace) -> str:
+    """The note for an empty answer: what was asked for, and found none of."""
+    what = "dead letters" if args.dead else "events"
+    of_type = f" of type {args.type}" if args.type else ""
+    after = f" after {args.after}" if args.after is not None else ""
+    return f"No {what}{of_type}{after}."
+
+
 def run_events(args: argparse.Namespace) -> int:
     try:
         broker = broker_endpoint(args)
@@ -101,6 +109,8 @@ def _list(broker_url: str, args: argparse.Namespace) -> None:
         entries = body["dead_letters"] if args.dead else body["events"]
         for entry in entries:
             _print_event(entry, args.output)
+        if not entries and not args.follow:  # as `shoal get` says "No resources found."
+            print(_none_found(args), file=sys.stderr)
         if newest and len(entries) == args.limit and args.output == "text":
             print(
                 f"(the newest {args.limit}; --after SEQ or a larger --limit shows earlier ones)",

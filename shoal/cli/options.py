@@ -1,5 +1,5 @@
-"""Option parsing shared by subcommands: `NAME=VALUE` pairs, the endpoints and the resource
-words (`deployment`, `deployments`, `deploy`) commands take, like kubectl."""
+"""Option parsing shared by subcommands: `NAME=VALUE` pairs, node labels, the endpoints and the
+resource words (`deployment`, `deployments`, `deploy`) commands take, like kubectl."""
 
 from __future__ import annotations
 
@@ -17,6 +17,20 @@ def key_value(text: str) -> tuple[str, str]:
     if not sep or not name:
         raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
     return name, value
+
+
+def labels(text: str) -> dict[str, str]:
+    """argparse type for `K=V,...` (a node's labels, as `shoal agent` and `shoal up` take them);
+    empty: none."""
+    found: dict[str, str] = {}
+    for item in filter(None, text.split(",")):
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise argparse.ArgumentTypeError(
+                f"expected K=V labels separated by commas, got {item!r} in {text!r}"
+            )
+        found[name] = value
+    return found
 
 
 def count(text: str) -> int:

@@ -8,6 +8,10 @@ rollout is done when the deployment is `complete` on the revision waited for. Ri
 --wait` waits for the revision its own document hashes to (`template_hash`, as the function
 computes it), not for whatever rollout the API shows first. A stalled rollout (past its
 `progressDeadlineSeconds`) is a failure, as kubectl reports "exceeded its progress deadline".
+
+While it waits, it also says why replicas are not available when the API says so: the `reason`
+of each replica (`shoal get replicas -o wide`'s REASON column) in a phase it explains now. Each
+distinct reason is said once, not at every poll.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from shoal.cli.options import api_endpoint, count
 
 POLL_SECONDS = 1.0
 DEFAULT_TIMEOUT_SECONDS = 600  # a Deployment's default progressDeadlineSeconds
+# The phases whose `reason` says why the replica is not available now; a replica restarted
+# (scheduled, running) or being stopped keeps the reason of its last exit.
+EXPLAINED_PHASES = ("unschedulable", "exited", "lost")
 
 Outcome = Literal["done", "waiting", "failed"]
 
@@ -85,6 +92,23 @@ def _progress(name: str, view: Mapping[str, Any]) -> str:
     return f"{waiting}old replicas are pending termination..."
 
 
+def replica_problems(replicas: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+    """Why replicas (as the API lists them) are not available: a line for each distinct
+    (phase, reason), naming the first replica with it and how many more share it."""
+    named: dict[tuple[str, str], list[str]] = {}
+    for replica in replicas:
+        if replica["phase"] in EXPLAINED_PHASES and replica.get("reason"):
+            named.setdefault((replica["phase"], replica["reason"]), []).append(replica["name"])
+    return {
+        (phase, reason): f"  replica {names[0]}{_more(len(names) - 1)} {phase}: {reason}"
+        for (phase, reason), names in named.items()
+    }
+
+
+def _more(count: int) -> str:
+    return f" (and {count} more)" if count else ""
+
+
 def wait_for_rollout(
     api: Endpoint,
     name: str,
@@ -99,6 +123,7 @@ def wait_for_rollout(
     it fails or `timeout` seconds pass (0: wait as long as it takes)."""
     deadline = clock() + timeout if timeout > 0 else None
     said = ""
+    explained: set[tuple[str, str]] = set()
     while True:
         try:
             view: Mapping[str, Any] | None = json.loads(get_json(api, f"deployments/{name}", {}))
@@ -112,6 +137,12 @@ def wait_for_rollout(
             said = current.message
         if current.outcome == "done":
             return
+        if view is not None:
+            replicas = json.loads(get_json(api, "replicas", {"deployment": name}))["items"]
+            for problem, line in replica_problems(replicas).items():
+                if problem not in explained:
+                    say(line)
+                    explained.add(problem)
         if deadline is not None and clock() >= deadline:
             raise CliError(f"timed out after {timeout:g} s waiting for deployment {name!r}")
         sleep(POLL_SECONDS)

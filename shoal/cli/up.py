@@ -96,7 +96,7 @@ def run_up(args: argparse.Namespace) -> int:
     )
     try:
         asyncio.run(up(settings, lambda line: print(line, flush=True)))
-    except (plan.PlanError, ManifestError, LogError) as error:
+    except (plan.PlanError, ManifestError, LogError, agents.AgentCannotRun) as error:
         print(f"shoal up: {error}", file=sys.stderr)
         return 1
     except OSError as error:
@@ -119,7 +119,8 @@ def stale_warning(settings: UpSettings) -> str | None:
 
 
 async def up(settings: UpSettings, say: Callable[[str], None]) -> None:
-    """Run until SIGINT or SIGTERM; then stop the broker, then every function."""
+    """Run until SIGINT or SIGTERM; then stop the agent, the broker, then every function.
+    AgentCannotRun (after stopping all) when the agent exits saying it cannot run as configured."""
     with _stop_on_signals() as stopping, own_data_dir(settings.data_dir):
         await _run(settings, say, stopping)
 
@@ -180,7 +181,9 @@ async def _run(settings: UpSettings, say: Callable[[str], None], stopping: async
         await server.start()
         if settings.agent is not None:
             output = _prefixed(say, "agent", width)
-            agent = agents.LocalAgent(settings.agent, sink, data_dir, output, say)
+            agent = agents.LocalAgent(
+                settings.agent, sink, data_dir, output, say, gave_up=stopping.set
+            )
         announcing = asyncio.create_task(
             _announce(
                 server,
@@ -201,6 +204,8 @@ async def _run(settings: UpSettings, say: Callable[[str], None], stopping: async
         if server is not None:
             await server.stop()
         await asyncio.gather(*(child.stop() for child in children))
+    if agent is not None and agent.failure is not None:
+        raise agent.failure
 
 
 def _check_manifests(settings: BrokerSettings) -> None:

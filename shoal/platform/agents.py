@@ -14,6 +14,9 @@ platform the same way. The Trigger of `shoal up`'s own agent is removed when it 
 `shoal up`'s agent runs with `--stop-replicas-on-exit`: Ctrl-C stops the replicas with the rest
 (as the sim driver's end with its process anyway), and the next `shoal up` starts them again from
 the agent's assignments. A standalone agent leaves them running for the next agent to adopt.
+
+An agent that exits with `EXIT_CANNOT_RUN` (no Docker engine answers, a bad option) would fail
+the same way on every restart, so it is not restarted: `shoal up` stops, with the agent's reason.
 """
 
 from __future__ import annotations
@@ -24,17 +27,20 @@ import contextlib
 import os
 import re
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from local_broker.server import BrokerServer
+from shoal.agent.errors import EXIT_CANNOT_RUN
 from shoal.agent.settings import node_names
 from shoal.agent.trigger import broker_of, trigger_name
+from shoal.cli.options import labels
 from shoal.platform.plan import PlanError
-from shoal.platform.supervisor import ProcessSpec, SupervisedProcess
+from shoal.platform.supervisor import ProcessSpec, SupervisedProcess, describe_exit
 
 __all__ = [
+    "AgentCannotRun",
     "AgentOptions",
     "LocalAgent",
     "add_agent_arguments",
@@ -47,8 +53,9 @@ __all__ = [
 UP_DRIVERS = ("sim", "exec", "docker")
 AGENT_NAMES = {"sim": "sim", "exec": "local", "docker": "docker"}
 TRIGGERS_FOLDER = "triggers"
-# What `shoal agent` prints once it serves (shoal/cli/agent.py).
+# What `shoal agent` prints once it serves, and before each error (shoal/cli/agent.py).
 SERVING = re.compile(r"^agent (?P<name>\S+): (?P<url>\S+) \(nodes .*\)$")
+ERROR_PREFIX = "shoal agent: "
 TRIGGER_POLL_SECONDS = 0.1
 # The agent's own stop: finishing driver work (up to its 10 s stop grace), posting what is
 # queued (5 s), then stopping the replicas (10 s grace each, in parallel). SIGKILL only after.
@@ -59,13 +66,14 @@ Report = Callable[[str], None]
 
 @dataclass(frozen=True, slots=True)
 class AgentOptions:
-    """`shoal up`'s agent: its driver, how many nodes it simulates and each node's capacity
-    (None: the agent's default, this machine's)."""
+    """`shoal up`'s agent: its driver, how many nodes it simulates, each node's capacity
+    (None: the agent's default, this machine's) and labels."""
 
     driver: str
     nodes: int = 1
     cpu_millis: int | None = None
     memory_mib: int | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.driver not in UP_DRIVERS:
@@ -89,6 +97,11 @@ class AgentOptions:
     def node_names(self) -> tuple[str, ...]:
         return node_names(self.name, self.nodes)
 
+    @property
+    def label_list(self) -> str:
+        """The labels as `--labels` takes them: `K=V,...`."""
+        return ",".join(f"{key}={value}" for key, value in self.labels.items())
+
 
 def add_agent_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("node agent (none without --driver)")
@@ -107,17 +120,31 @@ def add_agent_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--agent-memory", type=int, metavar="MiB", help="each node's memory (default: machine's)"
     )
+    group.add_argument(
+        "--labels",
+        type=labels,
+        default={},
+        metavar="K=V,...",
+        help="each node's labels, which a Deployment's constraints.nodeSelector matches "
+        "(as `shoal agent --labels`)",
+    )
 
 
 def agent_options(args: argparse.Namespace) -> AgentOptions | None:
     """The agent the options ask for; None without --driver. PlanError for bad options."""
     if args.driver is None:
-        if args.nodes != 1 or args.agent_cpu is not None or args.agent_memory is not None:
+        if (
+            args.nodes != 1
+            or args.agent_cpu is not None
+            or args.agent_memory is not None
+            or args.labels
+        ):
             raise PlanError(
-                "--nodes, --agent-cpu and --agent-memory need --driver (sim, exec or docker)"
+                "--nodes, --agent-cpu, --agent-memory and --labels need --driver "
+                "(sim, exec or docker)"
             )
         return None
-    return AgentOptions(args.driver, args.nodes, args.agent_cpu, args.agent_memory)
+    return AgentOptions(args.driver, args.nodes, args.agent_cpu, args.agent_memory, args.labels)
 
 
 def triggers_folder(data_dir: Path) -> Path:
@@ -149,12 +176,22 @@ def agent_process(options: AgentOptions, broker_url: str, data_dir: Path) -> Pro
         command += ["--cpu", str(options.cpu_millis)]
     if options.memory_mib is not None:
         command += ["--memory", str(options.memory_mib)]
+    if options.labels:
+        command += ["--labels", options.label_list]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return ProcessSpec("agent", command, env, Path.cwd())
+    return ProcessSpec(
+        "agent", command, env, Path.cwd(), final_exit_codes=frozenset({EXIT_CANNOT_RUN})
+    )
+
+
+class AgentCannotRun(Exception):  # noqa: N818 - reads as what happened, like StateInUse
+    """`shoal up`'s agent exited saying it cannot run as configured; the message is its own."""
 
 
 class LocalAgent:
-    """`shoal up`'s agent process: started on demand, its endpoint learnt from its output."""
+    """`shoal up`'s agent process: started on demand, its endpoint learnt from its output.
+    It is restarted when it exits, unless with `EXIT_CANNOT_RUN`: then `failure` says why (the
+    agent's own error line) and `gave_up` is called."""
 
     def __init__(
         self,
@@ -163,19 +200,25 @@ class LocalAgent:
         data_dir: Path,
         output: Report,
         report: Report,
+        *,
+        gave_up: Callable[[], None] = lambda: None,
     ) -> None:
         self.options = options
         self.trigger_key = f"{broker_of(broker_url)[0]}/{trigger_name(options.name)}"
         """The agent's Trigger as the broker names it (`namespace/name`)."""
         self.trigger_path = triggers_folder(data_dir) / f"{trigger_name(options.name)}.yaml"
         self.url: str | None = None
+        self.failure: AgentCannotRun | None = None
         self._output = output
+        self._gave_up = gave_up
+        self._last_error: str | None = None
         self._serving = asyncio.Event()
         self._child = SupervisedProcess(
             agent_process(options, broker_url, data_dir),
             self._watch,
             report,
             stop_grace_seconds=AGENT_STOP_GRACE_SECONDS,
+            gave_up=self._give_up,
         )
         self._started = False
 
@@ -207,9 +250,10 @@ class LocalAgent:
         names = self.options.node_names
         nodes = ", ".join(names) if len(names) <= 3 else f"{names[0]} .. {names[-1]}"
         state = f"pid {self.pid}" if self.url and self.pid else "NOT SERVING (see its output)"
+        labelled = f"; labels {self.options.label_list}" if self.options.labels else ""
         return (
             f"{self.options.name}: {self.url or '-'} ({state}; {self.options.driver} driver, "
-            f"{len(names)} node(s): {nodes})"
+            f"{len(names)} node(s): {nodes}{labelled})"
         )
 
     def _watch(self, line: str) -> None:
@@ -217,7 +261,14 @@ class LocalAgent:
         if match is not None and match["name"] == self.options.name:
             self.url = match["url"]
             self._serving.set()
+        elif line.startswith(ERROR_PREFIX):
+            self._last_error = line.removeprefix(ERROR_PREFIX)
         self._output(line)
+
+    def _give_up(self, returncode: int) -> None:
+        why = self._last_error or f"it exited with {describe_exit(returncode)} (see its output)"
+        self.failure = AgentCannotRun(f"the node agent cannot run: {why}")
+        self._gave_up()
 
 
 async def start_when_serving(agent: LocalAgent, server: BrokerServer, timeout: float) -> bool:

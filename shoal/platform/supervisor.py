@@ -10,6 +10,8 @@ killed `shoal up` leaves no function running on its port.
 
 Restart delays double from `FIRST_RESTART_DELAY` up to `MAX_RESTART_DELAY`; a child that ran
 for `HEALTHY_SECONDS` before exiting counts as healthy again and restarts after the first delay.
+A child that exits with one of its spec's `final_exit_codes` says it cannot run as configured
+(a restart would fail the same way): it is not restarted, and the supervisor's owner is told.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class ProcessSpec:
     command: Sequence[str]
     env: Mapping[str, str]
     cwd: Path
+    final_exit_codes: frozenset[int] = frozenset()
+    """Exit codes after which the child is not restarted: it cannot run as configured."""
 
 
 _PR_SET_PDEATHSIG = 1  # prctl(2)
@@ -77,7 +81,8 @@ def _signal_group(pgid: int, signum: int) -> None:
 
 
 class SupervisedProcess:
-    """One child, kept running until `stop()`. `output` receives each line it prints."""
+    """One child, kept running until `stop()` or until it exits with a final exit code (then
+    `gave_up` is called with it). `output` receives each line it prints."""
 
     def __init__(
         self,
@@ -86,11 +91,13 @@ class SupervisedProcess:
         report: Report,
         *,
         stop_grace_seconds: float = STOP_GRACE_SECONDS,
+        gave_up: Callable[[int], None] = lambda _returncode: None,
     ) -> None:
         self.spec = spec
         self.restarts = 0
         self._output = output
         self._report = report
+        self._gave_up = gave_up
         self._stop_grace = stop_grace_seconds
         self._process: asyncio.subprocess.Process | None = None
         self._stopping = asyncio.Event()
@@ -115,6 +122,13 @@ class SupervisedProcess:
                 self._report(f"{self.spec.name}: cannot start {self.spec.command[0]}: {error}")
                 returncode = None
             if self._stopping.is_set():
+                return
+            if returncode is not None and returncode in self.spec.final_exit_codes:
+                self._report(
+                    f"{self.spec.name} exited ({describe_exit(returncode)}): it cannot run as "
+                    "configured; not restarting"
+                )
+                self._gave_up(returncode)
                 return
             healthy = time.monotonic() - started >= HEALTHY_SECONDS
             failures = 1 if healthy else failures + 1

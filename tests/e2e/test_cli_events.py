@@ -90,6 +90,26 @@ def test_events_lists_the_newest_unless_told_where_to_start(
     assert ids("--after", "3") == (["e-4", "e-5"], "")
 
 
+def test_an_empty_answer_says_so_on_stderr_only(
+    broker_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def printed(*args: str) -> tuple[str, str]:
+        assert main(["events", "--broker", broker_url, *args]) == 0
+        out, err = capsys.readouterr()
+        return out, err
+
+    assert printed() == ("", "No events.\n")
+    assert printed("--dead") == ("", "No dead letters.\n")
+    assert printed("-o", "json") == ("", "No events.\n")
+    send = ["send", "--broker", broker_url, "--type", "t", "--source", "/me", "--id", "e-1"]
+    assert main(send) == 0
+    capsys.readouterr()
+    assert printed("--type", "dev.shoal.other") == ("", "No events of type dev.shoal.other.\n")
+    assert printed("--after", "1") == ("", "No events after 1.\n")
+    out, err = printed()
+    assert (out.split("id=")[1], err) == ("e-1\n", "")
+
+
 def test_events_follow_starts_at_the_newest_and_prints_what_comes(broker_url: str) -> None:
     def send(event_id: str) -> None:
         args = ["send", "--broker", broker_url, "--type", "t", "--source", "/me", "--id", event_id]

@@ -12,7 +12,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -65,13 +65,23 @@ class Output:
 
 
 @contextmanager
-def shoal_up(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Output, int]]:
+def shoal_up(
+    tmp_path: Path, *args: str, env: Mapping[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], Output, int]]:
     port = free_port()
     process = subprocess.Popen(
         shoal_command(
-            "up", "--data-dir", str(tmp_path / "data"), "--port", str(port), "--api-port", "0"
+            "up",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--port",
+            str(port),
+            "--api-port",
+            "0",
+            *args,
         ),
         cwd=ROOT,
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -191,3 +201,22 @@ def test_ctrl_c_stops_everything(tmp_path: Path) -> None:
     while any(alive(pid) for pid in seen) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [pid for pid in seen if alive(pid)] == []
+
+
+def test_up_stops_saying_what_to_set_when_its_docker_agent_finds_no_engine(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/none.sock"}
+    with shoal_up(tmp_path, "--driver", "docker", env=env) as (process, output, _port):
+        assert process.wait(timeout=90) == 1  # not restarting the agent forever
+        lines = output.drain()
+
+    assert any(" | shoal agent: no Docker engine answers (" in line for line in lines)
+    assert "agent exited (exit code 2): it cannot run as configured; not restarting\n" in lines
+    assert "stopping\n" in lines  # the functions are stopped as on Ctrl-C
+    assert not any("restarting in" in line for line in lines)
+    assert lines[-1].startswith("shoal up: the node agent cannot run: no Docker engine answers (")
+    assert lines[-1].endswith(
+        "; set DOCKER_HOST (for example unix:///var/run/docker.sock, or the socket "
+        "scripts/docker-engine.sh prints)\n"
+    )

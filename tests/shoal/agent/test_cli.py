@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from local_broker.exclusive import ExclusiveLock
+from shoal.agent.errors import EXIT_CANNOT_RUN
 from shoal.agent.settings import AgentSettings
 from shoal.cli.agent import host_port, machine_capacity, settings_from
 from shoal.cli.main import build_parser, main
@@ -96,6 +97,22 @@ def test_bad_settings_exit_with_2_and_say_why(
 ) -> None:
     assert main(["agent", "--data-dir", str(tmp_path), *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_no_docker_engine_exits_with_cannot_run_saying_what_to_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+
+    code = main(["agent", "--data-dir", str(tmp_path), "--name", "n1", "--driver", "docker"])
+
+    assert code == EXIT_CANNOT_RUN  # a restart would fail the same way: shoal up stops
+    err = capsys.readouterr().err
+    assert err.startswith("shoal agent: no Docker engine answers (")
+    assert err.endswith(
+        "; set DOCKER_HOST (for example unix:///var/run/docker.sock, or the socket "
+        "scripts/docker-engine.sh prints)\n"
+    )
 
 
 def test_a_second_agent_on_one_state_folder_exits_1_naming_the_first(

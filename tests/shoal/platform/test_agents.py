@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from shoal.agent.errors import EXIT_CANNOT_RUN
+from shoal.cli.agent import settings_from
+from shoal.cli.main import build_parser
 from shoal.platform.agents import (
     AgentOptions,
     LocalAgent,
@@ -39,11 +42,33 @@ def test_a_sim_agent_of_three_nodes() -> None:
     assert options.node_names == ("sim-0", "sim-1", "sim-2")
 
 
+def test_labels_are_parsed_as_the_agent_parses_them() -> None:
+    options = agent_options(parse("--driver", "sim", "--labels", "zone=a,disk=ssd,empty="))
+
+    assert options == AgentOptions("sim", labels={"zone": "a", "disk": "ssd", "empty": ""})
+
+
+@pytest.mark.parametrize("text", ["zone", "=a", "zone=a,disk"])
+def test_a_label_that_is_no_k_v_pair_is_refused_by_shoal_up_naming_it(
+    text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser("up").parse_args(["up", "--driver", "sim", "--labels", text])
+
+    assert exited.value.code == 2
+    wrong = text.rsplit(",", 1)[-1]
+    assert (
+        f"shoal up: error: argument --labels: expected K=V labels separated by commas, got "
+        f"{wrong!r} in {text!r}\n"
+    ) in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
         (["--nodes", "3"], "need --driver"),
         (["--agent-memory", "512"], "need --driver"),
+        (["--labels", "zone=a"], "--labels need --driver"),
         (["--driver", "exec", "--nodes", "2"], "more than 1 only with --driver sim"),
         (["--driver", "sim", "--nodes", "0"], "--nodes 0"),
         (["--driver", "sim", "--agent-cpu", "-1"], "--agent-cpu -1: must not be negative"),
@@ -57,7 +82,7 @@ def test_options_an_agent_cannot_run_with_are_refused(argv: list[str], message: 
 def test_the_agent_command_posts_to_the_broker_and_writes_its_trigger_where_it_is_watched(
     tmp_path: Path,
 ) -> None:
-    spec = agent_process(AgentOptions("sim", 3, 2000, 4096), BROKER, tmp_path)
+    spec = agent_process(AgentOptions("sim", 3, 2000, 4096, {"zone": "a"}), BROKER, tmp_path)
 
     assert spec.command[:3] == [sys.executable, "-m", "shoal.cli.main"]
     arguments = list(spec.command[3:])
@@ -70,7 +95,20 @@ def test_the_agent_command_posts_to_the_broker_and_writes_its_trigger_where_it_i
         "--data-dir": str(tmp_path / "agents" / "sim"),
         "--cpu": "2000",
         "--memory": "4096",
+        "--labels": "zone=a",
     }
+    assert spec.final_exit_codes == {EXIT_CANNOT_RUN}  # a bad configuration is not retried
+
+
+def test_the_agent_shoal_up_runs_gets_its_labels(tmp_path: Path) -> None:
+    up = build_parser("up").parse_args(["up", "--driver", "exec", "--labels", "zone=a,disk=ssd"])
+    options = agent_options(up)
+    assert options is not None
+    spec = agent_process(options, BROKER, tmp_path)
+
+    agent = settings_from(build_parser("agent").parse_args(spec.command[3:]))
+
+    assert dict(agent.labels) == {"zone": "a", "disk": "ssd"}
 
 
 def test_an_exec_agent_is_named_local_and_takes_the_machine_s_capacity(tmp_path: Path) -> None:
@@ -79,6 +117,7 @@ def test_an_exec_agent_is_named_local_and_takes_the_machine_s_capacity(tmp_path:
     assert spec.command[spec.command.index("--name") + 1] == "local"
     assert "--cpu" not in spec.command
     assert "--memory" not in spec.command
+    assert "--labels" not in spec.command
 
 
 async def test_the_endpoint_is_learnt_from_the_agent_s_output(tmp_path: Path) -> None:
@@ -93,7 +132,43 @@ async def test_the_endpoint_is_learnt_from_the_agent_s_output(tmp_path: Path) ->
     assert printed[-1].startswith("agent sim:")  # every line is passed on
     assert agent.trigger_key == "default/agent-sim"
     assert agent.trigger_path == tmp_path / "triggers" / "agent-sim.yaml"
-    assert "3 node(s): sim-0, sim-1, sim-2" in agent.describe()
+    assert "3 node(s): sim-0, sim-1, sim-2)" in agent.describe()
+
+
+def test_an_agent_that_cannot_run_fails_with_its_own_error_line(tmp_path: Path) -> None:
+    gave_up: list[str] = []
+    agent = LocalAgent(
+        AgentOptions("docker", labels={"zone": "a"}),
+        BROKER,
+        tmp_path,
+        print,
+        print,
+        gave_up=lambda: gave_up.append("gave up"),
+    )
+    assert agent.describe().endswith("1 node(s): docker; labels zone=a)")
+
+    agent._watch("INFO shoal.agent: starting")
+    agent._watch("shoal agent: no Docker engine answers (refused); set DOCKER_HOST (for example)")
+    assert (agent.failure, gave_up) == (None, [])  # an error line alone ends nothing
+    agent._child._gave_up(EXIT_CANNOT_RUN)
+
+    assert str(agent.failure) == (
+        "the node agent cannot run: no Docker engine answers (refused); set DOCKER_HOST "
+        "(for example)"
+    )
+    assert gave_up == ["gave up"]
+
+
+def test_an_agent_that_cannot_run_without_an_error_line_points_at_its_output(
+    tmp_path: Path,
+) -> None:
+    agent = LocalAgent(AgentOptions("exec"), BROKER, tmp_path, print, print)
+
+    agent._child._gave_up(EXIT_CANNOT_RUN)
+
+    assert str(agent.failure) == (
+        "the node agent cannot run: it exited with exit code 2 (see its output)"
+    )
 
 
 async def test_stopping_an_agent_never_started_removes_a_stale_trigger(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import sys
 import textwrap
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from shoal.platform.supervisor import (
+    FIRST_RESTART_DELAY,
     ProcessSpec,
     SupervisedProcess,
     describe_exit,
@@ -67,6 +69,29 @@ async def test_an_exited_process_is_reported_and_restarted_until_stopped(tmp_pat
     restarts = child.restarts
     await asyncio.sleep(0.7)
     assert child.restarts == restarts  # stopped means no more restarts
+
+
+async def test_a_child_exiting_with_a_final_code_is_not_restarted_and_its_owner_is_told(
+    tmp_path: Path,
+) -> None:
+    reports: list[str] = []
+    output: list[str] = []
+    gave_up: list[int] = []
+    spec = dataclasses.replace(
+        python(tmp_path, "misconfigured", "print('no engine'); raise SystemExit(2)"),
+        final_exit_codes=frozenset({2}),
+    )
+    child = SupervisedProcess(spec, output.append, reports.append, gave_up=gave_up.append)
+    child.start()
+    await wait_until(lambda: gave_up != [])
+    await asyncio.sleep(FIRST_RESTART_DELAY + 0.2)  # when a restart would have come
+
+    assert gave_up == [2]
+    assert reports == [
+        "misconfigured exited (exit code 2): it cannot run as configured; not restarting"
+    ]
+    assert (output, child.restarts, child.pid) == (["no engine"], 0, None)
+    await child.stop()  # still fine to call: shoal up stops every child alike
 
 
 async def test_stop_ends_the_whole_process_group_even_what_ignores_sigterm(
