@@ -11,6 +11,12 @@
   every replica it reports that is no longer placed on it (declared lost and replaced while it
   was away) gets `replica.stop.requested` with `shoalnode=<node>`. A heartbeat from a node never
   seen (its join lost) registers it, without labels until it joins.
+- `node.removed` {node, reason} (`shoal delete node`, or `shoal up` for the nodes of an agent
+  it no longer runs): the node will not come back under this name, so its replicas are lost at
+  once (not after the grace) and replaced, and its Node is deleted (`shoal get nodes` no longer
+  lists it). Its Lease stays as a tombstone (`removed_at`): a join or heartbeat that reached the
+  broker before the removal (delivered late) is ignored; a later one brings the node back, as
+  Kubernetes' kubelet re-registers a deleted Node.
 - On the `node-liveness` tick, a node whose Lease was last renewed more than interval x missed
   heartbeats ago (`shoal.orchestration.nodes`) is lost: Lease expired, Node not ready,
   `node.lost`, and its replicas become `lost`, listed in one `replica.lost` (deployments
@@ -43,7 +49,7 @@ from typing import cast
 
 from shoal import events
 from shoal.controllers import replica_events
-from shoal.controllers.node_reports import Report, reports_of
+from shoal.controllers.node_reports import Report, arrival, removal_of, reports_of
 from shoal.model import ACTIVE_PHASES, LEASE, NODE, REPLICA, LeaseRecord, NodeRecord, ReplicaRecord
 from shoal.orchestration.nodes import (
     Liveness,
@@ -110,11 +116,14 @@ CHECKS = CheckThrottle(LIVENESS_CHECK_PERIOD_SECONDS)
     subscriptions=[
         Subscription(name="joined", attributes={"type": events.NODE_JOINED}),
         Subscription(name="heartbeat", attributes={"type": events.NODE_HEARTBEAT}),
+        Subscription(name="removed", attributes={"type": events.NODE_REMOVED}),
         Tick(LIVENESS_TICK, "* * * * *", local_period_seconds=0.5),
     ]
 )
 def nodes(event: Event, ctx: Context) -> list[Emit]:
     """Records joins and heartbeats; declares nodes lost when their heartbeats stop."""
+    if event.type == events.NODE_REMOVED:
+        return remove(ctx, removal_of(event), arrival(event) or ctx.now().timestamp())
     if event.type in (events.NODE_JOINED, events.NODE_HEARTBEAT):
         emits = [emit for seen in reports_of(event) for emit in report(ctx, seen)]
         if SETTINGS.check_on_heartbeat and CHECKS.due(ctx.now().timestamp()):
@@ -129,6 +138,9 @@ def report(ctx: Context, seen: Report) -> list[Emit]:
     at = ctx.now().timestamp() if seen.arrived_at is None else seen.arrived_at
     resource = ctx.state.get(LEASE, seen.node)
     known = None if resource is None else LeaseRecord.from_body(resource.body)
+    if known is not None and known.removed_at is not None and at <= known.removed_at:
+        ctx.log.info("report from before the node's removal ignored", node=seen.node)
+        return []
     utilization = seen.utilization
     if utilization is None:  # a heartbeat without the replica list: the last one stands
         utilization = {} if known is None else known.replica_cpu_utilization
@@ -187,16 +199,37 @@ def detect_lost(ctx: Context) -> list[Emit]:
     emits: list[Emit] = []
     for name in lost:
         emits.append(_lose_node(ctx, leases[name]))
-        placed: dict[str, ReplicaRecord] = {}
-        for resource in ctx.state.list(REPLICA, label_selector={"node": name}):
-            replica = ReplicaRecord.from_body(resource.body)
-            if replica.phase in ACTIVE_PHASES:
-                placed[replica.name] = replica
-        replica_nodes = dict.fromkeys(placed, name)
         reason = f"node {name} sent no heartbeat for {judged - renewed[name]:.1f} s"
-        gone = [_lose_replica(ctx, placed[r], reason) for r in lost_replicas(replica_nodes, lost)]
-        emits += replica_events.lost(name, gone)
+        emits += _lose_replicas_on(ctx, name, reason)
     return emits
+
+
+def remove(ctx: Context, removal: events.NodeRemoved, at: float) -> list[Emit]:
+    """The node deleted, its Lease a tombstone, its replicas lost at once."""
+    name = removal["node"]
+    lease_resource, node_resource = ctx.state.get(LEASE, name), ctx.state.get(NODE, name)
+    lease = None if lease_resource is None else LeaseRecord.from_body(lease_resource.body)
+    if node_resource is None and (lease is None or lease.removed_at is not None):
+        ctx.log.info("removal of a node not known (or removed already)", node=name)
+        return []
+    tombstone = LeaseRecord(name, at) if lease is None else lease
+    ctx.state.put(LEASE, name, replace(tombstone, expired=True, removed_at=at).to_body())
+    ctx.state.delete(NODE, name)
+    why = removal["reason"] or "no reason given"
+    ctx.log.warning("node removed", node=name, reason=why)
+    return _lose_replicas_on(ctx, name, f"node {name} was removed: {why}")
+
+
+def _lose_replicas_on(ctx: Context, node: str, reason: str) -> list[Emit]:
+    """The active replicas placed on `node`, lost (one `replica.lost`, or none)."""
+    placed: dict[str, ReplicaRecord] = {}
+    for resource in ctx.state.list(REPLICA, label_selector={"node": node}):
+        replica = ReplicaRecord.from_body(resource.body)
+        if replica.phase in ACTIVE_PHASES:
+            placed[replica.name] = replica
+    replica_nodes = dict.fromkeys(placed, node)
+    gone = [_lose_replica(ctx, placed[r], reason) for r in lost_replicas(replica_nodes, {node})]
+    return replica_events.lost(node, gone)
 
 
 def _lose_node(ctx: Context, lease: LeaseRecord) -> Emit:

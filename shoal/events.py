@@ -38,6 +38,7 @@ REPLICA_STOP_REQUESTED = "dev.shoal.replica.stop.requested"
 NODE_JOINED = "dev.shoal.node.joined"
 NODE_HEARTBEAT = "dev.shoal.node.heartbeat"
 NODE_LOST = "dev.shoal.node.lost"
+NODE_REMOVED = "dev.shoal.node.removed"
 IMAGE_PUSHED = "dev.shoal.image.pushed"
 PING = "dev.knative.sources.ping"
 
@@ -277,6 +278,14 @@ class NodeLost(TypedDict):
     """RFC 3339 time of the last heartbeat seen."""
 
 
+class NodeRemoved(TypedDict):
+    """A node that will not come back under this name (`kubectl delete node`): its replicas are
+    replaced at once instead of after the heartbeat grace."""
+
+    node: str
+    reason: str
+
+
 class ImagePushed(TypedDict):
     repository: str
     tag: str
@@ -311,6 +320,7 @@ CATALOG: tuple[EventType, ...] = (
     EventType(NODE_JOINED, NodeJoined, "agent", "nodes, scheduler"),
     EventType(NODE_HEARTBEAT, NodeHeartbeat, "agent", "nodes"),
     EventType(NODE_LOST, NodeLost, "nodes", "users (replica.lost follows)"),
+    EventType(NODE_REMOVED, NodeRemoved, "user, shoal up, agent", "nodes"),
     EventType(IMAGE_PUSHED, ImagePushed, "registry webhook", "images"),
 )
 """Every `dev.shoal.*` type. `dev.knative.sources.ping` (PING) is Knative's and not listed."""

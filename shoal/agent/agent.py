@@ -88,8 +88,12 @@ class Agent:
         self._ops = SerialOperations()
 
     async def start(self) -> None:
-        """Reconcile what the driver runs with the assignments, then send each node's join,
+        """Say which nodes of the agent that ran here last this one does not run (removed),
+        reconcile what the driver runs with the assignments, then send each node's join,
         listing what it runs, followed by the reports of what reconciling changed."""
+        for node in sorted(self._store.served_nodes() - self._hosted):
+            self._sink.send(self._report.removed(node, f"agent {self.name} no longer runs it"))
+        self._store.record_nodes(self.nodes)
         should_run = [a.replica for a in self._assignments.values() if a.state is State.RUN]
         statuses = await self.driver.list()
         plan = reconcile(should_run, statuses)

@@ -116,6 +116,10 @@ class Reporter:
             data["agent_url"] = agent_url
         return self.event(events.NODE_JOINED, node, node, data)
 
+    def removed(self, node: str, reason: str) -> JsonEvent:
+        data: events.NodeRemoved = {"node": node, "reason": reason}
+        return self.event(events.NODE_REMOVED, node, node, data)
+
     def status(
         self,
         node: str,

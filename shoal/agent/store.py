@@ -1,9 +1,11 @@
 """What the agent was told, kept in a small SQLite file so a restarted agent knows it.
 
-One row per replica (its `Assignment`). The agent writes a row before it answers the event
-that changed it, so an acknowledged event is never forgotten: a crash right after the answer
-leaves a row the restarted agent reconciles. WAL with `synchronous=NORMAL` survives a killed
-process (not a power cut) without an fsync per event.
+One row per replica (its `Assignment`), and the names of the nodes the agent served last, so
+that an agent started with fewer (or other) nodes can say which ones are gone for good. The
+agent writes a row before it answers the event that changed it, so an acknowledged event is
+never forgotten: a crash right after the answer leaves a row the restarted agent reconciles.
+WAL with `synchronous=NORMAL` survives a killed process (not a power cut) without an fsync per
+event.
 
 A commit costs far more than a row (over 100 us on a slow disk), and the broker delivers many
 events at once, so `GroupedWrites` gathers the rows saved during one turn of the event loop
@@ -42,6 +44,7 @@ CREATE TABLE IF NOT EXISTS assignments (
     updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS assignments_by_state ON assignments (state, updated_at);
+CREATE TABLE IF NOT EXISTS nodes (name TEXT PRIMARY KEY);
 """
 _COLUMNS = "replica, node, deployment, state, spec, scheduled_id, exit_code, updated_at"
 _Row = tuple[str, str, str, str, str | None, str | None, int | None, float]
@@ -70,6 +73,17 @@ class AssignmentStore:
                 f"INSERT OR REPLACE INTO assignments ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+
+    def served_nodes(self) -> frozenset[str]:
+        """The nodes recorded by `record_nodes`: those of the agent that ran here last."""
+        return frozenset(name for (name,) in self._db.execute("SELECT name FROM nodes"))
+
+    def record_nodes(self, names: Iterable[str]) -> None:
+        """Replace the recorded nodes with `names`."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM nodes")
+            self._db.executemany("INSERT INTO nodes (name) VALUES (?)", [(n,) for n in names])
 
     def prune(self, before: float) -> int:
         """Delete rows of replicas that no longer run, last changed before `before`."""

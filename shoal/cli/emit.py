@@ -1,12 +1,13 @@
-"""Sending one user event per deployment, as `shoal apply`, `delete`, `scale` and `rollout undo`
-do.
+"""Sending one user event per deployment (or node), as `shoal apply`, `delete`, `scale` and
+`rollout undo` do.
 
-Commands that act on an existing deployment ask the API first, as kubectl's answer comes from
-the API server: a name it does not know is reported (`deployment 'web' not found`), nothing is
-sent for it, and the command exits 1 after sending the others. The events themselves are
-handled later by the deployments function, so this is a courtesy check, not a guarantee (a
-deployment applied a moment ago may not be stored yet: `--no-check` sends without asking).
-When the API cannot be reached the event is sent anyway, with a warning.
+Commands that act on an existing deployment or node ask the API first, as kubectl's answer
+comes from the API server: a name it does not know is reported (`deployment 'web' not found`),
+nothing is sent for it, and the command exits 1 after sending the others. The events
+themselves are handled later by the deployments (or nodes) function, so this is a courtesy
+check, not a guarantee (a deployment applied a moment ago may not be stored yet: `--no-check`
+sends without asking). When the API cannot be reached the event is sent anyway, with a
+warning.
 """
 
 from __future__ import annotations
@@ -42,44 +43,47 @@ def emit(
     type_: str,
     done: str,
     existing: Check | None = None,
+    kind: str = "deployment",
 ) -> int:
-    """Post a `type_` event per deployment name in `requests` (name -> data), printing
-    `deployment/<name> <done>` as each is accepted; stop at the first failure to send.
-    With `existing`, each deployment is first read from the API (unless `--no-check`), and
-    one that is missing or that `existing` finds a problem with is reported instead."""
+    """Post a `type_` event per `kind` name in `requests` (name -> data), printing
+    `<kind>/<name> <done>` as each is accepted; stop at the first failure to send.
+    With `existing`, each one is first read from the API (unless `--no-check`), and one that
+    is missing or that `existing` finds a problem with is reported instead."""
     refused = False
     try:
         broker = broker_endpoint(args)
         for name, data in requests.items():
             if existing is not None and args.check:
-                problem = _problem(command, args, name, existing)
+                problem = _problem(command, args, kind, name, existing)
                 if problem is not None:
                     print(f"shoal {command}: {problem}", file=sys.stderr)
                     refused = True
                     continue
             post_event(broker, cli_event(type_, name, data))
-            print(f"deployment/{name} {done}", flush=True)
+            print(f"{kind}/{name} {done}", flush=True)
     except CliError as error:
         print(f"shoal {command}: {error}", file=sys.stderr)
         return 1
     return 1 if refused else 0
 
 
-def _problem(command: str, args: argparse.Namespace, name: str, check: Check) -> str | None:
+def _problem(
+    command: str, args: argparse.Namespace, kind: str, name: str, check: Check
+) -> str | None:
     try:
-        deployment = json.loads(get_json(api_endpoint(args), f"deployments/{name}", {}))
+        found = json.loads(get_json(api_endpoint(args), f"{kind}s/{name}", {}))
     except NotFound:
-        return f"deployment {name!r} not found (`shoal get deployments` lists them)"
-    except CliError as error:  # no API to ask: the deployments function will judge
+        return f"{kind} {name!r} not found (`shoal get {kind}s` lists them)"
+    except CliError as error:  # no API to ask: the function the event is for will judge
         print(
-            f"shoal {command}: warning: could not check that deployment/{name} exists "
+            f"shoal {command}: warning: could not check that {kind}/{name} exists "
             f"({error}); sending anyway",
             file=sys.stderr,
         )
         return None
-    return check(deployment)
+    return check(found)
 
 
-def exists(_deployment: Mapping[str, Any]) -> str | None:
-    """Any deployment the API knows will do."""
+def exists(_found: Mapping[str, Any]) -> str | None:
+    """Anything the API knows will do."""
     return None

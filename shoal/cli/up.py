@@ -36,6 +36,7 @@ from shoal.manifests.resources import STATE_SECRET, Target
 from shoal.platform import agents, plan
 from shoal.platform.datadir import own_data_dir
 from shoal.platform.ports import free_port
+from shoal.platform.retired import remove_retired_nodes
 from shoal.platform.supervisor import ProcessSpec, SupervisedProcess
 from shoal.runtime.discovery import discover
 from shoal.runtime.errors import FunctionDefinitionError
@@ -179,6 +180,8 @@ async def _run(settings: UpSettings, say: Callable[[str], None], stopping: async
         ready = waiting.result()
         server = BrokerServer(broker_settings)
         await server.start()
+        running = None if settings.agent is None else settings.agent.name
+        await remove_retired_nodes(data_dir, running, sink, say)
         if settings.agent is not None:
             output = _prefixed(say, "agent", width)
             agent = agents.LocalAgent(

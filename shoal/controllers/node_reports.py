@@ -15,7 +15,7 @@ from typing import cast
 from shoal import events
 from shoal.runtime import Event, PermanentError
 
-__all__ = ["ARRIVAL_EXTENSION", "Report", "reports_of"]
+__all__ = ["ARRIVAL_EXTENSION", "Report", "arrival", "removal_of", "reports_of"]
 
 ARRIVAL_EXTENSION = "knativearrivaltime"
 
@@ -54,7 +54,7 @@ class Report:
                 replicas=None
                 if replicas is None
                 else {str(r["replica"]): str(r["deployment"]) for r in replicas},
-                arrived_at=_arrival(event),
+                arrived_at=arrival(event),
             )
             if event.type == events.NODE_JOINED:
                 agent_url = data.get("agent_url")
@@ -89,7 +89,20 @@ def reports_of(event: Event) -> list[Report]:
     return [Report.of(event, status) for status in statuses]
 
 
-def _arrival(event: Event) -> float | None:
+def removal_of(event: Event) -> events.NodeRemoved:
+    """A `node.removed`'s data, checked."""
+    data = event.data_object()
+    node, reason = data.get("node"), data.get("reason", "")
+    if not isinstance(node, str) or not node or not isinstance(reason, str):
+        raise PermanentError(
+            f"{event.type} data needs `node` (the node's name) and `reason` (text), "
+            f"got {dict(data)!r}"
+        )
+    return {"node": node, "reason": reason}
+
+
+def arrival(event: Event) -> float | None:
+    """When the broker received `event` (`knativearrivaltime`), if it says."""
     stamp = event.extensions.get(ARRIVAL_EXTENSION)
     try:
         return datetime.fromisoformat(str(stamp)).timestamp() if stamp is not None else None

@@ -33,6 +33,9 @@ class LeaseRecord:
     usage_memory_mib: int = 0
     replica_cpu_utilization: Mapping[str, float] = field(default_factory=dict)
     """Replica -> cpu use in percent of its request, from the last heartbeat."""
+    removed_at: float | None = None
+    """When a `node.removed` arrived (the node is hidden, not ready, its Lease expired). Reports
+    that arrived before it are stale and ignored; a later join or heartbeat brings it back."""
 
     def to_body(self) -> dict[str, object]:
         return {
@@ -42,6 +45,7 @@ class LeaseRecord:
             "usage_cpu_millis": self.usage_cpu_millis,
             "usage_memory_mib": self.usage_memory_mib,
             "replica_cpu_utilization": dict(self.replica_cpu_utilization),
+            **({} if self.removed_at is None else {"removed_at": self.removed_at}),
         }
 
     @classmethod
@@ -55,4 +59,9 @@ class LeaseRecord:
             replica_cpu_utilization=dict(
                 cast(Mapping[str, float], body.get("replica_cpu_utilization", {}))
             ),
+            removed_at=_optional_time(body.get("removed_at")),
         )
+
+
+def _optional_time(value: object) -> float | None:
+    return None if value is None else float(cast(float, value))

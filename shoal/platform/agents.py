@@ -37,6 +37,7 @@ from shoal.agent.settings import node_names
 from shoal.agent.trigger import broker_of, trigger_name
 from shoal.cli.options import labels
 from shoal.platform.plan import PlanError
+from shoal.platform.retired import AGENTS_FOLDER
 from shoal.platform.supervisor import ProcessSpec, SupervisedProcess, describe_exit
 
 __all__ = [
@@ -169,7 +170,7 @@ def agent_process(options: AgentOptions, broker_url: str, data_dir: Path) -> Pro
         "--write-trigger",
         str(triggers_folder(data_dir)),
         "--data-dir",
-        str(data_dir / "agents" / options.name),
+        str(data_dir / AGENTS_FOLDER / options.name),
         "--stop-replicas-on-exit",
     ]
     if options.cpu_millis is not None:

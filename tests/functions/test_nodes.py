@@ -18,7 +18,7 @@ from functions.nodes import (
 )
 from functions.scheduler import scheduler
 from shoal import events
-from shoal.model import NODE, ReplicaRecord
+from shoal.model import LEASE, NODE, ReplicaRecord
 from shoal.model.replica import Phase
 from shoal.orchestration.nodes import Liveness, check_due
 
@@ -429,3 +429,87 @@ def test_the_heartbeat_check_switch_comes_from_the_environment() -> None:
 )
 def test_check_due(last: float | None, now: float, due: bool) -> None:
     assert check_due(last, now, 0.5) is due
+
+
+def removed(
+    harness: Harness, node: str, reason: str = "", *, arrived: str | None = None, status: int = 204
+) -> list[JsonEvent]:
+    data: events.NodeRemoved = {"node": node, "reason": reason}
+    extensions = {} if arrived is None else {"knativearrivaltime": arrived}
+    return harness.send(
+        nodes, events.NODE_REMOVED, dict(data), extensions=extensions, status=status
+    )
+
+
+def node_exists(harness: Harness, name: str) -> bool:
+    with harness.store.transaction() as tx:
+        return tx.get(NODE, name) is not None
+
+
+def test_a_removed_node_is_deleted_and_its_replicas_lost_at_once(harness: Harness) -> None:
+    joined(harness, "n1")
+    joined(harness, "n2")
+    placed(harness, "web-1", "n1", "running")
+    placed(harness, "web-2", "n1", "stopped")
+    placed(harness, "web-3", "n2")
+
+    emitted = removed(harness, "n1", "agent sim no longer runs it")
+
+    reason = "node n1 was removed: agent sim no longer runs it"
+    assert [(e["type"], e["subject"], e["data"]) for e in emitted] == [
+        (
+            events.REPLICA_LOST,
+            "n1",
+            {
+                "replicas": [
+                    {"deployment": "web", "replica": "web-1", "node": "n1", "reason": reason}
+                ]
+            },
+        )
+    ]
+    assert not node_exists(harness, "n1")
+    lease = harness.lease("n1")
+    assert (lease.expired, lease.removed_at) == (True, START.timestamp())
+    assert [harness.replica(f"web-{i}").phase for i in (1, 2, 3)] == ["lost", "stopped", "running"]
+    assert harness.node("n2").ready
+    harness.clock.advance(10)
+    heartbeat(harness, "n2")
+    assert harness.tick(nodes, LIVENESS_TICK) == []  # removed, so never declared lost as well
+
+
+def test_reports_from_before_the_removal_are_ignored_and_later_ones_bring_it_back(
+    harness: Harness,
+) -> None:
+    joined(harness, "n1")
+    placed(harness, "web-1", "n1")
+    removed(harness, "n1", arrived="2026-05-01T12:00:05Z")
+
+    # a heartbeat the broker took before the removal, delivered after it
+    assert heartbeat(harness, "n1", [("web-1", 10)], arrived="2026-05-01T12:00:04Z") == []
+    assert not node_exists(harness, "n1")
+
+    emitted = heartbeat(harness, "n1", [("web-1", 10)], arrived="2026-05-01T12:00:06Z")
+
+    assert harness.node("n1").ready  # back, as a kubelet re-registers a deleted Node
+    assert harness.lease("n1").removed_at is None
+    (stop,) = emitted  # what it ran was lost at the removal and is replaced elsewhere
+    assert stop["type"] == events.REPLICA_STOP_REQUESTED
+    assert stop["data"] == {"replicas": [{"deployment": "web", "replica": "web-1", "node": "n1"}]}
+
+
+def test_removing_an_unknown_or_removed_node_changes_nothing(harness: Harness) -> None:
+    assert removed(harness, "ghost") == []
+    with harness.store.transaction() as tx:
+        assert tx.get(LEASE, "ghost") is None
+
+    joined(harness, "n1")
+    placed(harness, "web-1", "n1")
+    assert len(removed(harness, "n1")) == 1
+    harness.clock.advance(1)
+    assert removed(harness, "n1") == []  # delivered twice, or removed twice
+    assert harness.lease("n1").removed_at == START.timestamp()
+
+
+def test_a_malformed_removal_is_dead_lettered(harness: Harness) -> None:
+    harness.send(nodes, events.NODE_REMOVED, {"reason": "no node"}, status=422)
+    harness.send(nodes, events.NODE_REMOVED, {"node": "n1", "reason": 7}, status=422)

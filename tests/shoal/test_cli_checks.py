@@ -64,6 +64,21 @@ def test_only_deployments_the_api_knows_are_sent_for(
     assert subjects(broker_url) == [("deleted", "worker"), ("scaled", "web")]
 
 
+def test_shoal_delete_node_sends_a_removal_for_a_node_the_api_knows(
+    api_url: str, broker_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    at = ["--api", api_url, "--broker", broker_url]
+
+    assert run(capsys, "delete", "node", "n9", "n1", *at) == (
+        1,
+        "node/n1 deleted\n",
+        "shoal delete: node 'n9' not found (`shoal get nodes` lists them)\n",
+    )
+    (removal,) = logged_events(broker_url)
+    assert (removal["type"], removal["subject"]) == ("dev.shoal.node.removed", "n1")
+    assert removal["data"] == {"node": "n1", "reason": "deleted with `shoal delete node`"}
+
+
 @pytest.mark.parametrize(
     ("name", "revision", "problem"),
     [

@@ -320,3 +320,23 @@ async def test_heartbeats_list_replicas_when_they_change_and_every_fifth_beat(
             [False, False],
             [True, True],  # the fifth after the first
         ]
+
+
+async def test_nodes_the_agent_before_ran_and_this_one_does_not_are_removed(
+    store: AssignmentStore,
+) -> None:
+    store.record_nodes(["n1", "n2", "n3", "n4"])  # an earlier agent here ran four nodes
+    driver = SimDriver()
+    await driver.start(replica("orphan", node="n3"))  # one of them still runs a replica
+
+    async with agent_with(store, driver) as (agent, sink):
+        assert sink.data(events.NODE_REMOVED) == [
+            {"node": node, "reason": "agent n1 no longer runs it"} for node in ("n3", "n4")
+        ]
+        first_join = next(i for i, e in enumerate(sink.sent) if e["type"] == events.NODE_JOINED)
+        assert all(e["type"] == events.NODE_REMOVED for e in sink.sent[:first_join])
+        assert await running_names(agent) == []  # not this agent's to run
+        assert store.served_nodes() == frozenset(NODES)
+
+    async with agent_with(store) as (_agent, sink):  # the same nodes again: nothing removed
+        assert sink.data(events.NODE_REMOVED) == []
