@@ -82,7 +82,8 @@ class ExecDriver:
         base_env: Mapping[str, str] = BASE_ENV,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.state_dir = state_dir
+        # Absolute: each replica runs in its own folder, and its shim records its exit there.
+        self.state_dir = state_dir.absolute()
         self.grace_seconds = grace_seconds
         self._base_env = dict(base_env)
         self._clock = clock

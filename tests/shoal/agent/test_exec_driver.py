@@ -118,6 +118,22 @@ async def test_an_adopted_replica_reports_its_exit(tmp_path: Path) -> None:
         await second.close()
 
 
+async def test_a_relative_state_dir_still_records_exits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`shoal agent`'s default data dir is relative (.shoal/agents/NAME), and each replica runs
+    in its own folder: its exit must still be recorded where the driver reads it."""
+    monkeypatch.chdir(tmp_path)
+    driver = await ExecDriver.open(Path(".shoal/agents/n1/exec"))
+    try:
+        await driver.start(replica(command=["sh", "-c", "exit 4"]))
+        exit_ = await asyncio.wait_for(anext(driver.exits()), 10)
+        assert (exit_.exit_code, exit_.reason) == (4, "exited with code 4")
+    finally:
+        await driver.stop("web-1")
+        await driver.close()
+
+
 async def test_an_exit_s_reason_ends_with_what_the_replica_printed(tmp_path: Path) -> None:
     driver = await ExecDriver.open(tmp_path / "exec")
     try:
