@@ -9,7 +9,10 @@ it forwards each POST (method, headers that matter, body) to URL with a kept-ali
 (aiohttp's, or the broker's own with `lean`) and answers 202 once URL has answered 2xx; it
 stores nothing and matches nothing, so it is the most a broker could do on one core.
 The sink reads the send time the load generator put in the `benchsent` extension (ns since the
-epoch; both processes share the machine's clock) and keeps the latencies for `GET /stats`.
+epoch; both processes share the machine's clock) and, from a broker, the `knativearrivaltime`
+its ingress stamped (microseconds), and keeps both latencies for `GET /stats`: sender to
+subscriber includes the load generator's own client (a Python one, slow on a busy machine);
+ingress to subscriber is what the broker alone adds.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import TypedDict
 
@@ -38,6 +42,35 @@ class SinkStats(TypedDict):
 
     count: int
     latencies: list[float]
+    ingress_latencies: list[float]
+    """From `knativearrivaltime` (set by the broker's ingress) to arrival here, in seconds."""
+
+
+class Latencies:
+    """What the sink measured since the last reset."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sent: list[float] = []
+        self.ingress: list[float] = []
+
+    def record(self, headers: Mapping[str, str]) -> None:
+        now_ns = time.time_ns()
+        self.count += 1
+        sent = headers.get("ce-benchsent")
+        if sent is not None:
+            self.sent.append((now_ns - int(sent)) / 1e9)
+        arrived = headers.get("ce-knativearrivaltime")
+        if arrived is not None:
+            self.ingress.append(now_ns / 1e9 - datetime.fromisoformat(arrived).timestamp())
+
+    def stats(self) -> SinkStats:
+        return SinkStats(count=self.count, latencies=self.sent, ingress_latencies=self.ingress)
+
+    def reset(self) -> None:
+        self.count = 0
+        self.sent.clear()
+        self.ingress.clear()
 
 
 async def health(_request: web.Request) -> web.Response:
@@ -61,23 +94,18 @@ def bare_app() -> web.Application:
 
 
 def sink_app() -> web.Application:
-    latencies: list[float] = []
-    counts = {"n": 0}
+    seen = Latencies()
 
     async def receive(request: web.Request) -> web.Response:
         await request.read()
-        counts["n"] += 1
-        sent = request.headers.get("ce-benchsent")
-        if sent is not None:
-            latencies.append((time.time_ns() - int(sent)) / 1e9)
+        seen.record(request.headers)
         return web.Response(status=202)
 
     async def stats(_request: web.Request) -> web.Response:
-        return web.json_response(SinkStats(count=counts["n"], latencies=latencies))
+        return web.json_response(seen.stats())
 
     async def reset(_request: web.Request) -> web.Response:
-        counts["n"] = 0
-        latencies.clear()
+        seen.reset()
         return web.Response(status=204)
 
     app = web.Application()
@@ -89,8 +117,7 @@ def sink_app() -> web.Application:
 
 def lean_handler(kind: str) -> Handler:
     """The same endpoints as bare_app() or sink_app(), for the broker's own HTTP server."""
-    latencies: list[float] = []
-    counts = {"n": 0}
+    seen = Latencies()
     accepted, ok, reset = Response(202), Response(200), Response(204)
 
     async def handle(request: Request) -> Response:
@@ -98,15 +125,11 @@ def lean_handler(kind: str) -> Handler:
         if kind == "bare":
             return ok if path == "/health" else accepted
         if path == "/stats":
-            return json_response(SinkStats(count=counts["n"], latencies=latencies))
+            return json_response(seen.stats())
         if path == "/reset":
-            counts["n"] = 0
-            latencies.clear()
+            seen.reset()
             return reset
-        counts["n"] += 1
-        sent = request.headers.get("ce-benchsent")
-        if sent is not None:
-            latencies.append((time.time_ns() - int(sent)) / 1e9)
+        seen.record(request.headers)
         return accepted
 
     return handle
