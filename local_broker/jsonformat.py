@@ -12,7 +12,10 @@ An event's JSON form holds its attributes as top-level members (section 2) and i
 - `data_base64` (and, for spec 0.3, `data` with `datacontentencoding: base64`): the decoded bytes.
 
 Attributes keep the JSON type they arrived with (string, integer or boolean); `null` means
-absent (section 2.2). Attributes are kept as given: a missing datacontenttype is not filled in.
+absent (section 2.2). Attributes are kept as given, with one exception: an event with a `data`
+member and no datacontenttype gets `application/json`, the type the format implies (3.1.2: it
+SHOULD be set explicitly when the event is re-serialized in another format or binding, and the
+broker delivers in binary mode, where only Content-Type would say the bytes are JSON).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from local_broker.event import AttributeValue, CloudEvent, canonical_string
 from local_broker.headers import has_disallowed_character, is_json_content_type, text_codec
 
 _DATA_MEMBERS: Final = frozenset({"data", "data_base64"})
+IMPLIED_CONTENT_TYPE: Final = "application/json"  # of a `data` member without one (3.1.2)
 
 
 def _reject_constant(name: str) -> object:
@@ -107,7 +111,10 @@ def _event_from_json(obj: object) -> CloudEvent:
             )
         attributes[name] = value
     validate_attributes(attributes)
-    return CloudEvent(attributes, _data_from_json(obj, attributes))
+    data = _data_from_json(obj, attributes)
+    if "data" in obj and "datacontenttype" not in attributes and not has_base64_data(attributes):
+        attributes["datacontenttype"] = IMPLIED_CONTENT_TYPE  # json-format 3.1.2
+    return CloudEvent(attributes, data)
 
 
 def _kind(value: object) -> str:

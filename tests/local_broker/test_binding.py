@@ -363,7 +363,12 @@ REPLY_CASES: list[tuple[str, Mapping[str, str], bytes, CloudEvent | None]] = [
         CloudEvent({**BASE, "datacontenttype": "text/plain"}, b"hi"),
     ),
     ("binary reply without data", CE_HEADERS, b"", CloudEvent(BASE)),
-    ("structured reply", STRUCTURED, body_of({**BASE, "data": [1]}), CloudEvent(BASE, b"[1]")),
+    (
+        "structured reply (its JSON data's implied type set, json-format 3.1.2)",
+        STRUCTURED,
+        body_of({**BASE, "data": [1]}),
+        CloudEvent({**BASE, "datacontenttype": "application/json"}, b"[1]"),
+    ),
 ]
 
 
@@ -507,7 +512,6 @@ ROUND_TRIPS: list[tuple[str, CloudEvent]] = [
         CloudEvent({**BASE, "datacontenttype": "application/octet-stream"}, b"\x00\xff"),
     ),
     ("data without type", CloudEvent(BASE, b"\x00raw")),
-    ("JSON data without type", CloudEvent(BASE, b'{"a":1}')),
     ("0.3 base64", CloudEvent(v03(datacontentencoding="base64", schemaurl="/s"), b"\x00\x01")),
     ("0.3 JSON", CloudEvent(v03(datacontenttype="application/json"), b"[1,2]")),
 ]
@@ -521,6 +525,13 @@ def test_round_trip(encode: Encoder, event: CloudEvent) -> None:
     assert all(value.isascii() and value.isprintable() for value in headers.values())
     assert decode_request(headers, body) == [event]
     assert decode_reply(headers, body) == event
+
+
+def test_json_data_without_a_type_gains_the_implied_one_in_structured_mode_only() -> None:
+    event = CloudEvent(BASE, b'{"a":1}')
+    assert decode_request(*encode_binary(event)) == [event]  # opaque bytes, no type to imply
+    typed = CloudEvent({**BASE, "datacontenttype": "application/json"}, b'{"a":1}')
+    assert decode_request(*encode_structured(event)) == [typed]  # json-format 3.1.2
 
 
 def test_encoded_headers_cannot_be_forged() -> None:

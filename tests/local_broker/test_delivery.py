@@ -193,3 +193,29 @@ async def _poll_dead_letters(base_url: str) -> list[dict[str, Any]]:
                 return letters
             await asyncio.sleep(0.05)
     raise AssertionError("no dead letter appeared")
+
+
+async def test_structured_json_data_without_a_type_is_delivered_as_application_json(
+    tmp_path: Path, manifest_folder: ManifestFolder
+) -> None:
+    """json-format 3.1.2: the implied application/json is set when the event goes on in binary
+    mode; without it, the subscriber would get bytes of no declared type."""
+    async with RecordingSink() as sink:
+        manifest_folder.write("t.yaml", trigger("t", sink.url))
+        async with running_broker(tmp_path / "data", [manifest_folder.root]) as server:
+            event = {
+                "specversion": "1.0",
+                "id": "s1",
+                "source": "/me",
+                "type": "t",
+                "data": {"a": 1},
+            }
+            async with aiohttp.ClientSession() as session:
+                headers = {"Content-Type": "application/cloudevents+json"}
+                async with session.post(
+                    server.ingress_url(), data=json.dumps(event), headers=headers
+                ) as response:
+                    assert response.status == 202
+            (received,) = await sink.wait_for(1)
+    assert received.headers["Content-Type"] == "application/json"
+    assert json.loads(received.body) == {"a": 1}

@@ -20,6 +20,7 @@ from local_broker.jsonformat import dump_json, event_from_json, event_to_json, p
 
 BASE: dict[str, AttributeValue] = {"specversion": "1.0", "id": "1", "source": "/s", "type": "t"}
 V03: dict[str, AttributeValue] = {**BASE, "specversion": "0.3"}
+JSON_BASE: dict[str, AttributeValue] = {**BASE, "datacontenttype": "application/json"}
 
 
 def member(**members: Any) -> dict[str, Any]:
@@ -60,15 +61,17 @@ FROM_JSON_CASES: list[tuple[str, object, dict[str, AttributeValue], bytes | None
     ("digit-only name", member(**{"123": "v"}), attributes(**{"123": "v"}), None),
     ("non-ASCII string", member(subject="Euro \u20ac"), attributes(subject="Euro \u20ac"), None),
     # Data: JSON content (or none declared) keeps the JSON value, compact.
+    # json-format 3.1.2: no datacontenttype means application/json, set explicitly, since the
+    # broker re-serializes in binary mode.
     (
         "data object, no type",
         member(data={"a": 1, "b": [True, None]}),
-        BASE,
+        JSON_BASE,
         b'{"a":1,"b":[true,null]}',
     ),
-    ("data unicode", member(data={"s": "\u20ac"}), BASE, '{"s":"\u20ac"}'.encode()),
-    ("data string, no type", member(data="hi"), BASE, b'"hi"'),
-    ("data number", member(data=1.5), BASE, b"1.5"),
+    ("data unicode", member(data={"s": "\u20ac"}), JSON_BASE, '{"s":"\u20ac"}'.encode()),
+    ("data string, no type", member(data="hi"), JSON_BASE, b'"hi"'),
+    ("data number", member(data=1.5), JSON_BASE, b"1.5"),
     (
         "data null is a null payload",
         member(datacontenttype="application/json", data=None),
@@ -131,7 +134,7 @@ FROM_JSON_CASES: list[tuple[str, object, dict[str, AttributeValue], bytes | None
         b"\x00\x01\x02\xff",
     ),
     ("data_base64 no type", member(data_base64="aGk="), BASE, b"hi"),
-    ("data_base64 null is absent", member(data_base64=None, data=1), BASE, b"1"),
+    ("data_base64 null is absent", member(data_base64=None, data=1), JSON_BASE, b"1"),
     ("empty data_base64", member(data_base64=""), BASE, b""),
     # Spec 0.3: attributes kept as given; datacontentencoding base64 makes data a base64 string.
     (
@@ -152,7 +155,12 @@ FROM_JSON_CASES: list[tuple[str, object, dict[str, AttributeValue], bytes | None
         {**V03, "datacontentencoding": "Base64"},
         b"hi",
     ),
-    ("0.3 JSON data", {**V03, "data": {"a": 1}}, V03, b'{"a":1}'),
+    (
+        "0.3 JSON data",
+        {**V03, "data": {"a": 1}},
+        {**V03, "datacontenttype": "application/json"},
+        b'{"a":1}',
+    ),
     (
         "0.3 base64 data null is no data",
         {**V03, "datacontentencoding": "base64", "data": None},
@@ -162,7 +170,7 @@ FROM_JSON_CASES: list[tuple[str, object, dict[str, AttributeValue], bytes | None
     (
         "1.0 datacontentencoding is an extension",
         member(datacontentencoding="x", data="aGk="),
-        attributes(datacontentencoding="x"),
+        attributes(datacontentencoding="x", datacontenttype="application/json"),
         b'"aGk="',
     ),
 ]
@@ -429,7 +437,6 @@ ROUND_TRIP_EVENTS: list[CloudEvent] = [
     event(),
     event(n=INTEGER_MIN, b=False, s="", subject="Euro \u20ac \U0001f600"),
     event(b'{"a":[1,2.5,"\xe2\x82\xac",null]}', datacontenttype="application/json"),
-    event(b'{"a":1}'),
     event(b"null", datacontenttype="application/json"),
     event(b"\x00\xffraw"),
     event(b"plain text", datacontenttype="text/plain"),
@@ -438,7 +445,7 @@ ROUND_TRIP_EVENTS: list[CloudEvent] = [
     event(b"", datacontenttype="image/png"),
     event(b'"\\ud800"', datacontenttype="application/json"),  # lone surrogate escape in data
     CloudEvent({**V03, "datacontentencoding": "base64", "schemaurl": "/s"}, b"\x00\x01"),
-    CloudEvent(V03, b'{"a":1}'),
+    CloudEvent({**V03, "datacontenttype": "application/json"}, b'{"a":1}'),
 ]
 
 
@@ -446,6 +453,18 @@ ROUND_TRIP_EVENTS: list[CloudEvent] = [
 def test_round_trip_through_json_text(original: CloudEvent) -> None:
     text = dump_json(event_to_json(original))
     assert event_from_json(parse_json(text, "the body")) == original
+
+
+@pytest.mark.parametrize("base", [BASE, V03], ids=["1.0", "0.3"])
+def test_json_data_without_a_type_comes_back_with_the_implied_one(
+    base: dict[str, AttributeValue],
+) -> None:
+    # json-format 3.1.1 writes it as JSON; 3.1.2 reads it back as application/json, set
+    # explicitly because the broker passes it on in binary mode.
+    text = dump_json(event_to_json(CloudEvent(base, b'{"a":1}')))
+    assert event_from_json(parse_json(text, "the body")) == CloudEvent(
+        {**base, "datacontenttype": "application/json"}, b'{"a":1}'
+    )
 
 
 @pytest.mark.parametrize(
