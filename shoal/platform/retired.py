@@ -14,6 +14,7 @@ An agent folder another process holds (an agent started by hand on it) is left a
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,32 +34,45 @@ async def remove_retired_nodes(
     data_dir: Path, running: str | None, ingress: str, say: Callable[[str], None]
 ) -> list[str]:
     """Remove the nodes every agent folder but `running`'s recorded, saying so; their names.
-    OSError or aiohttp.ClientError when the broker at `ingress` cannot be told."""
+    A folder whose nodes cannot be removed (the broker refuses, the store cannot be read) is
+    reported and keeps its record, so the next `shoal up` tries again."""
     removed: list[str] = []
-    folders = sorted((data_dir / AGENTS_FOLDER).glob("*/assignments.sqlite3"))
-    for store_path in folders:
+    for store_path in sorted((data_dir / AGENTS_FOLDER).glob("*/assignments.sqlite3")):
         agent = store_path.parent.name
         if agent == running:
             continue  # the agent itself says which of its nodes it no longer runs
         try:
-            lock = ExclusiveLock.acquire(store_path.parent / "agent.lock")
-        except LockHeld:
+            nodes = await _retire(store_path, agent, ingress)
+        except (OSError, sqlite3.Error, aiohttp.ClientError) as error:
+            say(
+                f"warning: could not remove the nodes of agent {agent}, which does not run now: "
+                f"{error}; `shoal delete node NAME` removes one by hand"
+            )
             continue
-        try:
-            store = AssignmentStore(store_path)
-            try:
-                nodes = sorted(store.served_nodes())
-                reason = f"shoal up does not run agent {agent} now"
-                await _post(ingress, [Reporter().removed(node, reason) for node in nodes])
-                store.record_nodes([])
-            finally:
-                store.close()
-        finally:
-            lock.release()
         if nodes:
             say(f"removed  node(s) {', '.join(nodes)}: agent {agent} does not run now")
         removed += nodes
     return sorted(removed)
+
+
+async def _retire(store_path: Path, agent: str, ingress: str) -> list[str]:
+    """The nodes of the agent folder of `store_path`, removed; none when its agent runs."""
+    try:
+        lock = ExclusiveLock.acquire(store_path.parent / "agent.lock")
+    except LockHeld:
+        return []
+    try:
+        store = AssignmentStore(store_path)
+        try:
+            nodes = sorted(store.served_nodes())
+            reason = f"shoal up does not run agent {agent} now"
+            await _post(ingress, [Reporter().removed(node, reason) for node in nodes])
+            store.record_nodes([])
+            return nodes
+        finally:
+            store.close()
+    finally:
+        lock.release()
 
 
 async def _post(ingress: str, events: list[dict[str, object]]) -> None:

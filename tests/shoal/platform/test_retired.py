@@ -16,16 +16,19 @@ from shoal.platform.retired import AGENTS_FOLDER, STRUCTURED, remove_retired_nod
 
 
 class Ingress:
-    """A broker ingress stand-in on 127.0.0.1 that keeps what it is posted."""
+    """A broker ingress stand-in on 127.0.0.1 that keeps what it is posted (or, with `status`
+    set to an error, refuses it)."""
 
     def __init__(self) -> None:
         self.posted: list[dict[str, object]] = []
         self.url = ""
+        self.status = 202
 
     async def take(self, request: web.Request) -> web.Response:
         assert request.content_type == STRUCTURED
-        self.posted.append(json.loads(await request.read()))
-        return web.Response(status=202)
+        if self.status == 202:
+            self.posted.append(json.loads(await request.read()))
+        return web.Response(status=self.status)
 
 
 @pytest.fixture
@@ -105,3 +108,20 @@ async def test_a_folder_another_agent_holds_is_left_alone(tmp_path: Path, ingres
 async def test_no_agents_folder_is_nothing_to_do(tmp_path: Path, ingress: Ingress) -> None:
     assert await remove_retired_nodes(tmp_path, "sim", ingress.url, lambda _line: None) == []
     assert ingress.posted == []
+
+
+async def test_a_broker_that_refuses_leaves_the_record_for_the_next_run(
+    tmp_path: Path, ingress: Ingress
+) -> None:
+    sim = agent_folder(tmp_path, "sim", ["sim-0"])
+    ingress.status = 503
+    said: list[str] = []
+
+    assert await remove_retired_nodes(tmp_path, None, ingress.url, said.append) == []
+
+    (warning,) = said
+    assert warning.startswith("warning: could not remove the nodes of agent sim")
+    assert "503" in warning
+    assert recorded(sim) == {"sim-0"}  # tried again next time
+    ingress.status = 202
+    assert await remove_retired_nodes(tmp_path, None, ingress.url, said.append) == ["sim-0"]
