@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from local_broker.event import CloudEvent  # noqa: E402
 from local_broker.filters import compile_filter  # noqa: E402
 from shoal.platform.ports import free_port  # noqa: E402
-from tests.e2e.conftest import wait_http_ok  # noqa: E402
+from tests.e2e.conftest import broker_args, wait_http_ok  # noqa: E402
 
 if TYPE_CHECKING:  # a type only: _sink.py runs in processes of its own
     from benchmarks._sink import SinkStats
@@ -197,13 +197,7 @@ def broker(triggers: list[dict[str, object]]) -> Iterator[str]:
             sys.executable,
             "-m",
             "shoal.cli.main",
-            "broker",
-            "--manifests",
-            str(manifests),
-            "--port",
-            str(port),
-            "--data-dir",
-            str(Path(tmp) / "data"),
+            *broker_args(manifests, port, Path(tmp) / "data"),
         ]
         with process(args, f"http://127.0.0.1:{port}/readyz"):
             yield f"http://127.0.0.1:{port}/default/default"

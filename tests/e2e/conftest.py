@@ -16,9 +16,28 @@ from pathlib import Path
 import pytest
 import yaml
 
+from shoal.cli.main import main
 from shoal.platform.harness import RunningPlatform, running_platform
 from shoal.platform.ports import free_port
 from tests.local_broker.conftest import trigger
+
+
+def cli_send(broker_url: str, *args: str) -> int:
+    """`shoal send --broker URL ARGS...`, in this process; its exit code."""
+    return main(["send", "--broker", broker_url, *args])
+
+
+def broker_args(manifests: Path, port: int, data_dir: Path) -> list[str]:
+    """`shoal broker` on 127.0.0.1:`port` with `manifests`, its log in `data_dir`."""
+    return [
+        "broker",
+        "--manifests",
+        str(manifests),
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+    ]
 
 
 def wait_http_ok(
@@ -93,15 +112,7 @@ def broker_url(tmp_path: Path) -> Iterator[str]:
             )
         )
     )
-    args = [
-        "broker",
-        "--manifests",
-        str(manifests),
-        "--port",
-        str(port),
-        "--data-dir",
-        str(tmp_path / "data"),
-    ]
+    args = broker_args(manifests, port, tmp_path / "data")
     with shoal_process(args, tmp_path / "broker.log") as process:
         wait_http_ok(f"http://127.0.0.1:{port}/readyz", 15.0, process)
         yield f"http://127.0.0.1:{port}/default/default"

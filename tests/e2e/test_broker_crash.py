@@ -13,7 +13,7 @@ import yaml
 from local_broker.binding import encode_binary
 from local_broker.testing import RecordingSink
 from shoal.platform.ports import free_port
-from tests.e2e.conftest import shoal_process, wait_http_ok
+from tests.e2e.conftest import broker_args, shoal_process, wait_http_ok
 from tests.local_broker.conftest import make_event, trigger
 
 MAX_EVENTS = 4000
@@ -45,15 +45,7 @@ async def _load(url: str, acked: list[str], stop_at: float) -> None:
 async def test_sigkill_under_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
     port = free_port()
     manifests = tmp_path / "manifests.yaml"
-    args = [
-        "broker",
-        "--manifests",
-        str(manifests),
-        "--port",
-        str(port),
-        "--data-dir",
-        str(tmp_path / "data"),
-    ]
+    args = broker_args(manifests, port, tmp_path / "data")
     ingress = f"http://127.0.0.1:{port}/default/default"
     acked: list[str] = []
     async with RecordingSink() as sink:

@@ -10,48 +10,17 @@ import pytest
 import yaml
 
 from local_broker.exclusive import ExclusiveLock
-from shoal.cli.main import main
 from shoal.platform.ports import free_port
-from tests.e2e.conftest import shoal_command
+from tests.e2e.conftest import cli_send, shoal_command
 from tests.local_broker.conftest import trigger
 
 
 def test_send_reports_bad_data_and_rejections(
     broker_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert (
-        main(
-            [
-                "send",
-                "--broker",
-                broker_url,
-                "--type",
-                "t",
-                "--source",
-                "/me",
-                "--data",
-                "{not json",
-            ]
-        )
-        == 2
-    )
+    assert cli_send(broker_url, "--type", "t", "--source", "/me", "--data", "{not json") == 2
     assert "not valid JSON" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "send",
-                "--broker",
-                broker_url,
-                "--type",
-                "t",
-                "--source",
-                "/me",
-                "-e",
-                "knativebrokerttl=1",
-            ]
-        )
-        == 1
-    )
+    assert cli_send(broker_url, "--type", "t", "--source", "/me", "-e", "knativebrokerttl=1") == 1
     assert "400" in capsys.readouterr().err
 
 

@@ -10,49 +10,30 @@ import time
 import pytest
 
 from shoal.cli.main import main
-from tests.e2e.conftest import shoal_command
+from tests.e2e.conftest import cli_send, shoal_command
 
 
 def test_send_then_list_events(broker_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert (
-        main(
-            [
-                "send",
-                "--broker",
-                broker_url,
-                "--type",
-                "dev.shoal.test",
-                "--source",
-                "/me",
-                "--subject",
-                "web",
-                "--data",
-                '{"a": 1}',
-                "-e",
-                "node=n1",
-                "--id",
-                "e-1",
-            ]
+        cli_send(
+            broker_url,
+            "--type",
+            "dev.shoal.test",
+            "--source",
+            "/me",
+            "--subject",
+            "web",
+            "--data",
+            '{"a": 1}',
+            "-e",
+            "node=n1",
+            "--id",
+            "e-1",
         )
         == 0
     )
     assert "202" in capsys.readouterr().out
-    assert (
-        main(
-            [
-                "send",
-                "--broker",
-                broker_url,
-                "--type",
-                "dev.shoal.other",
-                "--source",
-                "/me",
-                "--id",
-                "e-2",
-            ]
-        )
-        == 0
-    )
+    assert cli_send(broker_url, "--type", "dev.shoal.other", "--source", "/me", "--id", "e-2") == 0
     capsys.readouterr()
 
     assert main(["events", "--broker", broker_url, "-o", "json"]) == 0
@@ -72,8 +53,7 @@ def test_events_lists_the_newest_unless_told_where_to_start(
     broker_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for n in range(1, 6):
-        send = ["send", "--broker", broker_url, "--type", "t", "--source", "/me", "--id", f"e-{n}"]
-        assert main(send) == 0
+        assert cli_send(broker_url, "--type", "t", "--source", "/me", "--id", f"e-{n}") == 0
     capsys.readouterr()
 
     def ids(*args: str) -> tuple[list[str], str]:
@@ -101,8 +81,7 @@ def test_an_empty_answer_says_so_on_stderr_only(
     assert printed() == ("", "No events.\n")
     assert printed("--dead") == ("", "No dead letters.\n")
     assert printed("-o", "json") == ("", "No events.\n")
-    send = ["send", "--broker", broker_url, "--type", "t", "--source", "/me", "--id", "e-1"]
-    assert main(send) == 0
+    assert cli_send(broker_url, "--type", "t", "--source", "/me", "--id", "e-1") == 0
     capsys.readouterr()
     assert printed("--type", "dev.shoal.other") == ("", "No events of type dev.shoal.other.\n")
     assert printed("--after", "1") == ("", "No events after 1.\n")
@@ -112,8 +91,7 @@ def test_an_empty_answer_says_so_on_stderr_only(
 
 def test_events_follow_starts_at_the_newest_and_prints_what_comes(broker_url: str) -> None:
     def send(event_id: str) -> None:
-        args = ["send", "--broker", broker_url, "--type", "t", "--source", "/me", "--id", event_id]
-        assert main(args) == 0
+        assert cli_send(broker_url, "--type", "t", "--source", "/me", "--id", event_id) == 0
 
     for n in range(1, 4):
         send(f"old-{n}")
@@ -132,18 +110,8 @@ def test_events_follow_starts_at_the_newest_and_prints_what_comes(broker_url: st
 
 def test_dead_letters_are_listed(broker_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert (
-        main(
-            [
-                "send",
-                "--broker",
-                broker_url,
-                "--type",
-                "dev.shoal.undeliverable",
-                "--source",
-                "/me",
-                "--id",
-                "lost-1",
-            ]
+        cli_send(
+            broker_url, "--type", "dev.shoal.undeliverable", "--source", "/me", "--id", "lost-1"
         )
         == 0
     )
