@@ -325,10 +325,9 @@ def failover(bench: Bench, kill: Callable[[], float]) -> None:
         )
 
     wait_for(f"the replicas of {node} replaced", settings.timeout, replaced)
-    reader.read([events.NODE_LOST])
-    logged = [
-        e for e in reader.events([*REPLICA_EVENTS, events.NODE_LOST]) if e.arrival >= killed_at
-    ]
+    node_events = [events.NODE_LOST, events.NODE_NOT_READY]
+    reader.read(node_events)
+    logged = [e for e in reader.events([*REPLICA_EVENTS, *node_events]) if e.arrival >= killed_at]
     lost_node = [e for e in logged if e.type == events.NODE_LOST and e.subject == node]
     lost = of(logged, events.REPLICA_LOST, name)
     requested = of(logged, events.REPLICA_REQUESTED, name)
@@ -340,6 +339,7 @@ def failover(bench: Bench, kill: Callable[[], float]) -> None:
     ]
     total = max(event.arrival for event in up) - killed_at
     others = len([e for e in logged if e.type == events.NODE_LOST and e.subject != node])
+    silent = len([e for e in reader.events([events.NODE_NOT_READY]) if e.subject != node])
     bench.rows.extend(
         [
             Row(
@@ -368,6 +368,9 @@ def failover(bench: Bench, kill: Callable[[], float]) -> None:
                 "scheduler",
             ),
             Row("  other nodes declared lost meanwhile", str(others), "live nodes: should be 0"),
+            Row(
+                "  other nodes marked not ready in the run", str(silent), "live nodes: should be 0"
+            ),
         ]
     )
 

@@ -22,6 +22,11 @@
   `node.lost`, and its replicas become `lost`, listed in one `replica.lost` (deployments
   replaces them, the scheduler frees their shares). The tick runs every 0.5 s locally, so a
   node is declared lost at most 0.5 s after its grace ends.
+- On the same tick, a node more than the grace behind the newest heartbeat of any node but not
+  lost (most nodes went silent together, so the median rule holds the verdict back) is silent:
+  `node.notready`, its Node is not ready, so the scheduler places nothing there, and its
+  replicas are kept. Its next heartbeat makes it ready again
+  (`shoal.orchestration.nodes.silent_nodes`).
 - On Knative, PingSources tick once a minute (cron), which alone would declare a node lost up
   to a minute late. With `SHOAL_NODE_LIVENESS_ON_HEARTBEAT=1` (the base manifests' shared
   settings set it; `shoal up` does not, its ticks are frequent) the live nodes' heartbeats run
@@ -57,6 +62,7 @@ from shoal.orchestration.nodes import (
     judged_at,
     lost_nodes,
     lost_replicas,
+    silent_nodes,
     stale_replicas,
 )
 from shoal.runtime import Context, Emit, Event, PermanentError, Subscription, Tick, function
@@ -158,6 +164,8 @@ def report(ctx: Context, seen: Report) -> list[Emit]:
     )
     ctx.state.put(LEASE, seen.node, lease.to_body())
     if (not returning and seen.labels is None) or seen.replicas is None:
+        if known is not None and known.silent and not returning:
+            _set_ready(ctx, seen.node, True, "heartbeat after silence")
         return []  # an ordinary heartbeat: the Lease renewed, nothing else
     resource = ctx.state.get(NODE, seen.node)
     node = (
@@ -201,7 +209,34 @@ def detect_lost(ctx: Context) -> list[Emit]:
         emits.append(_lose_node(ctx, leases[name]))
         reason = f"node {name} sent no heartbeat for {judged - renewed[name]:.1f} s"
         emits += _lose_replicas_on(ctx, name, reason)
+    for name in silent_nodes(renewed, SETTINGS.liveness):
+        if name not in lost and not leases[name].silent:
+            emits.append(_silence_node(ctx, leases[name], max(renewed.values())))
     return emits
+
+
+def _silence_node(ctx: Context, lease: LeaseRecord, newest: float) -> Emit:
+    """The Lease silent and the Node not ready; its replicas stay."""
+    ctx.state.put(LEASE, lease.node, replace(lease, silent=True).to_body())
+    reason = f"no heartbeat for {newest - lease.renewed_at:.1f} s while others beat"
+    _set_ready(ctx, lease.node, False, reason)
+    data: events.NodeNotReady = {
+        "node": lease.node,
+        "last_heartbeat": _rfc3339(lease.renewed_at),
+        "reason": reason,
+    }
+    return Emit(events.NODE_NOT_READY, dict(data), subject=lease.node)
+
+
+def _set_ready(ctx: Context, name: str, ready: bool, cause: str) -> None:
+    """The Node ready or not for the scheduler (silent nodes keep their replicas)."""
+    resource = ctx.state.get(NODE, name)
+    if resource is not None:
+        ctx.state.put(
+            NODE, name, replace(NodeRecord.from_body(resource.body), ready=ready).to_body()
+        )
+    log = ctx.log.info if ready else ctx.log.warning
+    log("node ready" if ready else "node not ready", node=name, cause=cause)
 
 
 def remove(ctx: Context, removal: events.NodeRemoved, at: float) -> list[Emit]:
@@ -239,7 +274,7 @@ def _lose_node(ctx: Context, lease: LeaseRecord) -> Emit:
     if resource is not None:
         node = replace(NodeRecord.from_body(resource.body), ready=False)
         ctx.state.put(NODE, lease.node, node.to_body())
-    last = datetime.fromtimestamp(lease.renewed_at, UTC).isoformat().replace("+00:00", "Z")
+    last = _rfc3339(lease.renewed_at)
     ctx.log.warning("node lost", node=lease.node, last_heartbeat=last)
     data: events.NodeLost = {"node": lease.node, "last_heartbeat": last}
     return Emit(events.NODE_LOST, dict(data), subject=lease.node)
@@ -254,3 +289,7 @@ def _lose_replica(ctx: Context, replica: ReplicaRecord, reason: str) -> events.L
         "node": cast(str, replica.node),
         "reason": reason,
     }
+
+
+def _rfc3339(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat().replace("+00:00", "Z")

@@ -38,6 +38,7 @@ REPLICA_STOP_REQUESTED = "dev.shoal.replica.stop.requested"
 NODE_JOINED = "dev.shoal.node.joined"
 NODE_HEARTBEAT = "dev.shoal.node.heartbeat"
 NODE_LOST = "dev.shoal.node.lost"
+NODE_NOT_READY = "dev.shoal.node.notready"
 NODE_REMOVED = "dev.shoal.node.removed"
 IMAGE_PUSHED = "dev.shoal.image.pushed"
 PING = "dev.knative.sources.ping"
@@ -278,6 +279,17 @@ class NodeLost(TypedDict):
     """RFC 3339 time of the last heartbeat seen."""
 
 
+class NodeNotReady(TypedDict):
+    """A node silent while most nodes are (so not lost): nothing is placed on it until its next
+    heartbeat, and its replicas are kept."""
+
+    node: str
+    last_heartbeat: str
+    """RFC 3339 time of the last heartbeat seen."""
+    reason: str
+    """E.g. "no heartbeat for 3.6 s while others beat"."""
+
+
 class NodeRemoved(TypedDict):
     """A node that will not come back under this name (`kubectl delete node`): its replicas are
     replaced at once instead of after the heartbeat grace."""
@@ -320,6 +332,7 @@ CATALOG: tuple[EventType, ...] = (
     EventType(NODE_JOINED, NodeJoined, "agent", "nodes, scheduler"),
     EventType(NODE_HEARTBEAT, NodeHeartbeat, "agent", "nodes"),
     EventType(NODE_LOST, NodeLost, "nodes", "users (replica.lost follows)"),
+    EventType(NODE_NOT_READY, NodeNotReady, "nodes", "users"),
     EventType(NODE_REMOVED, NodeRemoved, "user, shoal up, agent", "nodes"),
     EventType(IMAGE_PUSHED, ImagePushed, "registry webhook", "images"),
 )

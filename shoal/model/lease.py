@@ -29,6 +29,9 @@ class LeaseRecord:
     """The arrival at the broker of the node's last heartbeat (or join)."""
     expired: bool = False
     """True once nodes declared the node lost; its next heartbeat or join brings it back."""
+    silent: bool = False
+    """True while the node is silent but not lost (`shoal.orchestration.nodes.silent_nodes`):
+    its Node is not ready, its replicas kept; its next heartbeat makes it ready again."""
     usage_cpu_millis: int = 0
     usage_memory_mib: int = 0
     replica_cpu_utilization: Mapping[str, float] = field(default_factory=dict)
@@ -42,6 +45,7 @@ class LeaseRecord:
             "node": self.node,
             "renewed_at": self.renewed_at,
             "expired": self.expired,
+            **({"silent": True} if self.silent else {}),
             "usage_cpu_millis": self.usage_cpu_millis,
             "usage_memory_mib": self.usage_memory_mib,
             "replica_cpu_utilization": dict(self.replica_cpu_utilization),
@@ -54,6 +58,7 @@ class LeaseRecord:
             node=str(body["node"]),
             renewed_at=float(cast(float, body["renewed_at"])),
             expired=bool(body.get("expired", False)),
+            silent=bool(body.get("silent", False)),
             usage_cpu_millis=int(cast(int, body.get("usage_cpu_millis", 0))),
             usage_memory_mib=int(cast(int, body.get("usage_memory_mib", 0))),
             replica_cpu_utilization=dict(

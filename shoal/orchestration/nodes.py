@@ -17,6 +17,17 @@ nodes lost. While heartbeats flow, the median node beat within the last interval
 small cluster are unreachable (`--unhealthy-zone-threshold`, `--large-cluster-size-threshold`):
 then it suspects itself rather than the nodes.
 
+That rule never loses the nodes of a majority that went silent together (two of three crash):
+nothing is replaced, but nothing should be placed on them either. A node whose last heartbeat is
+more than the grace behind the newest heartbeat of any node is `silent_nodes`: not ready for the
+scheduler, its replicas kept, until its next heartbeat. Kubernetes' node lifecycle controller
+does the same in two steps: a node whose Lease is not renewed within the grace becomes
+NotReady/Unknown and gets the `node.kubernetes.io/unreachable:NoSchedule` taint at once, while
+eviction (`NoExecute`) is rate limited and stops in a full disruption
+(https://kubernetes.io/docs/concepts/architecture/nodes/#rate-limits-on-eviction). Measuring
+against the newest heartbeat, not the clock, keeps a uniform backlog of heartbeats from making
+every node look silent.
+
 A node that comes back (a network partition heals, an agent restarts) may still run replicas
 that were declared lost and replaced meanwhile: `stale_replicas` names them, to be stopped.
 """
@@ -32,6 +43,7 @@ __all__ = [
     "judged_at",
     "lost_nodes",
     "lost_replicas",
+    "silent_nodes",
     "stale_replicas",
 ]
 
@@ -73,6 +85,20 @@ def lost_nodes(
     """
     grace = liveness.grace_seconds
     return tuple(sorted(node for node, last in last_heartbeats.items() if now - last > grace))
+
+
+def silent_nodes(
+    last_heartbeats: Mapping[str, float], liveness: Liveness = Liveness()
+) -> tuple[str, ...]:
+    """Nodes whose last heartbeat is more than the grace behind the newest one, by name.
+
+    With one node, or when every node went silent at once, the newest heartbeat is one of their
+    own and nobody is silent: there is no live node to tell a dead one from a stalled pipeline.
+    """
+    if not last_heartbeats:
+        return ()
+    newest, grace = max(last_heartbeats.values()), liveness.grace_seconds
+    return tuple(sorted(node for node, last in last_heartbeats.items() if newest - last > grace))
 
 
 def lost_replicas(replica_nodes: Mapping[str, str], lost: Collection[str]) -> tuple[str, ...]:

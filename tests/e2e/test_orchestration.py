@@ -247,3 +247,34 @@ def test_an_image_push_rolls_the_deployment_onto_the_digest(sim_cluster: Running
     assert fencepost_violations(history, 4, Percent(25), Percent(25)) == []
     images = images_of(logged, names(history[-1]))
     assert images == {f"127.0.0.1:5000/web@{digest}"}
+
+
+def test_when_most_agents_die_their_nodes_take_nothing_new(tmp_path: Path) -> None:
+    with running_platform(tmp_path / "data", root=ROOT) as platform, ExitStack() as stack:
+        agents: dict[str, RunningAgent] = {
+            name: stack.enter_context(running_agent(platform, name)) for name in ("n1", "n2", "n3")
+        }
+        reader = EventLogReader(platform.url)
+        apply(platform, deployment("web", 3, "127.0.0.1:5000/web:v1"))
+        placed = nodes_of(settle(reader, "web", 3), "web")
+        assert sorted(placed.values()) == ["n1", "n2", "n3"]
+
+        agents["n2"].kill()
+        agents["n3"].kill()
+
+        def both_not_ready(logged: list[LoggedEvent]) -> bool:
+            return {e.subject for e in logged if e.type == events.NODE_NOT_READY} == {"n2", "n3"}
+
+        watched = (*TRACKED, events.NODE_NOT_READY, events.NODE_LOST)
+        if not wait_until(reader, watched, both_not_ready, timeout=SETTLE_SECONDS):
+            pytest.fail(f"n2 and n3 were not marked not ready: {reader.events(watched)}")
+        apply(platform, deployment("api", 2, "127.0.0.1:5000/api:v1"))
+        logged = settle(reader, "api", 2)
+
+        assert set(nodes_of(logged, "api").values()) == {"n1"}
+        # Two of three silent: the median rule declares neither lost, so nothing is replaced.
+        assert not [e for e in reader.events(watched) if e.type in LOSSES]
+        assert {r.name for r in current(logged, "web").replicas} == set(placed)
+
+
+LOSSES = (events.NODE_LOST, events.REPLICA_LOST)

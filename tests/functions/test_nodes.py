@@ -160,6 +160,62 @@ def test_the_scheduler_frees_what_lost_replicas_held(harness: Harness) -> None:
     assert harness.allocations("n1") == {}
 
 
+def test_nodes_silent_together_are_not_ready_and_keep_their_replicas(harness: Harness) -> None:
+    for name in ("n1", "n2", "n3"):
+        joined(harness, name)
+    placed(harness, "web-1", "n2")
+    placed(harness, "web-2", "n3")
+    harness.clock.advance(3)
+    heartbeat(harness, "n1")
+    assert harness.tick(nodes, LIVENESS_TICK) == []  # 3 s behind n1: not yet
+    harness.clock.advance(0.5)
+    heartbeat(harness, "n1")
+
+    # Two of three went quiet: the median rule loses neither (the pipeline may be stalled) ...
+    emitted = harness.tick(nodes, LIVENESS_TICK)
+    assert [(e["type"], e["subject"]) for e in emitted] == [
+        (events.NODE_NOT_READY, "n2"),
+        (events.NODE_NOT_READY, "n3"),
+    ]
+    assert emitted[0]["data"] == {
+        "node": "n2",
+        "last_heartbeat": "2026-05-01T12:00:00Z",
+        "reason": "no heartbeat for 3.5 s while others beat",
+    }
+    # ... but they are not ready, so the scheduler places nothing there, and keep their replicas.
+    assert [harness.node(n).ready for n in ("n1", "n2", "n3")] == [True, False, False]
+    assert [harness.lease(n).silent for n in ("n1", "n2", "n3")] == [False, True, True]
+    assert not harness.lease("n2").expired
+    assert [harness.replica(r).phase for r in ("web-1", "web-2")] == ["running", "running"]
+    harness.put_replicas(ReplicaRecord("web-3", "web", "r1", cpu_millis=100))
+    template = {"image": "web:v1", "command": [], "env": {}, "resources": {}, "ports": []}
+    request = {"deployment": "web", "revision": "r1", "replicas": ["web-3"], "template": template}
+    harness.send(scheduler, events.REPLICA_REQUESTED, request)
+    assert harness.replica("web-3").node == "n1"
+    assert harness.tick(nodes, LIVENESS_TICK) == []  # said once
+
+    assert heartbeat(harness, "n2", [("web-1", 10)]) == []  # back: ready, nothing to stop
+
+    assert [harness.node(n).ready for n in ("n1", "n2", "n3")] == [True, True, False]
+    assert [harness.lease(n).silent for n in ("n1", "n2", "n3")] == [False, False, True]
+    assert harness.replica("web-1").phase == "running"
+
+
+def test_a_silent_node_that_rejoins_is_ready_again(harness: Harness) -> None:
+    for name in ("n1", "n2", "n3"):
+        joined(harness, name)
+    harness.clock.advance(4)
+    heartbeat(harness, "n1")
+    harness.tick(nodes, LIVENESS_TICK)
+    assert not harness.node("n3").ready
+
+    joined(harness, "n3", zone="b")  # its agent restarted
+
+    assert harness.node("n3").ready
+    assert not harness.lease("n3").silent
+    assert harness.node("n3").labels == {"zone": "b"}
+
+
 def test_a_node_that_comes_back_stops_its_stale_replicas(harness: Harness) -> None:
     joined(harness, "n1")
     joined(harness, "n2")

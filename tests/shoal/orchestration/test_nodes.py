@@ -7,6 +7,7 @@ from shoal.orchestration.nodes import (
     judged_at,
     lost_nodes,
     lost_replicas,
+    silent_nodes,
     stale_replicas,
 )
 
@@ -37,6 +38,27 @@ def test_lost_nodes(
     heartbeats: dict[str, float], now: float, liveness: Liveness, lost: tuple[str, ...]
 ) -> None:
     assert lost_nodes(heartbeats, now, liveness) == lost
+
+
+@pytest.mark.parametrize(
+    ("heartbeats", "liveness", "silent"),
+    [
+        ({}, Liveness(), ()),
+        ({"a": 0.0}, Liveness(), ()),  # one node: nothing to tell its silence from a stall
+        ({"a": 50.0, "b": 50.0, "c": 50.0}, Liveness(), ()),  # all silent together: nobody
+        ({"a": 100.0, "b": 97.0}, Liveness(), ()),  # exactly the grace behind
+        ({"a": 100.0, "b": 96.999}, Liveness(), ("b",)),
+        # two of three stopped: the median rule loses neither, but both are silent
+        ({"a": 100.0, "b": 90.0, "c": 80.0}, Liveness(), ("b", "c")),
+        (HEARTBEATS, Liveness(), ("b", "c", "d")),  # behind e (101), not a clock
+        (HEARTBEATS, Liveness(heartbeat_interval=2.0), ("d",)),
+        (HEARTBEATS, Liveness(missed_heartbeats=1), ("b", "c", "d")),  # a: exactly 1 s behind
+    ],
+)
+def test_silent_nodes(
+    heartbeats: dict[str, float], liveness: Liveness, silent: tuple[str, ...]
+) -> None:
+    assert silent_nodes(heartbeats, liveness) == silent
 
 
 @pytest.mark.parametrize(
