@@ -216,6 +216,41 @@ def test_a_silent_node_that_rejoins_is_ready_again(harness: Harness) -> None:
     assert harness.node("n3").labels == {"zone": "b"}
 
 
+def test_a_heartbeat_without_the_list_makes_a_silent_node_ready(harness: Harness) -> None:
+    for name in ("n1", "n2", "n3"):
+        joined(harness, name)
+    harness.clock.advance(4)
+    heartbeat(harness, "n1")
+    harness.tick(nodes, LIVENESS_TICK)
+    assert not harness.node("n2").ready
+
+    assert light(harness, "n2") == []
+
+    assert harness.node("n2").ready
+    assert not harness.lease("n2").silent
+
+
+def test_a_silent_node_is_lost_once_most_nodes_beat_again(harness: Harness) -> None:
+    for name in ("n1", "n2", "n3"):
+        joined(harness, name)
+    placed(harness, "web-3", "n3")
+    harness.clock.advance(4)
+    heartbeat(harness, "n1")
+    harness.tick(nodes, LIVENESS_TICK)
+    heartbeat(harness, "n2")  # n2 is back: now most nodes beat, and n3 is judged
+
+    emitted = harness.tick(nodes, LIVENESS_TICK)
+
+    assert [(e["type"], e["subject"]) for e in emitted] == [
+        (events.NODE_LOST, "n3"),
+        (events.REPLICA_LOST, "n3"),
+    ]
+    assert harness.replica("web-3").phase == "lost"
+    heartbeat(harness, "n3", [("web-3", 10)])  # back as a lost node comes back
+    assert harness.node("n3").ready
+    assert (harness.lease("n3").expired, harness.lease("n3").silent) == (False, False)
+
+
 def test_a_node_that_comes_back_stops_its_stale_replicas(harness: Harness) -> None:
     joined(harness, "n1")
     joined(harness, "n2")
