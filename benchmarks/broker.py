@@ -1,6 +1,7 @@
 """Broker throughput and latency against a bare HTTP hop, measured in one run.
 
     .venv/bin/python benchmarks/broker.py [--seconds 10] [--connections 64] [--servers lean]
+        [--rounds N]
 
 (a) bare hop: the load generator posts to a minimal async server answering 202;
     bare relay: two hops and nothing else, a server forwarding each event to the subscriber
@@ -17,7 +18,8 @@ gives every event its own id: a Python client tops out near the broker's own rat
 machine and would measure itself. (a) and (b) use the same wrk settings. The latency phase
 paces a Python client, which is enough at 1,000 events/s. Every phase is bounded in time (wrk
 runs `--seconds`, every wait has a deadline) and so in count. Each server runs in its own
-process on 127.0.0.1.
+process on 127.0.0.1. With `--rounds N`, (a), the relay and (b) run N times in turn (each round
+with a fresh bare hop, relay and broker) and the table gives medians; (c) and (d) run once.
 """
 
 from __future__ import annotations
@@ -221,46 +223,106 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(seconds: int, connections: int, servers: str) -> None:
+@dataclass(frozen=True, slots=True)
+class Round:
+    """One round of (a), the bare relay and (b), measured back to back."""
+
+    bare: float  # requests/s
+    relay: float  # events/s
+    broker: float  # events/s delivered
+    failed: int
+    ingress: tuple[float, float]  # p50, p99 seconds, ingress to subscriber
+    sender: tuple[float, float]  # p50, p99 seconds, load generator to subscriber
+
+
+async def one_round(
+    helper: str, sink: str, seconds: int, connections: int, lean: list[str]
+) -> Round:
+    bare_port = free_port()
+    bare = f"http://127.0.0.1:{bare_port}/"
+    with process([sys.executable, helper, "bare", str(bare_port), *lean], f"{bare}health"):
+        await wrk(bare, 2, connections)  # warm up
+        hop = await wrk(bare, seconds, connections)
+    relay_rate = await bare_relay(helper, sink, seconds, connections, lean)
+    with broker([trigger("one", f"{sink}/one")]) as ingress:
+        await warm_up(ingress, sink, 1)
+        delivered_rate, failed = await throughput(ingress, sink, 1, seconds, connections)
+        await paced(ingress, 1000.0, 5.0)
+        await wait_count(sink, 5000)
+        latencies, ingress_latencies = await sink_latencies(sink)
+        await reset_sink(sink)
+
+    def p50_p99(measured: list[float]) -> tuple[float, float]:
+        return statistics.median(measured), percentile(measured, 0.99)
+
+    return Round(
+        hop.requests / hop.seconds,
+        relay_rate,
+        delivered_rate,
+        failed,
+        p50_p99(ingress_latencies),
+        p50_p99(latencies),
+    )
+
+
+def round_rows(rounds: list[Round]) -> list[tuple[str, str]]:
+    """(a), the relay and (b): each figure the median over the rounds (ratios per round first)."""
+
+    def median(figure: list[float]) -> float:
+        return statistics.median(figure)
+
+    def ms(pairs: list[tuple[float, float]]) -> str:
+        p50, p99 = median([p[0] for p in pairs]), median([p[1] for p in pairs])
+        return f"{p50 * 1000:.2f} / {p99 * 1000:.2f}"
+
+    of = f" (median of {len(rounds)})" if len(rounds) > 1 else ""
+    return [
+        (f"(a) bare hop, requests/s{of}", f"{median([r.bare for r in rounds]):,.0f}"),
+        (
+            "    bare relay (two hops, nothing stored), events/s",
+            f"{median([r.relay for r in rounds]):,.0f}",
+        ),
+        ("    ratio bare relay / bare hop", f"{median([r.relay / r.bare for r in rounds]):.2f}"),
+        ("(b) broker, 1 trigger, events/s delivered", f"{median([r.broker for r in rounds]):,.0f}"),
+        ("    ratio broker / bare hop", f"{median([r.broker / r.bare for r in rounds]):.2f}"),
+        ("    ratio broker / bare relay", f"{median([r.broker / r.relay for r in rounds]):.2f}"),
+        (
+            "    p50 / p99 at 1,000 events/s, ingress to subscriber (ms)",
+            ms([r.ingress for r in rounds]),
+        ),
+        (
+            "    p50 / p99 at 1,000 events/s, sender to subscriber (ms)",
+            ms([r.sender for r in rounds]),
+        ),
+    ]
+
+
+def print_round(index: int, measured: Round) -> None:
+    print(
+        f"round {index}: bare hop {measured.bare:,.0f}/s, relay {measured.relay:,.0f}/s, "
+        f"broker {measured.broker:,.0f}/s ({measured.broker / measured.bare:.2f} of the hop), "
+        f"p99 ingress / sender {measured.ingress[1] * 1000:.2f} / "
+        f"{measured.sender[1] * 1000:.2f} ms",
+        flush=True,
+    )
+
+
+async def run(seconds: int, connections: int, servers: str, rounds: int) -> None:
     if shutil.which("wrk") is None:
         raise SystemExit(WRK_MISSING)
     helper = str(ROOT / "benchmarks" / "_sink.py")
-    bare_port, sink_port = free_port(), free_port()
+    sink_port = free_port()
     sink = f"http://127.0.0.1:{sink_port}"
-    rows: list[tuple[str, str]] = []
     loads = [_load()]
     lean = ["lean"] if servers == "lean" else []
+    measured: list[Round] = []
     with process([sys.executable, helper, "sink", str(sink_port), *lean], f"{sink}/stats"):
-        bare = f"http://127.0.0.1:{bare_port}/"
-        with process([sys.executable, helper, "bare", str(bare_port), *lean], f"{bare}health"):
-            await wrk(bare, 2, connections)  # warm up
-            hop = await wrk(bare, seconds, connections)
-        bare_rate = hop.requests / hop.seconds
-        rows.append(("(a) bare hop, requests/s", f"{bare_rate:,.0f}"))
-        loads.append(_load())
-        relay_rate = await bare_relay(helper, sink, seconds, connections, lean)
-        rows.append(("    bare relay (two hops, nothing stored), events/s", f"{relay_rate:,.0f}"))
-        rows.append(("    ratio bare relay / bare hop", f"{relay_rate / bare_rate:.2f}"))
-        loads.append(_load())
-
-        with broker([trigger("one", f"{sink}/one")]) as ingress:
-            await warm_up(ingress, sink, 1)
-            delivered_rate, failed = await throughput(ingress, sink, 1, seconds, connections)
-            await paced(ingress, 1000.0, 5.0)
-            await wait_count(sink, 5000)
-            latencies, ingress_latencies = await sink_latencies(sink)
-        rows.append(("(b) broker, 1 trigger, events/s delivered", f"{delivered_rate:,.0f}"))
-        rows.append(("    ratio broker / bare hop", f"{delivered_rate / bare_rate:.2f}"))
-        rows.append(("    ratio broker / bare relay", f"{delivered_rate / relay_rate:.2f}"))
-        for label, measured in (("ingress", ingress_latencies), ("sender", latencies)):
-            p50, p99 = statistics.median(measured), percentile(measured, 0.99)
-            rows.append(
-                (
-                    f"    p50 / p99 at 1,000 events/s, {label} to subscriber (ms)",
-                    f"{p50 * 1000:.2f} / {p99 * 1000:.2f}",
-                )
-            )
-        loads.append(_load())
+        for index in range(1, rounds + 1):
+            measured.append(await one_round(helper, sink, seconds, connections, lean))
+            loads.append(_load())
+            if rounds > 1:
+                print_round(index, measured[-1])
+        rows = round_rows(measured)
 
         with broker([trigger(f"t{i}", f"{sink}/t{i}") for i in range(10)]) as ingress:
             await warm_up(ingress, sink, 10)
@@ -278,6 +340,7 @@ async def run(seconds: int, connections: int, servers: str) -> None:
             many_rate, many_failed = await throughput(ingress, sink, 1, seconds, connections)
         rows.append(("    1,000 triggers (1 matching), events/s delivered", f"{many_rate:,.0f}"))
         loads.append(_load())
+    failed = sum(r.failed for r in measured)
     rows.append(("requests refused or failed (b, c, d)", f"{failed}, {fan_failed}, {many_failed}"))
     width = max(len(name) for name, _ in rows)
     print(f"{'measure':<{width}}  value")
@@ -353,8 +416,17 @@ def main() -> None:
         help="what serves the bare hop and the subscriber: aiohttp's web server (the issue's "
         "reference for one hop) or the broker's own asyncio + httptools server",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat (a), the bare relay and (b) this many times and print each figure's median "
+        "(ratios taken within each round): single runs on a shared machine swing widely",
+    )
     args = parser.parse_args()
-    uvloop.run(run(args.seconds, args.connections, args.servers))
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, not {args.rounds}")
+    uvloop.run(run(args.seconds, args.connections, args.servers, args.rounds))
 
 
 if __name__ == "__main__":
