@@ -40,6 +40,7 @@ SETTLE_SECONDS = 60.0
 FAILOVER_BOUND_SECONDS = 20.0
 """What the test allows; the target (3 s) is the benchmark's, on an idle machine."""
 TRACKED = (*REPLICA_LIFECYCLE, events.REPLICA_SCHEDULED)
+LOSSES = (events.NODE_LOST, events.REPLICA_LOST)
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -275,6 +276,3 @@ def test_when_most_agents_die_their_nodes_take_nothing_new(tmp_path: Path) -> No
         # Two of three silent: the median rule declares neither lost, so nothing is replaced.
         assert not [e for e in reader.events(watched) if e.type in LOSSES]
         assert {r.name for r in current(logged, "web").replicas} == set(placed)
-
-
-LOSSES = (events.NODE_LOST, events.REPLICA_LOST)
