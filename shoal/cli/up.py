@@ -29,6 +29,7 @@ from local_broker.log import LogError
 from local_broker.manifests import ManifestError, load_manifests
 from local_broker.server import BrokerServer
 from local_broker.settings import BrokerSettings
+from shoal.cli import up_agent
 from shoal.cli.endpoints import API_SERVICE, DEFAULT_API_PORT, pointing_hint
 from shoal.manifests import files
 from shoal.manifests.render import default_image, render
@@ -77,13 +78,13 @@ def register(subparsers: Any) -> None:
         help=f"the API function's port, where `shoal get` looks (default {DEFAULT_API_PORT}; "
         "0: any free port)",
     )
-    agents.add_agent_arguments(parser)
+    up_agent.add_agent_arguments(parser)
     parser.set_defaults(run=run_up)
 
 
 def run_up(args: argparse.Namespace) -> int:
     try:
-        agent = agents.agent_options(args)
+        agent = up_agent.agent_options(args)
     except plan.PlanError as error:
         print(f"shoal up: {error}", file=sys.stderr)
         return 2
