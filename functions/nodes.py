@@ -169,13 +169,16 @@ def report(ctx: Context, seen: Report) -> list[Emit]:
         return []  # an ordinary heartbeat: the Lease renewed, nothing else
     resource = ctx.state.get(NODE, seen.node)
     node = (
-        NodeRecord(seen.node, seen.cpu_millis, seen.memory_mib, joined_at=at)
+        NodeRecord(seen.node, seen.cpu_millis, seen.memory_mib, joined_at=at, created_at=at)
         if resource is None
         else NodeRecord.from_body(resource.body)
     )
     node = replace(node, cpu_millis=seen.cpu_millis, memory_mib=seen.memory_mib, ready=True)
-    if seen.labels is not None:  # a join
-        node = replace(node, labels=seen.labels, joined_at=at, agent_url=seen.agent_url)
+    if seen.labels is not None:  # a join: the Node stays the same one (created_at kept)
+        created = node.created_at or node.joined_at or at  # older records lack created_at
+        node = replace(
+            node, labels=seen.labels, joined_at=at, created_at=created, agent_url=seen.agent_url
+        )
     ctx.state.put(NODE, seen.node, node.to_body())
     cause = "joined" if seen.labels is not None else "heartbeat while not ready"
     ctx.log.info("node ready", node=seen.node, cause=cause if resource else "first heartbeat")

@@ -103,7 +103,7 @@ def node_columns(item: Item, now: datetime, wide: bool) -> list[str]:
         f"{allocated['cpu_millis']}m/{capacity['cpu_millis']}m",
         f"{allocated['memory_mib']}Mi/{capacity['memory_mib']}Mi",
         str(item["replicas"]),
-        age(item.get("joined_at"), now),
+        age(item.get("created_at", item.get("joined_at")), now),
     ]
     if wide:
         usage = item["usage"]

@@ -22,6 +22,11 @@ class NodeRecord:
     labels: Mapping[str, str] = field(default_factory=dict)
     ready: bool = True
     joined_at: float = 0.0
+    """The node's last join (an agent start)."""
+    created_at: float = 0.0
+    """When the Node was first registered: kept across joins, as a Kubernetes Node's
+    creationTimestamp is across kubelet restarts; a removed node registers anew. 0 in records
+    written before it existed (readers fall back to `joined_at`)."""
     # Owned by the scheduler: what placed replicas hold on this node.
     allocated_cpu_millis: int = 0
     allocated_memory_mib: int = 0

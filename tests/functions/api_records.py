@@ -104,6 +104,7 @@ NODES = (
         memory_mib=8192,
         labels={"zone": "a"},
         joined_at=T0 - 3600,
+        created_at=T0 - 7200,  # its agent restarted an hour ago
         allocated_cpu_millis=100,
         allocated_memory_mib=64,
         ports=(31000,),

@@ -155,6 +155,7 @@ def test_a_node_has_capacity_allocation_and_usage(client: FlaskClient) -> None:
         "replicas": 2,
         "ports": [31000],
         "labels": {"zone": "a"},
+        "created_at": "2026-09-21T12:13:20.000Z",
         "joined_at": "2026-09-21T13:13:20.000Z",
         "last_heartbeat": "2026-09-21T14:15:00.000Z",
         "agent_url": "http://127.0.0.1:9001/",

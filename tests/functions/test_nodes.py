@@ -214,6 +214,11 @@ def test_a_silent_node_that_rejoins_is_ready_again(harness: Harness) -> None:
     assert harness.node("n3").ready
     assert not harness.lease("n3").silent
     assert harness.node("n3").labels == {"zone": "b"}
+    # The same Node: registered at START, joined again 4 s later.
+    assert (harness.node("n3").created_at, harness.node("n3").joined_at) == (
+        START.timestamp(),
+        START.timestamp() + 4,
+    )
 
 
 def test_a_heartbeat_without_the_list_makes_a_silent_node_ready(harness: Harness) -> None:

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from shoal.cli.main import main
-from shoal.cli.tables import format_table, human_duration, table
+from shoal.cli.tables import format_table, human_duration, node_columns, table
 from shoal.state import open_store
 from tests.functions.api_records import T0, write_cluster
 
@@ -198,3 +198,19 @@ def test_replica_ages_count_from_creation() -> None:
         "web-1   web          pending   <none>   0          5m30s\n"
         "web-1   web          pending   <none>   0          <unknown>\n"
     )
+
+
+def test_a_node_s_age_counts_from_its_first_registration() -> None:
+    now = datetime(2026, 9, 21, 14, 0, tzinfo=UTC)
+    node = {
+        "name": "n1",
+        "ready": True,
+        "capacity": {"cpu_millis": 2000, "memory_mib": 2048},
+        "allocated": {"cpu_millis": 0, "memory_mib": 0},
+        "replicas": 0,
+        "created_at": "2026-09-21T12:00:00Z",
+        "joined_at": "2026-09-21T13:59:30Z",  # its agent restarted half a minute ago
+    }
+    assert node_columns(node, now, wide=False)[-1] == "120m"  # as kubectl writes it
+    del node["created_at"]  # an API from before created_at: the last join
+    assert node_columns(node, now, wide=False)[-1] == "30s"
