@@ -267,9 +267,7 @@ async def one_round(
 
 def round_rows(rounds: list[Round]) -> list[tuple[str, str]]:
     """(a), the relay and (b): each figure the median over the rounds (ratios per round first)."""
-
-    def median(figure: list[float]) -> float:
-        return statistics.median(figure)
+    median = statistics.median
 
     def ms(pairs: list[tuple[float, float]]) -> str:
         p50, p99 = median([p[0] for p in pairs]), median([p[1] for p in pairs])

@@ -119,7 +119,7 @@ def node_view(body: Mapping[str, object], lease_body: Mapping[str, object] | Non
         "replicas": sum(record.deployment_replicas.values()),
         "ports": list(record.ports),
         "labels": dict(record.labels),
-        "created_at": _time(record.created_at or record.joined_at),
+        "created_at": _time(record.registered_at),
         "joined_at": _time(record.joined_at),
         "last_heartbeat": _time(lease.renewed_at if lease else None),
         "agent_url": record.agent_url,

@@ -175,9 +175,12 @@ def report(ctx: Context, seen: Report) -> list[Emit]:
     )
     node = replace(node, cpu_millis=seen.cpu_millis, memory_mib=seen.memory_mib, ready=True)
     if seen.labels is not None:  # a join: the Node stays the same one (created_at kept)
-        created = node.created_at or node.joined_at or at  # older records lack created_at
         node = replace(
-            node, labels=seen.labels, joined_at=at, created_at=created, agent_url=seen.agent_url
+            node,
+            labels=seen.labels,
+            joined_at=at,
+            created_at=node.registered_at,
+            agent_url=seen.agent_url,
         )
     ctx.state.put(NODE, seen.node, node.to_body())
     cause = "joined" if seen.labels is not None else "heartbeat while not ready"
@@ -212,9 +215,10 @@ def detect_lost(ctx: Context) -> list[Emit]:
         emits.append(_lose_node(ctx, leases[name]))
         reason = f"node {name} sent no heartbeat for {judged - renewed[name]:.1f} s"
         emits += _lose_replicas_on(ctx, name, reason)
+    newest = max(renewed.values(), default=0.0)
     for name in silent_nodes(renewed, SETTINGS.liveness):
         if name not in lost and not leases[name].silent:
-            emits.append(_silence_node(ctx, leases[name], max(renewed.values())))
+            emits.append(_silence_node(ctx, leases[name], newest))
     return emits
 
 
@@ -232,14 +236,18 @@ def _silence_node(ctx: Context, lease: LeaseRecord, newest: float) -> Emit:
 
 
 def _set_ready(ctx: Context, name: str, ready: bool, cause: str) -> None:
-    """The Node ready or not for the scheduler (silent nodes keep their replicas)."""
+    """The Node ready or not for the scheduler (silent nodes keep their replicas), logged."""
+    _put_ready(ctx, name, ready)
+    log = ctx.log.info if ready else ctx.log.warning
+    log("node ready" if ready else "node not ready", node=name, cause=cause)
+
+
+def _put_ready(ctx: Context, name: str, ready: bool) -> None:
     resource = ctx.state.get(NODE, name)
     if resource is not None:
         ctx.state.put(
             NODE, name, replace(NodeRecord.from_body(resource.body), ready=ready).to_body()
         )
-    log = ctx.log.info if ready else ctx.log.warning
-    log("node ready" if ready else "node not ready", node=name, cause=cause)
 
 
 def remove(ctx: Context, removal: events.NodeRemoved, at: float) -> list[Emit]:
@@ -273,10 +281,7 @@ def _lose_replicas_on(ctx: Context, node: str, reason: str) -> list[Emit]:
 def _lose_node(ctx: Context, lease: LeaseRecord) -> Emit:
     """The Lease expired and the Node not ready (the scheduler places nothing there)."""
     ctx.state.put(LEASE, lease.node, replace(lease, expired=True).to_body())
-    resource = ctx.state.get(NODE, lease.node)
-    if resource is not None:
-        node = replace(NodeRecord.from_body(resource.body), ready=False)
-        ctx.state.put(NODE, lease.node, node.to_body())
+    _put_ready(ctx, lease.node, False)
     last = _rfc3339(lease.renewed_at)
     ctx.log.warning("node lost", node=lease.node, last_heartbeat=last)
     data: events.NodeLost = {"node": lease.node, "last_heartbeat": last}

@@ -33,13 +33,7 @@ def imported_modules(path: Path) -> set[str]:
 
 def imported_roots(path: Path) -> set[str]:
     """The top-level packages `path` imports; relative imports stay in its own package."""
-    roots: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            roots.add(node.module.split(".")[0])
-    return roots
+    return {name.split(".")[0] for name in imported_modules(path)}
 
 
 def modules(package: str) -> list[Path]:

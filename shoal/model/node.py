@@ -36,6 +36,11 @@ class NodeRecord:
     """Owned by the scheduler: how many replicas of each deployment are placed here (it spreads
     a deployment's replicas over nodes by it)."""
 
+    @property
+    def registered_at(self) -> float:
+        """`created_at`, or for a record written before it existed its `joined_at`."""
+        return self.created_at or self.joined_at
+
     def to_body(self) -> dict[str, object]:
         # Not `asdict`, which deep-copies every value: the scheduler writes many per invocation.
         body = {name: getattr(self, name) for name in self.__dataclass_fields__}

@@ -201,12 +201,17 @@ def test_nodes_silent_together_are_not_ready_and_keep_their_replicas(harness: Ha
     assert harness.replica("web-1").phase == "running"
 
 
-def test_a_silent_node_that_rejoins_is_ready_again(harness: Harness) -> None:
+def silence_two_of_three(harness: Harness) -> None:
+    """n1, n2 and n3 join; then only n1 beats, for longer than the grace: n2 and n3 are silent."""
     for name in ("n1", "n2", "n3"):
         joined(harness, name)
     harness.clock.advance(4)
     heartbeat(harness, "n1")
     harness.tick(nodes, LIVENESS_TICK)
+
+
+def test_a_silent_node_that_rejoins_is_ready_again(harness: Harness) -> None:
+    silence_two_of_three(harness)
     assert not harness.node("n3").ready
 
     joined(harness, "n3", zone="b")  # its agent restarted
@@ -222,11 +227,7 @@ def test_a_silent_node_that_rejoins_is_ready_again(harness: Harness) -> None:
 
 
 def test_a_heartbeat_without_the_list_makes_a_silent_node_ready(harness: Harness) -> None:
-    for name in ("n1", "n2", "n3"):
-        joined(harness, name)
-    harness.clock.advance(4)
-    heartbeat(harness, "n1")
-    harness.tick(nodes, LIVENESS_TICK)
+    silence_two_of_three(harness)
     assert not harness.node("n2").ready
 
     assert light(harness, "n2") == []
@@ -236,12 +237,8 @@ def test_a_heartbeat_without_the_list_makes_a_silent_node_ready(harness: Harness
 
 
 def test_a_silent_node_is_lost_once_most_nodes_beat_again(harness: Harness) -> None:
-    for name in ("n1", "n2", "n3"):
-        joined(harness, name)
+    silence_two_of_three(harness)
     placed(harness, "web-3", "n3")
-    harness.clock.advance(4)
-    heartbeat(harness, "n1")
-    harness.tick(nodes, LIVENESS_TICK)
     heartbeat(harness, "n2")  # n2 is back: now most nodes beat, and n3 is judged
 
     emitted = harness.tick(nodes, LIVENESS_TICK)
