@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NotRequired, TypedDict
 
+from shoal.orchestration.probes import ProbeData
+
 DEPLOYMENT_APPLIED = "dev.shoal.deployment.applied"
 DEPLOYMENT_DELETED = "dev.shoal.deployment.deleted"
 DEPLOYMENT_SCALED = "dev.shoal.deployment.scaled"
@@ -31,6 +33,8 @@ REPLICA_REQUESTED = "dev.shoal.replica.requested"
 REPLICA_SCHEDULED = "dev.shoal.replica.scheduled"
 REPLICA_UNSCHEDULABLE = "dev.shoal.replica.unschedulable"
 REPLICA_STARTED = "dev.shoal.replica.started"
+REPLICA_READY = "dev.shoal.replica.ready"
+REPLICA_UNREADY = "dev.shoal.replica.unready"
 REPLICA_EXITED = "dev.shoal.replica.exited"
 REPLICA_STOPPED = "dev.shoal.replica.stopped"
 REPLICA_LOST = "dev.shoal.replica.lost"
@@ -108,6 +112,8 @@ class ReplicaTemplate(TypedDict):
     resources: Capacity
     ports: Sequence[str]
     """The port names; the scheduler assigns a free host port to each."""
+    readiness: NotRequired[ProbeData]
+    """The readiness probe (`spec.readinessProbe`); absent when the template has none."""
 
 
 class ReplicaRequested(TypedDict):
@@ -152,6 +158,9 @@ class ScheduledReplica(TypedDict):
     env: Mapping[str, str]
     resources: Capacity
     ports: Sequence[ReplicaPort]
+    readiness: NotRequired[ProbeData]
+    """The agent probes the replica's `port` (by name) and reports `replica.ready` and
+    `replica.unready`; without it the replica is ready once started."""
 
 
 class ReplicaScheduled(TypedDict):
@@ -188,6 +197,25 @@ class ReplicasOnNodes(TypedDict):
     (one node's, with `shoalnode` naming it: its agent's Trigger filters on it)."""
 
     replicas: Sequence[ReplicaOnNode]
+
+
+class ReadinessChange(TypedDict):
+    """A replica whose readiness probe flipped: an entry of `replica.ready` and `.unready`."""
+
+    deployment: str
+    replica: str
+    node: str
+    at: float
+    """When the agent saw it (Unix seconds, the agent's clock): news of one replica may arrive
+    out of order, and deployments keeps the newest."""
+    reason: NotRequired[str]
+    """Why the probe failed (unready only), e.g. "HTTP probe failed with statuscode: 503"."""
+
+
+class ReplicaReadiness(TypedDict):
+    """ready, unready: an agent's reports of a short window, coalesced."""
+
+    replicas: Sequence[ReadinessChange]
 
 
 class ExitedReplica(TypedDict):
@@ -325,6 +353,8 @@ CATALOG: tuple[EventType, ...] = (
     EventType(REPLICA_SCHEDULED, ReplicaScheduled, "scheduler", "agent"),
     EventType(REPLICA_UNSCHEDULABLE, ReplicaUnschedulable, "scheduler", "users"),
     EventType(REPLICA_STARTED, ReplicasOnNodes, "agent", "deployments"),
+    EventType(REPLICA_READY, ReplicaReadiness, "agent", "deployments"),
+    EventType(REPLICA_UNREADY, ReplicaReadiness, "agent", "deployments"),
     EventType(REPLICA_EXITED, ReplicaExited, "agent", "deployments, scheduler"),
     EventType(REPLICA_STOPPED, ReplicasOnNodes, "agent", "deployments, scheduler"),
     EventType(REPLICA_LOST, ReplicaLost, "nodes", "deployments, scheduler"),

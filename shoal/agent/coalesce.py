@@ -1,5 +1,6 @@
-"""Coalescing the agent's replica reports: a short window's `started` (or `stopped`, `exited`)
-reports go out as one event listing every replica, whatever node of the agent it is on.
+"""Coalescing the agent's replica reports: a short window's `started` (or `ready`, `unready`,
+`stopped`, `exited`) reports go out as one event listing every replica, whatever node of the
+agent it is on.
 
 Each event costs the control plane the same whatever it lists (a broker ingest, a delivery per
 Trigger, an invocation of each subscriber), so a sim agent starting 10,000 replicas on 999 nodes
@@ -26,7 +27,15 @@ from shoal.agent.reports import JsonEvent, agent_source
 
 __all__ = ["COALESCED", "Coalescer", "merged"]
 
-COALESCED = frozenset({events.REPLICA_STARTED, events.REPLICA_STOPPED, events.REPLICA_EXITED})
+COALESCED = frozenset(
+    {
+        events.REPLICA_STARTED,
+        events.REPLICA_READY,
+        events.REPLICA_UNREADY,
+        events.REPLICA_STOPPED,
+        events.REPLICA_EXITED,
+    }
+)
 DEFAULT_WINDOW_SECONDS = 0.02
 MAX_REPLICAS_PER_EVENT = 500
 

@@ -79,6 +79,20 @@ class Reporter:
         data: events.ReplicasOnNodes = {"replicas": [entry]}
         return self.event(events.REPLICA_STARTED, spec.node, spec.node, data)
 
+    def readiness(self, spec: ReplicaSpec, ready: bool, reason: str | None) -> JsonEvent:
+        """`replica.ready`, or `replica.unready` with the failed probe's `reason`."""
+        entry: events.ReadinessChange = {
+            "deployment": spec.deployment,
+            "replica": spec.name,
+            "node": spec.node,
+            "at": self._clock(),
+        }
+        if not ready and reason is not None:
+            entry["reason"] = reason
+        data: events.ReplicaReadiness = {"replicas": [entry]}
+        kind = events.REPLICA_READY if ready else events.REPLICA_UNREADY
+        return self.event(kind, spec.node, spec.node, data)
+
     def stopped(self, node: str, deployment: str, replica: str) -> JsonEvent:
         entry: events.ReplicaOnNode = {"deployment": deployment, "replica": replica, "node": node}
         data: events.ReplicasOnNodes = {"replicas": [entry]}

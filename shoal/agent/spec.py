@@ -19,6 +19,7 @@ from types import MappingProxyType
 
 from shoal import events
 from shoal.agent.errors import InvalidEvent
+from shoal.orchestration.probes import Probe, ProbeError, probe_from_data
 from shoal.orchestration.spec import Resources
 
 __all__ = [
@@ -57,6 +58,14 @@ class ReplicaSpec:
     env: Mapping[str, str] = field(default_factory=_no_env)
     resources: Resources = field(default_factory=Resources)
     ports: tuple[AssignedPort, ...] = ()
+    readiness: Probe | None = None
+    """Probed by the agent once started (`shoal.agent.probing`); None: ready once started."""
+
+    def probe_port(self) -> int | None:
+        """The host port the readiness probe checks (None without a probe)."""
+        if self.readiness is None:
+            return None
+        return next(port.port for port in self.ports if port.name == self.readiness.port)
 
     def environment(self) -> dict[str, str]:
         """`env` plus the assigned ports, which win over an `env` entry of the same name."""
@@ -70,7 +79,7 @@ class ReplicaSpec:
         return tuple(string.Template(arg).safe_substitute(environment) for arg in self.command)
 
     def to_data(self) -> events.ScheduledReplica:
-        return {
+        data: events.ScheduledReplica = {
             "deployment": self.deployment,
             "replica": self.name,
             "node": self.node,
@@ -83,6 +92,9 @@ class ReplicaSpec:
             },
             "ports": [{"name": port.name, "port": port.port} for port in self.ports],
         }
+        if self.readiness is not None:
+            data["readiness"] = self.readiness.to_data()
+        return data
 
 
 def parse_scheduled_event(data: object) -> list[ReplicaSpec]:
@@ -106,6 +118,7 @@ def parse_scheduled(data: object) -> ReplicaSpec:
     """The spec of one `replica.scheduled` entry (what `to_data` gives back)."""
     fields = _object(data, "data")
     resources = _object(fields.get("resources", {}), "data.resources")
+    ports = tuple(_ports(fields.get("ports", [])))
     return ReplicaSpec(
         name=_replica_name(fields),
         deployment=_text(fields, "deployment"),
@@ -117,8 +130,24 @@ def parse_scheduled(data: object) -> ReplicaSpec:
             cpu_millis=_count(resources, "cpu_millis", "data.resources"),
             memory_mib=_count(resources, "memory_mib", "data.resources"),
         ),
-        ports=tuple(_ports(fields.get("ports", []))),
+        ports=ports,
+        readiness=_readiness(fields.get("readiness"), ports),
     )
+
+
+def _readiness(value: object, ports: tuple[AssignedPort, ...]) -> Probe | None:
+    if value is None:
+        return None
+    try:
+        probe = probe_from_data(value)
+    except ProbeError as error:
+        raise InvalidEvent(f"data.{error}") from None
+    if probe.port not in {port.name for port in ports}:
+        names = ", ".join(port.name for port in ports) or "none"
+        raise InvalidEvent(
+            f"data.readiness.port {probe.port!r} is not one of the replica's ports ({names})"
+        )
+    return probe
 
 
 def _listed(data: object) -> list[Mapping[str, object]]:

@@ -81,9 +81,11 @@ def deployment_columns(item: Item, _now: datetime, wide: bool) -> list[str]:
 
 
 def replica_columns(item: Item, now: datetime, wide: bool) -> list[str]:
+    ready = item["phase"] == "running" and item.get("ready_since") is not None
     row = [
         item["name"],
         item["deployment"],
+        "1/1" if ready else "0/1",  # kubectl's READY of a one-container pod
         item["phase"],
         _text(item["node"]),
         str(item["restarts"]),
@@ -120,7 +122,7 @@ def node_columns(item: Item, now: datetime, wide: bool) -> list[str]:
 HEADERS = {
     "deployments": (["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "STATE"], ["REVISION", "IMAGE"]),
     "replicas": (
-        ["NAME", "DEPLOYMENT", "PHASE", "NODE", "RESTARTS", "AGE"],
+        ["NAME", "DEPLOYMENT", "READY", "PHASE", "NODE", "RESTARTS", "AGE"],
         ["REVISION", "PORTS", "REASON"],
     ),
     "nodes": (

@@ -106,7 +106,7 @@ def request(inv: Invocation, record: DeploymentRecord, wanted: Mapping[str, list
 
 def replica_template(deployment: Deployment) -> events.ReplicaTemplate:
     template = deployment.template
-    return {
+    data: events.ReplicaTemplate = {
         "image": template.image,
         "command": list(template.command),
         "env": dict(template.env),
@@ -116,6 +116,9 @@ def replica_template(deployment: Deployment) -> events.ReplicaTemplate:
         },
         "ports": [port.name for port in template.ports],
     }
+    if template.readiness is not None:
+        data["readiness"] = template.readiness.to_data()
+    return data
 
 
 def create_replicas(inv: Invocation, record: DeploymentRecord, count: int) -> list[str]:
@@ -138,6 +141,7 @@ def create_replicas(inv: Invocation, record: DeploymentRecord, count: int) -> li
             cpu_millis=template.resources.cpu_millis,
             memory_mib=template.resources.memory_mib,
             port_count=len(template.ports),
+            probed=template.readiness is not None,
             node_selector=dict(deployment.constraints.node_selector),
             created_at=inv.now,
             requested_at=inv.now,

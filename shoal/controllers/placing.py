@@ -34,7 +34,9 @@ since, template}. A retry reads the waiting replicas without scanning every Repl
 template for their `replica.scheduled`."""
 _PLACEABLE = frozenset({"pending", "unschedulable"})
 _RESTARTABLE = frozenset({"exited", "scheduled"})
-TEMPLATE_FIELDS = frozenset(events.ReplicaTemplate.__annotations__)
+# The fields every template has (`readiness` is optional). Not `__required_keys__`: under
+# `from __future__ import annotations` Python 3.11 counts a NotRequired field as required.
+TEMPLATE_FIELDS = frozenset(events.ReplicaTemplate.__annotations__) - {"readiness"}
 # Listed replicas read one by one, up to a request's worth (`batches.MAX_REPLICAS_PER_REQUEST`):
 # reading a 500-name share of a 10,000-replica revision by its labels parsed all 10,000.
 _FEW = MAX_REPLICAS_PER_REQUEST
@@ -153,7 +155,7 @@ def _entry(
     replica: ReplicaRecord, node: str, template: events.ReplicaTemplate
 ) -> events.ScheduledReplica:
     ports = zip(template["ports"], replica.ports, strict=True)
-    return {
+    entry: events.ScheduledReplica = {
         "deployment": replica.deployment,
         "replica": replica.name,
         "node": node,
@@ -163,6 +165,9 @@ def _entry(
         "resources": {"cpu_millis": replica.cpu_millis, "memory_mib": replica.memory_mib},
         "ports": [{"name": name, "port": number} for name, number in ports],
     }
+    if "readiness" in template:
+        entry["readiness"] = template["readiness"]
+    return entry
 
 
 def _request(replica: ReplicaRecord) -> Request:

@@ -1,4 +1,5 @@
-"""The deployments function's handling of replica news: started, exited, stopped, lost.
+"""The deployments function's handling of replica news: started, ready, unready, exited,
+stopped, lost.
 
 An event lists many replicas (`shoal.events`), possibly of several deployments; all of it is
 handled in the invocation's one transaction, one deployment at a time: each replica's news is
@@ -31,12 +32,19 @@ __all__ = ["REPLICA_NEWS", "on_replica_news"]
 
 REPLICA_NEWS = (
     events.REPLICA_STARTED,
+    events.REPLICA_READY,
+    events.REPLICA_UNREADY,
     events.REPLICA_EXITED,
     events.REPLICA_STOPPED,
     events.REPLICA_LOST,
 )
 GONE = (events.REPLICA_STOPPED, events.REPLICA_LOST)
-RUNNING_NEWS = (events.REPLICA_STARTED, events.REPLICA_EXITED)
+READINESS_NEWS = (events.REPLICA_READY, events.REPLICA_UNREADY)
+RUNNING_NEWS = (events.REPLICA_STARTED, events.REPLICA_EXITED, *READINESS_NEWS)
+# Readiness news of the replica's current run: a `ready` that overtook its `started` says it
+# runs; one that finds the replica exited is from the run before (the next run is `scheduled`
+# again before its agent can start it).
+_PROBED_PHASES = frozenset({"scheduled", "running"})
 
 
 def on_replica_news(inv: Invocation) -> None:
@@ -86,13 +94,18 @@ def noted(
         return None
     if replica.phase == "stopping":
         return replica  # being stopped anyway
+    if kind in RUNNING_NEWS and kind != events.REPLICA_EXITED and replica.node not in (None, node):
+        inv.stop_on_node(replica.deployment, replica.name, node)  # a stale copy elsewhere
+        return replica
+    if kind in READINESS_NEWS:
+        return readiness_noted(inv, replica, node, entry)
     if kind == events.REPLICA_STARTED:
-        if replica.node not in (None, node):
-            inv.stop_on_node(replica.deployment, replica.name, node)  # a stale copy elsewhere
-            return replica
         if replica.phase == "running":
-            return replica  # told again: it has been ready since it first said so
-        updated = replace(replica, phase="running", node=node, ready_since=inv.now, restart_at=None)
+            return replica  # told again (or its probe's `ready` came first)
+        ready_since = None if replica.probed else inv.now  # a probed one waits for `ready`
+        updated = replace(
+            replica, phase="running", node=node, ready_since=ready_since, restart_at=None
+        )
     elif replica.phase == "exited" and replica.restart_at is not None:
         return replica  # this exit is noted already
     else:
@@ -105,5 +118,32 @@ def noted(
             reason=reason if isinstance(reason, str) else None,
             restart_at=inv.now + restart_delay(replica.restarts),
         )
+    save_replica(inv.ctx.state, updated)
+    return updated
+
+
+def readiness_noted(
+    inv: Invocation, replica: ReplicaRecord, node: str, entry: Mapping[str, object]
+) -> ReplicaRecord:
+    """The replica once its probe's news (`replica.ready` or `.unready`) is recorded."""
+    at = entry.get("at")
+    if not isinstance(at, int | float) or isinstance(at, bool):
+        return replica  # not from a Shoal agent: nothing to order it by
+    if replica.phase not in _PROBED_PHASES or (
+        replica.readiness_at is not None and at <= replica.readiness_at
+    ):
+        return replica  # from an earlier run, or older than what is recorded
+    if inv.event.type == events.REPLICA_READY:
+        ready_since = replica.ready_since if replica.ready_since is not None else inv.now
+    else:
+        ready_since = None
+    updated = replace(
+        replica,
+        phase="running",
+        node=node,
+        ready_since=ready_since,
+        readiness_at=float(at),
+        restart_at=None,
+    )
     save_replica(inv.ctx.state, updated)
     return updated

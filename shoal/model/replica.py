@@ -55,6 +55,12 @@ class ReplicaRecord:
     node_selector: Mapping[str, str] = field(default_factory=dict)
     created_at: float = 0.0
     ready_since: float | None = None
+    probed: bool = False
+    """Its template has a readiness probe: ready only once its agent reports `replica.ready`,
+    not when it starts."""
+    readiness_at: float | None = None
+    """The agent's time of the newest readiness news applied (`replica.ready` / `.unready`):
+    older news arriving late is ignored."""
     restarts: int = 0
     restart_at: float | None = None
     exit_code: int | None = None

@@ -28,7 +28,7 @@ __all__ = [
     "with_template",
 ]
 
-TEMPLATE_FIELDS = ("image", "command", "env", "resources", "ports")
+TEMPLATE_FIELDS = ("image", "command", "env", "resources", "ports", "readinessProbe")
 """The `spec` fields of the pod template: what `template_hash` covers."""
 
 

@@ -14,10 +14,11 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from shoal.orchestration.fields import Problem, Reader
+from shoal.orchestration.probes import Probe, parse_readiness_probe
 from shoal.orchestration.quantity import Percent, QuantityError, parse_cpu, parse_memory
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "Percent",
     "PodTemplate",
     "Port",
+    "Probe",
     "Problem",
     "Resources",
     "Strategy",
@@ -80,6 +82,8 @@ class PodTemplate:
     env: Mapping[str, str] = field(default_factory=_empty)
     resources: Resources = Resources()
     ports: tuple[Port, ...] = ()
+    readiness: Probe | None = None
+    """`spec.readinessProbe`: without one a replica is ready once it has started."""
 
 
 @dataclass(frozen=True)
@@ -121,14 +125,17 @@ def template_hash(deployment: Deployment) -> str:
     the strategy never starts a rollout. Canonical JSON keeps it independent of dict order.
     """
     template = deployment.template
+    fields: dict[str, object] = {
+        "image": template.image,
+        "command": list(template.command),
+        "env": dict(template.env),
+        "resources": [template.resources.cpu_millis, template.resources.memory_mib],
+        "ports": [port.name for port in template.ports],
+    }
+    if template.readiness is not None:  # absent, it leaves the hashes of older templates alone
+        fields["readiness"] = template.readiness.to_data()
     canonical = json.dumps(
-        {
-            "image": template.image,
-            "command": list(template.command),
-            "env": dict(template.env),
-            "resources": [template.resources.cpu_millis, template.resources.memory_mib],
-            "ports": [port.name for port in template.ports],
-        },
+        fields,
         sort_keys=True,
         separators=(",", ":"),
     )
@@ -154,7 +161,7 @@ def parse_deployment(document: object) -> Deployment:
         {
             "replicas", "image", "command", "env", "resources", "ports", "strategy",
             "minReadySeconds", "progressDeadlineSeconds", "revisionHistoryLimit",
-            "autoscale", "constraints",
+            "autoscale", "constraints", "readinessProbe",
         },
     )  # fmt: skip
     template = PodTemplate(
@@ -163,6 +170,12 @@ def parse_deployment(document: object) -> Deployment:
         env=reader.string_map(spec.get("env", {}), "spec.env", key_pattern=_ENV_NAME),
         resources=_resources(reader, spec.get("resources", {})),
         ports=_ports(reader, spec.get("ports", [])),
+    )
+    template = replace(
+        template,
+        readiness=parse_readiness_probe(
+            reader, spec.get("readinessProbe"), [port.name for port in template.ports]
+        ),
     )
     min_ready = reader.integer(spec, "minReadySeconds", "spec", default=0)
     deadline = reader.integer(spec, "progressDeadlineSeconds", "spec", default=600)

@@ -36,6 +36,8 @@ FOR_DEPLOYMENTS = {
     events.DEPLOYMENT_SCALED,
     events.DEPLOYMENT_ROLLBACK,
     events.REPLICA_STARTED,
+    events.REPLICA_READY,
+    events.REPLICA_UNREADY,
     events.REPLICA_EXITED,
     events.REPLICA_STOPPED,
     events.REPLICA_LOST,
@@ -90,6 +92,8 @@ class Cluster:
         self.observations: list[Observation] = []
         self.drop: Callable[[CloudEvent], bool] = lambda event: False
         self.auto_start = True
+        self.auto_ready = True
+        """Agents report a replica with a readiness probe ready right after it starts."""
         self.watch: str | None = "web"
         """The deployment `observe` records (None: none, for large ones)."""
         self._ids = itertools.count(1)
@@ -166,9 +170,10 @@ class Cluster:
                 )
         elif kind == events.REPLICA_SCHEDULED:
             for entry in data["replicas"] if self.auto_start else ():
-                self.agent_report(
-                    events.REPLICA_STARTED, entry["deployment"], entry["replica"], entry["node"]
-                )
+                named = (entry["deployment"], entry["replica"], entry["node"])
+                self.agent_report(events.REPLICA_STARTED, *named)
+                if "readiness" in entry and self.auto_ready:
+                    self.agent_report(events.REPLICA_READY, *named, at=self.now.timestamp())
         elif kind in FOR_DEPLOYMENTS:
             self.deliver(event)
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,20 +14,8 @@ from shoal.model import REPLICA
 from shoal.orchestration.batches import MAX_REPLICAS_PER_REQUEST, shares
 from shoal.orchestration.rollout import fencepost_violations, restart_delay
 from shoal.orchestration.spec import parse_deployment
-from shoal.state import StateStore, open_store
+from shoal.state import StateStore
 from tests.functions.cluster import Cluster, manifest, revision_of
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    opened = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def cluster(store: StateStore) -> Cluster:
-    return Cluster(store)
 
 
 def running(cluster: Cluster, document: dict[str, Any]) -> None:
@@ -504,14 +490,14 @@ def test_requests_are_shared_out_for_the_scheduler_s_threads(count: int, sizes: 
 
 
 def test_a_lost_node_s_replicas_are_requested_in_shares(
-    cluster: Cluster, store: StateStore
+    cluster: Cluster, cluster_store: StateStore
 ) -> None:
     """The 100 replacements of a lost node's replicas are one request (four of 25 read every
     Node four times; their `replica.scheduled` events are one per node, published together);
     200 are two."""
     running(cluster, manifest(replicas=200))
     lost = cluster.replicas()
-    with store.transaction() as tx:  # as nodes marks them, all at once, before the events
+    with cluster_store.transaction() as tx:  # as nodes marks them, all at once, before the events
         for replica in lost:
             gone = replace(replica, phase="lost", reason="node n1 sent no heartbeat for 3.1 s")
             tx.put(REPLICA, replica.name, gone.to_body(), labels=gone.labels())

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,24 +10,11 @@ import pytest
 from shoal import events
 from shoal.orchestration.images import FOLLOWS_ANNOTATION
 from shoal.runtime.wire import binary_message
-from shoal.state import StateStore, open_store
 from tests.functions.cluster import Cluster, manifest, revision_of
 
 REPOSITORY = "127.0.0.1:5000/web"
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    opened = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def cluster(store: StateStore) -> Cluster:
-    return Cluster(store)
 
 
 def push(cluster: Cluster, digest: str, tag: str = "v1") -> list[dict[str, object]]:

@@ -74,11 +74,11 @@ def test_replicas_filtered_by_deployment_and_node(
     api_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lines = shoal_get(capsys, api_url, "replicas", "--deployment", "web")
-    assert lines[0].split() == ["NAME", "DEPLOYMENT", "PHASE", "NODE", "RESTARTS", "AGE"]
-    assert [line.split()[:5] for line in lines[1:]] == [
-        ["web-aaaaaa-00000003", "web", "exited", "n2", "2"],
-        ["web-bbbbbb-00000001", "web", "running", "n1", "0"],
-        ["web-bbbbbb-00000002", "web", "unschedulable", "<none>", "0"],
+    assert lines[0].split() == ["NAME", "DEPLOYMENT", "READY", "PHASE", "NODE", "RESTARTS", "AGE"]
+    assert [line.split()[:6] for line in lines[1:]] == [
+        ["web-aaaaaa-00000003", "web", "0/1", "exited", "n2", "2"],
+        ["web-bbbbbb-00000001", "web", "1/1", "running", "n1", "0"],
+        ["web-bbbbbb-00000002", "web", "0/1", "unschedulable", "<none>", "0"],
     ]
     wide = shoal_get(capsys, api_url, "replica", "--node", "n1", "-o", "wide")
     assert wide[0].split()[-3:] == ["REVISION", "PORTS", "REASON"]
@@ -194,10 +194,37 @@ def test_replica_ages_count_from_creation() -> None:
     }
 
     assert table("replicas", [item, {**item, "created_at": None}], now, wide=False) == (
-        "NAME    DEPLOYMENT   PHASE     NODE     RESTARTS   AGE\n"
-        "web-1   web          pending   <none>   0          5m30s\n"
-        "web-1   web          pending   <none>   0          <unknown>\n"
+        "NAME    DEPLOYMENT   READY   PHASE     NODE     RESTARTS   AGE\n"
+        "web-1   web          0/1     pending   <none>   0          5m30s\n"
+        "web-1   web          0/1     pending   <none>   0          <unknown>\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("phase", "ready_since", "shown"),
+    [
+        ("running", "2026-01-01T00:00:00Z", "1/1"),
+        ("running", None, "0/1"),  # started, its readiness probe has not passed (yet)
+        ("exited", None, "0/1"),
+        ("scheduled", None, "0/1"),
+    ],
+)
+def test_a_replica_is_shown_ready_while_running_and_ready(
+    phase: str, ready_since: str | None, shown: str
+) -> None:
+    item = {
+        "name": "web-1",
+        "deployment": "web",
+        "phase": phase,
+        "node": "n1",
+        "restarts": 0,
+        "created_at": None,
+        "ready_since": ready_since,
+    }
+
+    row = table("replicas", [item], datetime.fromtimestamp(T0, UTC), wide=False)
+
+    assert row.splitlines()[1].split()[2:4] == [shown, phase]
 
 
 def test_a_node_s_age_counts_from_its_first_registration() -> None:

@@ -6,13 +6,15 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
 
 from local_broker.event import CloudEvent
 from local_broker.testing import RecordingSink
 from shoal import events
+from shoal.agent.agent import Agent
 from shoal.agent.spec import AssignedPort, ReplicaSpec
 from shoal.orchestration.spec import Resources
 from shoal.runtime.event import Event
@@ -105,3 +107,15 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not hold within {timeout} s")
         await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def agent_running(agent: Agent) -> AsyncIterator[Agent]:
+    """`agent` started and watching its replicas' exits; drained on the way out."""
+    await agent.start()
+    watcher = asyncio.create_task(agent.watch_exits())
+    try:
+        yield agent
+    finally:
+        watcher.cancel()
+        await agent.drain(5)

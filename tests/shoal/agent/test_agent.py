@@ -20,7 +20,14 @@ from shoal.agent.sim import EXIT_AFTER_ENV, SimDriver, SimSettings
 from shoal.agent.spec import ReplicaSpec
 from shoal.agent.store import AssignmentStore
 from shoal.orchestration.spec import Resources
-from tests.shoal.agent.support import replica, scheduled_data, shoal_event, stop_data, wait_until
+from tests.shoal.agent.support import (
+    agent_running,
+    replica,
+    scheduled_data,
+    shoal_event,
+    stop_data,
+    wait_until,
+)
 
 NODES = ("n1", "n2")
 
@@ -87,13 +94,8 @@ async def agent_with(
         store=store,
         sink=sink,
     )
-    await agent.start()
-    watcher = asyncio.create_task(agent.watch_exits())
-    try:
+    async with agent_running(agent):
         yield agent, sink
-    finally:
-        watcher.cancel()
-        await agent.drain(5)
 
 
 async def schedule(agent: Agent, spec: ReplicaSpec, event_id: str = "e1") -> None:

@@ -6,7 +6,8 @@ import pytest
 
 from shoal.agent.errors import InvalidEvent
 from shoal.agent.spec import parse_scheduled, parse_scheduled_event, parse_stop_requested
-from tests.shoal.agent.support import replica
+from shoal.orchestration.probes import Probe
+from tests.shoal.agent.support import replica, scheduled_data
 
 SCHEDULED = {
     "deployment": "web",
@@ -109,3 +110,59 @@ def test_a_scheduled_event_lists_specs() -> None:
     assert [spec.to_data() for spec in specs] == [SCHEDULED, other]
     with pytest.raises(InvalidEvent, match=r"data\.replicas\[1\] must be a JSON object"):
         parse_scheduled_event({"replicas": [SCHEDULED, "web-1"]})
+
+
+PROBED = {
+    **SCHEDULED,
+    "ports": [{"name": "http", "port": 31000}, {"name": "admin", "port": 31001}],
+    "readiness": Probe("http", "admin", "/healthz", 5, 2, 3, 2, 4).to_data(),
+}
+
+
+def test_a_readiness_probe_is_read_from_the_entry() -> None:
+    spec = parse_scheduled(PROBED)
+    assert spec.readiness == Probe("http", "admin", "/healthz", 5, 2, 3, 2, 4)
+    assert spec.probe_port() == 31001  # the host port assigned to "admin", not the first
+
+
+def test_without_a_readiness_probe_there_is_no_port_to_probe() -> None:
+    spec = parse_scheduled(SCHEDULED)
+    assert (spec.readiness, spec.probe_port()) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "probe", [Probe("http", "admin", "/healthz", 5, 2, 3, 2, 4), Probe("tcp", "http")]
+)
+def test_a_readiness_probe_round_trips(probe: Probe) -> None:
+    data = {**PROBED, "readiness": probe.to_data()}
+    assert parse_scheduled(data).to_data() == data
+    assert parse_scheduled_event(scheduled_data(parse_scheduled(data)))[0].readiness == probe
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"readiness": Probe("tcp", "metrics").to_data()},
+            "data.readiness.port 'metrics' is not one of the replica's ports (http, admin)",
+        ),
+        (
+            {"ports": [], "readiness": Probe("tcp", "http").to_data()},
+            "data.readiness.port 'http' is not one of the replica's ports (none)",
+        ),
+        ({"readiness": {"action": "exec", "port": "http"}}, "data.readiness.action"),
+        ({"readiness": {"action": "tcp"}}, "data.readiness.port"),
+        (
+            {"readiness": {**Probe("tcp", "http").to_data(), "period_seconds": 0}},
+            "data.readiness.period_seconds",
+        ),
+        (
+            {"readiness": {**Probe("http", "http").to_data(), "path": "healthz"}},
+            "data.readiness.path",
+        ),
+        ({"readiness": "tcp:http"}, "data.readiness must be a JSON object"),
+    ],
+)
+def test_invalid_readiness_names_the_field(change: dict[str, object], message: str) -> None:
+    with pytest.raises(InvalidEvent, match=re.escape(message)):
+        parse_scheduled({**PROBED, **change})

@@ -1,0 +1,390 @@
+"""Readiness probing against real servers on 127.0.0.1: single checks, the Prober's flips, and
+the agent reporting `replica.ready` with the sim and the exec driver."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from shoal import events
+from shoal.agent.agent import Agent
+from shoal.agent.driver import Driver
+from shoal.agent.exec import ExecDriver
+from shoal.agent.probing import Prober, check_probe
+from shoal.agent.reports import JsonEvent
+from shoal.agent.sim import SimDriver
+from shoal.agent.spec import ReplicaSpec
+from shoal.agent.store import AssignmentStore
+from shoal.orchestration.probes import Probe
+from shoal.orchestration.spec import Resources
+from shoal.platform.ports import free_port
+from tests.shoal.agent.support import (
+    agent_running,
+    replica,
+    scheduled_data,
+    shoal_event,
+    stop_data,
+    wait_until,
+)
+
+HOST = "127.0.0.1"
+STARTED, READY, UNREADY = events.REPLICA_STARTED, events.REPLICA_READY, events.REPLICA_UNREADY
+STOPPED = events.REPLICA_STOPPED
+
+
+def http_probe(path: str = "/healthz", **settings: int) -> Probe:
+    return Probe("http", "http", path, **{"period_seconds": 1, **settings})
+
+
+def probed(port: int, name: str = "web-1", probe: Probe | None = None) -> ReplicaSpec:
+    """A replica whose port `http` is `port`, probed by `probe` (an httpGet of /healthz)."""
+    spec = replica(name, ports=[("http", port)])
+    return dataclasses.replace(spec, readiness=probe or http_probe())
+
+
+@dataclass
+class Health:
+    """The test's HTTP server: /healthz answers `status` and counts its requests;
+    /status/<code> answers <code>; /moved redirects to /status/404."""
+
+    port: int = 0
+    status: int = 200
+    requests: int = 0
+
+
+@pytest.fixture
+async def health() -> AsyncIterator[Health]:
+    served = Health()
+
+    async def healthz(_request: web.Request) -> web.Response:
+        served.requests += 1
+        return web.Response(status=served.status)
+
+    async def status(request: web.Request) -> web.Response:
+        return web.Response(status=int(request.match_info["code"]))
+
+    async def moved(_request: web.Request) -> web.Response:
+        return web.Response(status=302, headers={"Location": "/status/404"})
+
+    app = web.Application()
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/status/{code}", status)
+    app.router.add_get("/moved", moved)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, HOST, 0).start()
+    served.port = runner.addresses[0][1]
+    try:
+        yield served
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def tcp_server(answer: bool) -> AsyncIterator[int]:
+    """A listening port: each connection is closed at once (`answer`), or left open, unanswered,
+    until the client goes."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not answer:
+            await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(handle, HOST, 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+# check_probe: httpGet
+
+
+@pytest.mark.parametrize("path", ["/status/200", "/status/204", "/status/399", "/moved"])
+async def test_an_http_probe_passes_on_2xx_and_3xx(health: Health, path: str) -> None:
+    assert await check_probe(http_probe(path), HOST, health.port) is None
+
+
+async def test_an_http_probe_does_not_follow_a_redirect(health: Health) -> None:
+    # /moved leads to a 404, which fails: the probe passed on the 302 itself.
+    assert await check_probe(http_probe("/status/404"), HOST, health.port) is not None
+    assert await check_probe(http_probe("/moved"), HOST, health.port) is None
+
+
+@pytest.mark.parametrize("code", [400, 404, 500, 503])
+async def test_an_http_probe_fails_on_4xx_and_5xx(health: Health, code: int) -> None:
+    reason = await check_probe(http_probe(f"/status/{code}"), HOST, health.port)
+    assert reason == f"HTTP probe failed with statuscode: {code}"
+
+
+async def test_an_http_probe_gets_its_path(health: Health) -> None:
+    assert await check_probe(http_probe("/healthz"), HOST, health.port) is None
+    assert health.requests == 1
+
+
+async def test_an_http_probe_of_a_closed_port_names_the_url() -> None:
+    port = free_port()
+    reason = await check_probe(http_probe("/healthz"), HOST, port)
+    assert reason is not None
+    assert reason.startswith(f"GET http://{HOST}:{port}/healthz: ")
+
+
+async def test_an_http_probe_of_a_silent_server_fails_after_timeout_seconds() -> None:
+    async with tcp_server(answer=False) as port:
+        began = time.monotonic()
+        reason = await asyncio.wait_for(
+            check_probe(http_probe("/healthz", timeout_seconds=1), HOST, port), 5
+        )
+        elapsed = time.monotonic() - began
+    assert reason == f"GET http://{HOST}:{port}/healthz: no answer within 1s (timeoutSeconds)"
+    assert 0.9 <= elapsed < 3
+
+
+# check_probe: tcpSocket
+
+
+async def test_a_tcp_probe_passes_when_the_port_listens() -> None:
+    async with tcp_server(answer=True) as port:
+        assert await check_probe(Probe("tcp", "http"), HOST, port) is None
+
+
+async def test_a_tcp_probe_of_a_closed_port_fails() -> None:
+    port = free_port()
+    reason = await check_probe(Probe("tcp", "http"), HOST, port)
+    assert reason is not None
+    assert reason.startswith(f"dial tcp {HOST}:{port}: ")
+
+
+# Prober
+
+Change = tuple[str, bool, str | None]
+
+
+@asynccontextmanager
+async def recording_prober() -> AsyncIterator[tuple[Prober, list[Change]]]:
+    changes: list[Change] = []
+    prober = Prober(lambda spec, ready, reason: changes.append((spec.name, ready, reason)))
+    try:
+        yield prober, changes
+    finally:
+        await prober.close()
+
+
+def probe_tasks() -> list[asyncio.Task[object]]:
+    return [task for task in asyncio.all_tasks() if task.get_name().startswith("probe ")]
+
+
+async def test_the_prober_reports_each_flip_of_readiness(health: Health) -> None:
+    async with recording_prober() as (prober, changes):
+        prober.watch(probed(health.port, probe=http_probe(failure_threshold=2)))
+        await wait_until(lambda: len(changes) == 1, timeout=3, what="ready")
+        assert changes == [("web-1", True, None)]
+
+        health.status = 503
+        healthy_requests = health.requests
+        await wait_until(lambda: len(changes) == 2, timeout=5, what="unready")
+        assert changes[1] == ("web-1", False, "HTTP probe failed with statuscode: 503")
+        assert health.requests - healthy_requests == 2  # failureThreshold failures in a row
+
+        health.status = 200
+        await wait_until(lambda: len(changes) == 3, timeout=3, what="ready again")
+        assert changes[2] == ("web-1", True, None)
+
+
+async def test_the_prober_waits_for_success_threshold_passes(health: Health) -> None:
+    async with recording_prober() as (prober, changes):
+        prober.watch(probed(health.port, probe=http_probe(success_threshold=2)))
+        await wait_until(lambda: changes != [], timeout=3, what="ready")
+        assert changes == [("web-1", True, None)]
+        assert health.requests == 2
+
+
+async def test_the_prober_waits_initial_delay_seconds(health: Health) -> None:
+    async with recording_prober() as (prober, changes):
+        prober.watch(probed(health.port, probe=http_probe(initial_delay_seconds=1)))
+        await asyncio.sleep(0.5)
+        assert (health.requests, changes) == (0, [])
+        await wait_until(lambda: changes != [], timeout=3, what="ready")
+        assert changes == [("web-1", True, None)]
+
+
+async def test_a_forgotten_replica_is_probed_no_more(health: Health) -> None:
+    async with recording_prober() as (prober, changes):
+        prober.watch(probed(health.port, probe=http_probe(failure_threshold=1)))
+        await wait_until(lambda: changes != [], timeout=3, what="ready")
+        prober.forget("web-1")
+        assert prober.watched() == frozenset()
+        health.status = 503  # would make it unready at the next probe
+        requests = health.requests
+        await asyncio.sleep(1.5)
+        assert health.requests == requests
+        assert changes == [("web-1", True, None)]
+        assert probe_tasks() == []
+
+
+async def test_close_cancels_every_probe(health: Health) -> None:
+    changes: list[Change] = []
+    prober = Prober(lambda spec, ready, reason: changes.append((spec.name, ready, reason)))
+    prober.watch(probed(health.port, "web-1"))
+    prober.watch(probed(health.port, "web-2"))
+    assert prober.watched() == {"web-1", "web-2"}
+    await wait_until(lambda: len(changes) == 2, timeout=3, what="both ready")
+    await prober.close()
+    assert prober.watched() == frozenset()
+    assert probe_tasks() == []
+    assert sorted(changes) == [("web-1", True, None), ("web-2", True, None)]
+
+
+async def test_watching_again_starts_from_not_ready(health: Health) -> None:
+    async with recording_prober() as (prober, changes):
+        spec = probed(health.port)
+        prober.watch(spec)
+        await wait_until(lambda: len(changes) == 1, timeout=3, what="ready")
+        prober.watch(spec)
+        await wait_until(lambda: len(changes) == 2, timeout=3, what="ready again")
+        assert changes == [("web-1", True, None)] * 2
+        assert len(probe_tasks()) == 1
+
+
+async def test_a_replica_without_a_probe_is_not_watched() -> None:
+    async with recording_prober() as (prober, changes):
+        prober.watch(replica(ports=[("http", free_port())]))
+        assert prober.watched() == frozenset()
+        assert probe_tasks() == []
+        assert changes == []
+
+
+# The agent
+
+
+class ListSink:
+    def __init__(self) -> None:
+        self.sent: list[JsonEvent] = []
+
+    def send(self, event: JsonEvent, *, supersedes: str | None = None) -> None:
+        self.sent.append(event)
+
+    def types(self) -> list[object]:
+        return [event["type"] for event in self.sent]
+
+    def entries(self, type_: str) -> list[object]:
+        found: list[object] = []
+        for event in self.sent:
+            data = event["data"]
+            if event["type"] == type_ and isinstance(data, dict):
+                found += data["replicas"]
+        return found
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[AssignmentStore]:
+    opened = AssignmentStore(tmp_path / "assignments.sqlite3")
+    yield opened
+    opened.close()
+
+
+NOW = 1_700_000_000.25
+
+
+@asynccontextmanager
+async def running_agent(
+    driver: Driver, store: AssignmentStore, *, clock: Callable[[], float] = time.time
+) -> AsyncIterator[tuple[Agent, ListSink]]:
+    sink = ListSink()
+    agent = Agent(
+        nodes=("n1",),
+        capacity=Resources(4000, 8192),
+        labels={},
+        driver=driver,
+        store=store,
+        sink=sink,
+        clock=clock,
+    )
+    async with agent_running(agent):
+        yield agent, sink
+
+
+async def schedule(agent: Agent, spec: ReplicaSpec) -> None:
+    await agent.receive(shoal_event(events.REPLICA_SCHEDULED, scheduled_data(spec)))
+
+
+def replica_reports(sink: ListSink) -> list[object]:
+    return [t for t in sink.types() if t in (events.NODE_JOINED, STARTED, READY, UNREADY)]
+
+
+async def test_a_simulated_replica_with_a_probe_is_ready_once_started(
+    store: AssignmentStore,
+) -> None:
+    async with running_agent(SimDriver(), store, clock=lambda: NOW) as (agent, sink):
+        await schedule(agent, probed(30001))
+        await agent.drain(5)
+        assert sink.entries(READY) == [
+            {"deployment": "web", "replica": "web-1", "node": "n1", "at": NOW}
+        ]
+        assert replica_reports(sink) == [events.NODE_JOINED, STARTED, READY]
+
+
+async def test_an_adopted_simulated_replica_is_ready_after_its_node_joins(
+    store: AssignmentStore,
+) -> None:
+    driver = SimDriver()
+    async with running_agent(driver, store) as (agent, _sink):
+        await schedule(agent, probed(30001))
+    async with running_agent(driver, store) as (_agent, sink):
+        assert replica_reports(sink) == [events.NODE_JOINED, STARTED, READY]
+
+
+async def test_a_simulated_replica_without_a_probe_is_not_reported_ready(
+    store: AssignmentStore,
+) -> None:
+    async with running_agent(SimDriver(), store) as (agent, sink):
+        await schedule(agent, replica(ports=[("http", 30001)]))
+        await agent.drain(5)
+        assert STARTED in sink.types()
+        assert READY not in sink.types()
+
+
+async def test_an_exec_replica_is_ready_once_it_listens_and_quiet_once_stopped(
+    store: AssignmentStore, tmp_path: Path
+) -> None:
+    driver = await ExecDriver.open(tmp_path / "exec", grace_seconds=0.5)
+    port = free_port()
+    server = [sys.executable, "-m", "http.server", "$PORT", "--bind", HOST]
+    spec = dataclasses.replace(
+        replica(command=server, ports=[("http", port)]),
+        readiness=http_probe("/", failure_threshold=1),
+    )
+    try:
+        async with running_agent(driver, store) as (agent, sink):
+            await schedule(agent, spec)
+            await wait_until(lambda: READY in sink.types(), timeout=10, what="replica.ready")
+            assert await check_probe(http_probe("/"), HOST, port) is None  # it really listens
+            assert sink.types() == [events.NODE_JOINED, STARTED, READY]
+            [entry] = sink.entries(READY)
+            assert isinstance(entry, dict)
+            assert {key: entry[key] for key in ("deployment", "replica", "node")} == {
+                "deployment": "web",
+                "replica": "web-1",
+                "node": "n1",
+            }
+            assert isinstance(entry["at"], float)
+            assert "reason" not in entry
+
+            await agent.receive(shoal_event(events.REPLICA_STOP_REQUESTED, stop_data(spec)))
+            await wait_until(lambda: STOPPED in sink.types(), timeout=10, what="replica.stopped")
+            await asyncio.sleep(1.5)  # a probe still running would fail (failureThreshold 1)
+            assert sink.types() == [events.NODE_JOINED, STARTED, READY, STOPPED]
+    finally:
+        for status in await driver.list():
+            await driver.stop(status.spec.name)
+        await driver.close()
