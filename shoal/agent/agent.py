@@ -18,7 +18,7 @@ from typing import Protocol
 from shoal import events
 from shoal.agent.driver import Driver, ReplicaExit, Usage
 from shoal.agent.errors import DriverError, InvalidEvent
-from shoal.agent.probing import Check, Prober, check_probe
+from shoal.agent.probing import Check, ReplicaProbes, check_probe
 from shoal.agent.reconcile import (
     Action,
     Assignment,
@@ -88,10 +88,7 @@ class Agent:
         self._beats = 0
         self._listed: dict[str, frozenset[str]] = {}
         self._ops = SerialOperations()
-        # Simulated replicas listen on nothing: they are ready as soon as they start.
-        self._probes: Prober | None = None
-        if driver.kind != "sim":
-            self._probes = Prober(self._readiness_changed, check=check)
+        self._probes = ReplicaProbes(driver, self._readiness_changed, check=check)
 
     async def start(self) -> None:
         """Say which nodes of the agent that ran here last this one does not run (removed),
@@ -131,10 +128,10 @@ class Agent:
         # Probed once their `started` is out, so a `ready` never goes first. Those found running
         # may have been ready or not before: their first verdict either way is news.
         for name in plan.report_started:
-            self._watch(self._spec(name), known=False)
+            self._probes.watch(self._spec(name), known=False)
         for assignment, outcome in zip(to_start, started, strict=True):
             if outcome is not None and outcome["type"] == events.REPLICA_STARTED:
-                self._watch(self._spec(assignment.replica))
+                self._probes.watch(self._spec(assignment.replica))
         await self._writes.written()
 
     async def receive(self, event: Event) -> None:
@@ -208,8 +205,7 @@ class Agent:
     async def drain(self, timeout: float) -> None:
         """Stop probing; let running operations finish, for at most `timeout` seconds, then
         cancel them; then write what is left to write."""
-        if self._probes is not None:
-            await self._probes.close()
+        await self._probes.close()
         await self._ops.drain(timeout)
         await self._writes.written()
 
@@ -271,7 +267,7 @@ class Agent:
             return
         self._sink.send(report)
         if report["type"] == events.REPLICA_STARTED:
-            self._watch(self._spec(assignment.replica))
+            self._probes.watch(self._spec(assignment.replica))
 
     async def _report_started(self, name: str) -> JsonEvent | None:
         return self._report.started(self._spec(name)) if name in self._started else None
@@ -286,7 +282,7 @@ class Agent:
         return self._report.stopped(current.node, current.deployment, current.replica)
 
     async def _stop(self, node: str, deployment: str, replica: str) -> JsonEvent:
-        self._forget(replica)
+        self._probes.forget(replica)
         await self.driver.stop(replica)
         self._started.pop(replica, None)
         return self._report.stopped(node, deployment, replica)
@@ -294,7 +290,7 @@ class Agent:
     async def _record_exit(self, exit_: ReplicaExit) -> JsonEvent:
         assignment = self._assignments[exit_.name]
         self._save(replace(assignment, state=State.EXITED, exit_code=exit_.exit_code))
-        self._forget(exit_.name)
+        self._probes.forget(exit_.name)
         self._started.pop(exit_.name, None)
         await self.driver.stop(exit_.name)  # the driver forgets the exited replica
         return self._report.exited(
@@ -305,20 +301,6 @@ class Agent:
         event = await report
         if event is not None:
             self._sink.send(event)
-
-    def _watch(self, spec: ReplicaSpec, *, known: bool = True) -> None:
-        """Probe a replica that just started (or, `known=False`, was found running); without
-        probing, one with a probe is reported ready at once."""
-        if spec.readiness is None:
-            return
-        if self._probes is not None:
-            self._probes.watch(spec, known=known)
-        else:
-            self._readiness_changed(spec, True, None)
-
-    def _forget(self, name: str) -> None:
-        if self._probes is not None:
-            self._probes.forget(name)
 
     def _readiness_changed(self, spec: ReplicaSpec, ready: bool, reason: str | None) -> None:
         if spec.name in self._started:  # a flip racing a stop or an exit is not news

@@ -29,7 +29,7 @@ from typing import Protocol
 
 from shoal.agent.spec import ReplicaSpec
 
-__all__ = ["Driver", "ExitFeed", "ReplicaExit", "ReplicaStatus", "Usage"]
+__all__ = ["CommandResult", "Driver", "ExitFeed", "ReplicaExit", "ReplicaStatus", "Usage"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +46,19 @@ class ReplicaExit:
     name: str
     exit_code: int
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What a command run in a replica's context (an exec probe) came to."""
+
+    exit_code: int | None
+    """Its exit status; None when it had not finished within the timeout."""
+    output: str = ""
+    """The end of what it printed, stdout and stderr together (at most OUTPUT_KEPT characters)."""
+
+
+OUTPUT_KEPT = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +92,12 @@ class Driver(Protocol):
     def follow_output(self, name: str, lines: int) -> AsyncGenerator[str, None] | None:
         """`output`, then what the replica prints next, piece by piece, until it exits or is
         stopped; None for a replica this driver does not have."""
+        ...
+
+    async def run_in(self, name: str, argv: Sequence[str], timeout: float) -> CommandResult:
+        """Run `argv` in the running replica `name`'s context (its environment and folder, or
+        inside its container), for an exec probe; stop waiting after `timeout` seconds.
+        DriverError when the replica does not run here."""
         ...
 
     async def close(self) -> None: ...

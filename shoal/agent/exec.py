@@ -30,7 +30,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from shoal.agent import hostports, procfs, shim
-from shoal.agent.driver import ExitFeed, ReplicaExit, ReplicaStatus, Usage
+from shoal.agent.commands import run_command
+from shoal.agent.driver import CommandResult, ExitFeed, ReplicaExit, ReplicaStatus, Usage
 from shoal.agent.errors import DriverError, InvalidEvent
 from shoal.agent.exits import exit_reason, last_output
 from shoal.agent.follow import follow_file
@@ -238,6 +239,20 @@ class ExecDriver:
             cpu_millis = 1000 * seconds / max(now - since, 1e-3)
             usage[replica.spec.name] = Usage(cpu_millis, pages * procfs.PAGE_SIZE / 2**20)
         return usage
+
+    async def run_in(self, name: str, argv: Sequence[str], timeout: float) -> CommandResult:
+        """`argv` (with the replica's variables substituted, as in its command) run in the
+        replica's folder with the replica's environment."""
+        replica = self._replicas.get(name)
+        if replica is None or replica.exit_code is not None:
+            raise DriverError(f"replica {name} does not run here")
+        environment = {**self._base_env, **replica.spec.environment()}
+        return await run_command(
+            replica.spec.substituted(argv),
+            env=environment,
+            cwd=self.state_dir / name,
+            timeout=timeout,
+        )
 
     async def close(self) -> None:
         """Stop watching; the replicas keep running for the next driver to adopt."""

@@ -7,28 +7,48 @@ Replicas run on the host's network (processes, or containers with `network_mode:
 the probe goes to 127.0.0.1 and the host port the scheduler assigned.
 
 A check is an `httpGet` (a GET of the path, redirects not followed: 200 to 399 is success, as
-the kubelet counts) or a `tcpSocket` (a connection that opens), bounded by `timeoutSeconds`.
+the kubelet counts), a `tcpSocket` (a connection that opens) or an `exec` (the command, run by
+the driver in the replica's context, exits 0), bounded by `timeoutSeconds`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import shlex
 import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
 
+from shoal.agent.driver import CommandResult, Driver
+from shoal.agent.errors import DriverError
 from shoal.agent.spec import ReplicaSpec
 from shoal.orchestration.probes import Probe, Readiness
 
-__all__ = ["Check", "Prober", "check_probe"]
+__all__ = ["Check", "ExecCheck", "Prober", "ReplicaProbes", "check_probe", "exec_verdict"]
 
 log = logging.getLogger("shoal.agent.probing")
 
 Check = Callable[[Probe, str, int], Awaitable[str | None]]
 """(probe, host, port) -> None on success, else why it failed."""
+ExecCheck = Callable[[ReplicaSpec, Probe], Awaitable[str | None]]
+"""(spec, exec probe) -> None on success, else why it failed; the agent runs it by its driver."""
 OnChange = Callable[[ReplicaSpec, bool, str | None], None]
+REASON_OUTPUT = 200
+"""Characters of a failed exec probe's output kept in its reason."""
+
+
+def exec_verdict(probe: Probe, result: CommandResult) -> str | None:
+    """None when an exec probe's command exited 0, else the reason, with the end of its output."""
+    if result.exit_code == 0:
+        return None
+    command = shlex.join(probe.command)
+    printed = result.output.strip()[-REASON_OUTPUT:]
+    if result.exit_code is None:
+        why = printed or f"no exit within {probe.timeout_seconds}s (timeoutSeconds)"
+        return f"command {command}: {why}"
+    return f"command {command} exited with {result.exit_code}" + (f": {printed}" if printed else "")
 
 
 async def check_probe(probe: Probe, host: str, port: int) -> str | None:
@@ -62,10 +82,16 @@ async def check_probe(probe: Probe, host: str, port: int) -> str | None:
 
 class Prober:
     def __init__(
-        self, on_change: OnChange, *, check: Check = check_probe, host: str = "127.0.0.1"
+        self,
+        on_change: OnChange,
+        *,
+        check: Check = check_probe,
+        exec_check: ExecCheck | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
         self._on_change = on_change
         self._check = check
+        self._exec_check = exec_check
         self._host = host
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
@@ -98,14 +124,13 @@ class Prober:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _probe(self, spec: ReplicaSpec, state: Readiness) -> None:
-        probe, port = spec.readiness, spec.probe_port()
+        probe = spec.readiness
         assert probe is not None  # watch() takes only probed specs
-        assert port is not None
         await asyncio.sleep(probe.initial_delay_seconds)
         while True:
             began = time.monotonic()
             try:
-                reason = await self._check(probe, self._host, port)
+                reason = await self._check_once(spec, probe)
             except Exception as error:  # a bug in a check must not end the probing for good
                 log.exception("probing replica %s failed", spec.name)
                 reason = f"probe error: {error}"
@@ -113,3 +138,49 @@ class Prober:
             if state.changed:
                 self._on_change(spec, bool(state.ready), reason)
             await asyncio.sleep(max(0.0, probe.period_seconds - (time.monotonic() - began)))
+
+    async def _check_once(self, spec: ReplicaSpec, probe: Probe) -> str | None:
+        if probe.action == "exec":
+            if self._exec_check is None:
+                return "exec probes need a driver to run the command"
+            return await self._exec_check(spec, probe)
+        port = spec.probe_port()
+        assert port is not None  # an http or tcp probe names one of the spec's ports
+        return await self._check(probe, self._host, port)
+
+
+class ReplicaProbes:
+    """The agent's probing: a `Prober` whose exec checks run through the agent's driver, or,
+    for simulated replicas (which listen on nothing), a probed replica ready at once."""
+
+    def __init__(self, driver: Driver, on_change: OnChange, *, check: Check = check_probe) -> None:
+        self._driver = driver
+        self._on_change = on_change
+        self._prober: Prober | None = None
+        if driver.kind != "sim":
+            self._prober = Prober(on_change, check=check, exec_check=self._exec_check)
+
+    def watch(self, spec: ReplicaSpec, *, known: bool = True) -> None:
+        """Probe a replica that just started (or, `known=False`, was found running); no-op
+        without a probe."""
+        if spec.readiness is None:
+            return
+        if self._prober is not None:
+            self._prober.watch(spec, known=known)
+        else:
+            self._on_change(spec, True, None)
+
+    def forget(self, name: str) -> None:
+        if self._prober is not None:
+            self._prober.forget(name)
+
+    async def close(self) -> None:
+        if self._prober is not None:
+            await self._prober.close()
+
+    async def _exec_check(self, spec: ReplicaSpec, probe: Probe) -> str | None:
+        try:
+            result = await self._driver.run_in(spec.name, probe.command, probe.timeout_seconds)
+        except DriverError as error:
+            return f"exec probe: {error}"
+        return exec_verdict(probe, result)

@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from shoal.agent.driver import ExitFeed, ReplicaExit, ReplicaStatus, Usage
+from shoal.agent.driver import CommandResult, ExitFeed, ReplicaExit, ReplicaStatus, Usage
 from shoal.agent.errors import DriverError
 from shoal.agent.spec import ReplicaSpec
 
@@ -147,6 +147,14 @@ class SimDriver:
                 load = self._loads.get(replica.status.spec.deployment, 0.0)
                 usage[name] = Usage(requested.cpu_millis * load / 100, requested.memory_mib)
         return usage
+
+    async def run_in(self, name: str, argv: Sequence[str], timeout: float) -> CommandResult:
+        """A simulated replica's every command succeeds (the agent does not probe sim replicas:
+        they are ready as soon as they start)."""
+        replica = self._replicas.get(name)
+        if replica is None or replica.status.exit_code is not None:
+            raise DriverError(f"replica {name} does not run here")
+        return CommandResult(0)
 
     async def close(self) -> None:
         for replica in self._replicas.values():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -62,8 +62,8 @@ class ReplicaSpec:
     """Probed by the agent once started (`shoal.agent.probing`); None: ready once started."""
 
     def probe_port(self) -> int | None:
-        """The host port the readiness probe checks (None without a probe)."""
-        if self.readiness is None:
+        """The host port the readiness probe checks (None without one, or for an exec probe)."""
+        if self.readiness is None or self.readiness.action == "exec":
             return None
         return next(port.port for port in self.ports if port.name == self.readiness.port)
 
@@ -75,8 +75,12 @@ class ReplicaSpec:
 
     def argv(self) -> tuple[str, ...]:
         """The command with the environment's `$NAME` / `${NAME}` substituted."""
+        return self.substituted(self.command)
+
+    def substituted(self, argv: Sequence[str]) -> tuple[str, ...]:
+        """`argv` with the environment's `$NAME` / `${NAME}` substituted (`$$` is `$`)."""
         environment = self.environment()
-        return tuple(string.Template(arg).safe_substitute(environment) for arg in self.command)
+        return tuple(string.Template(arg).safe_substitute(environment) for arg in argv)
 
     def to_data(self) -> events.ScheduledReplica:
         data: events.ScheduledReplica = {
@@ -142,7 +146,7 @@ def _readiness(value: object, ports: tuple[AssignedPort, ...]) -> Probe | None:
         probe = probe_from_data(value)
     except ProbeError as error:
         raise InvalidEvent(f"data.{error}") from None
-    if probe.port not in {port.name for port in ports}:
+    if probe.action != "exec" and probe.port not in {port.name for port in ports}:
         names = ", ".join(port.name for port in ports) or "none"
         raise InvalidEvent(
             f"data.readiness.port {probe.port!r} is not one of the replica's ports ({names})"

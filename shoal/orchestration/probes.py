@@ -8,8 +8,11 @@ status of at least 200 and below 400; a `tcpSocket` succeeds when the connection
 replica is not ready until `successThreshold` probes in a row succeed, and stops being ready
 after `failureThreshold` failures in a row.
 
+An `exec` probe runs `command` in the replica's context (the agent's driver says how) and
+succeeds when it exits 0 within `timeoutSeconds`.
+
 Where Shoal differs: a replica's host ports are assigned by the scheduler, so `port` names one
-of `spec.ports` (Kubernetes also takes a number); `exec` probes are not supported yet.
+of `spec.ports` (Kubernetes also takes a number).
 
 The same probe travels in `replica.requested` and `replica.scheduled` as `to_data()` gives it
 (snake_case keys), and the agent reads it back with `probe_from_data`.
@@ -32,7 +35,7 @@ __all__ = [
     "probe_from_data",
 ]
 
-Action = Literal["http", "tcp"]
+Action = Literal["http", "tcp", "exec"]
 _SETTINGS = (
     # (spec key, data key, default, minimum)
     ("initialDelaySeconds", "initial_delay_seconds", 0, 0),
@@ -42,14 +45,21 @@ _SETTINGS = (
     ("failureThreshold", "failure_threshold", 3, 1),
 )
 _PATH = "spec.readinessProbe"
+_EXAMPLES = {
+    "httpGet": "{path: /healthz, port: http}",
+    "tcpSocket": "{port: http}",
+    "exec": "{command: [pg_isready, -h, 127.0.0.1]}",
+}
 
 
 class ProbeData(TypedDict):
-    """A probe as events carry it: `action` "http" (with `path`) or "tcp", on the named `port`."""
+    """A probe as events carry it: `action` "http" (with `path`) or "tcp" on the named `port`,
+    or "exec" with its `command`."""
 
     action: Action
-    port: str
+    port: NotRequired[str]
     path: NotRequired[str]
+    command: NotRequired[list[str]]
     initial_delay_seconds: int
     period_seconds: int
     timeout_seconds: int
@@ -64,25 +74,30 @@ class ProbeError(ValueError):
 @dataclass(frozen=True)
 class Probe:
     action: Action
-    port: str
-    """The name of one of the template's ports."""
+    port: str = ""
+    """The name of one of the template's ports (http and tcp)."""
     path: str = "/"
     initial_delay_seconds: int = 0
     period_seconds: int = 10
     timeout_seconds: int = 1
     success_threshold: int = 1
     failure_threshold: int = 3
+    command: tuple[str, ...] = ()
+    """What an exec probe runs (exec only)."""
 
     def to_data(self) -> ProbeData:
         data: ProbeData = {
             "action": self.action,
-            "port": self.port,
             "initial_delay_seconds": self.initial_delay_seconds,
             "period_seconds": self.period_seconds,
             "timeout_seconds": self.timeout_seconds,
             "success_threshold": self.success_threshold,
             "failure_threshold": self.failure_threshold,
         }
+        if self.action == "exec":
+            data["command"] = list(self.command)
+            return data
+        data["port"] = self.port
         if self.action == "http":
             data["path"] = self.path
         return data
@@ -101,39 +116,54 @@ def parse_readiness_probe(reader: Reader, value: object, ports: Collection[str])
         for key, data_key, default, minimum in _SETTINGS
     }
     actions = [key for key in ("httpGet", "tcpSocket", "exec") if key in fields]
-    if "exec" in actions:
-        reader.problem(
-            f"{_PATH}.exec",
-            "exec probes are not supported yet; probe the replica's port instead, e.g. "
-            "httpGet: {path: /healthz, port: http} or tcpSocket: {port: http}",
-        )
-        return None
     if len(actions) != 1:
-        found = " and ".join(actions) or "neither"
+        found = " and ".join(actions) or "none"
         reader.problem(
             _PATH,
-            f"needs exactly one of httpGet and tcpSocket, found {found}; write e.g. "
+            f"needs exactly one of httpGet, tcpSocket and exec, found {found}; write e.g. "
             "readinessProbe: {httpGet: {path: /healthz, port: http}}",
         )
         return None
     where = f"{_PATH}.{actions[0]}"
     if fields[actions[0]] is not None and not isinstance(fields[actions[0]], Mapping):
-        example = "{path: /healthz, port: http}" if actions == ["httpGet"] else "{port: http}"
+        example = _EXAMPLES[actions[0]]
         reader.problem(where, f"is {fields[actions[0]]!r}; write e.g. {actions[0]}: {example}")
         return None
+    if actions == ["exec"]:
+        return _exec_probe(reader, fields["exec"], where, settings)
     if actions == ["httpGet"]:
-        action = reader.fields(fields["httpGet"], where, {"path", "port", "scheme"})
-        path = action.get("path", "/")
-        if not isinstance(path, str) or not path.startswith("/") or _has_space(path):
-            reader.problem(f"{where}.path", f"is {path!r}; write an absolute path like /healthz")
-            path = "/"
-        scheme = action.get("scheme", "HTTP")
-        if scheme != "HTTP":
-            reader.problem(f"{where}.scheme", f"is {scheme!r}; only HTTP is supported: drop it")
-        port = _port(reader, action, where, ports)
-        return Probe("http", port, path, **settings)
+        return _http_probe(reader, fields["httpGet"], where, settings, ports)
     port = _port(reader, reader.fields(fields["tcpSocket"], where, {"port"}), where, ports)
-    return Probe("tcp", port, "/", **settings)
+    return _probe("tcp", settings, port=port)
+
+
+def _exec_probe(reader: Reader, value: object, where: str, settings: Mapping[str, int]) -> Probe:
+    action = reader.fields(value, where, {"command"})
+    command = reader.string_list(action.get("command", []), f"{where}.command")
+    if not command and not reader.has_problem(f"{where}.command"):
+        reader.problem(
+            f"{where}.command",
+            "needs the command to run; write e.g. command: [pg_isready, -h, 127.0.0.1]",
+        )
+    return _probe("exec", settings, command=command)
+
+
+def _http_probe(
+    reader: Reader,
+    value: object,
+    where: str,
+    settings: Mapping[str, int],
+    ports: Collection[str],
+) -> Probe:
+    action = reader.fields(value, where, {"path", "port", "scheme"})
+    path = action.get("path", "/")
+    if not isinstance(path, str) or not path.startswith("/") or _has_space(path):
+        reader.problem(f"{where}.path", f"is {path!r}; write an absolute path like /healthz")
+        path = "/"
+    scheme = action.get("scheme", "HTTP")
+    if scheme != "HTTP":
+        reader.problem(f"{where}.scheme", f"is {scheme!r}; only HTTP is supported: drop it")
+    return _probe("http", settings, port=_port(reader, action, where, ports), path=path)
 
 
 def _port(reader: Reader, action: Mapping[str, object], where: str, ports: Collection[str]) -> str:
@@ -155,6 +185,27 @@ def _port(reader: Reader, action: Mapping[str, object], where: str, ports: Colle
     return port if isinstance(port, str) else ""
 
 
+def _probe(
+    action: Action,
+    settings: Mapping[str, int],
+    *,
+    port: str = "",
+    path: str = "/",
+    command: tuple[str, ...] = (),
+) -> Probe:
+    return Probe(
+        action,
+        port,
+        path,
+        initial_delay_seconds=settings["initial_delay_seconds"],
+        period_seconds=settings["period_seconds"],
+        timeout_seconds=settings["timeout_seconds"],
+        success_threshold=settings["success_threshold"],
+        failure_threshold=settings["failure_threshold"],
+        command=command,
+    )
+
+
 def _has_space(text: str) -> bool:
     return any(character.isspace() for character in text)
 
@@ -163,21 +214,33 @@ def probe_from_data(data: object) -> Probe:
     """The probe of an event (what `Probe.to_data` gave); ProbeError naming the bad field."""
     if not isinstance(data, Mapping):
         raise ProbeError(f"readiness must be a JSON object, not {data!r:.80}")
-    action, port = data.get("action"), data.get("port")
-    if action not in ("http", "tcp"):
-        raise ProbeError(f"readiness.action must be 'http' or 'tcp', not {action!r:.80}")
-    if not isinstance(port, str) or not port:
-        raise ProbeError(f"readiness.port must name a port, not {port!r:.80}")
-    path = data.get("path", "/")
-    if not isinstance(path, str) or not path.startswith("/") or _has_space(path):
-        raise ProbeError(f"readiness.path must be an absolute path, not {path!r:.80}")
+    action = data.get("action")
+    if action not in ("http", "tcp", "exec"):
+        raise ProbeError(f"readiness.action must be 'http', 'tcp' or 'exec', not {action!r:.80}")
     settings: dict[str, int] = {}
     for _, key, default, minimum in _SETTINGS:
         value = data.get(key, default)
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise ProbeError(f"readiness.{key} must be a whole number >= {minimum}, not {value!r}")
         settings[key] = value
-    return Probe("http" if action == "http" else "tcp", port, path, **settings)
+    if action == "exec":
+        command = data.get("command")
+        if (
+            not isinstance(command, list)
+            or not command
+            or not all(isinstance(part, str) for part in command)
+        ):
+            raise ProbeError(
+                f"readiness.command must be a non-empty list of strings, not {command!r:.80}"
+            )
+        return _probe("exec", settings, command=tuple(command))
+    port = data.get("port")
+    if not isinstance(port, str) or not port:
+        raise ProbeError(f"readiness.port must name a port, not {port!r:.80}")
+    path = data.get("path", "/")
+    if not isinstance(path, str) or not path.startswith("/") or _has_space(path):
+        raise ProbeError(f"readiness.path must be an absolute path, not {path!r:.80}")
+    return _probe("http" if action == "http" else "tcp", settings, port=port, path=path)
 
 
 @dataclass(frozen=True)

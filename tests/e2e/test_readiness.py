@@ -1,5 +1,6 @@
 """Readiness probes end to end: `shoal up --driver exec` runs a real HTTP server as the replica,
-its agent probes it, and the deployment counts it ready only while its health check passes."""
+its agent probes it (by HTTP, or by a command), and the deployment counts it ready only while
+its health check passes."""
 
 from __future__ import annotations
 
@@ -71,11 +72,24 @@ def wait_for_ready_count(platform: RunningPlatform, wanted: int) -> object:
     return count
 
 
+@pytest.mark.parametrize(
+    ("probe", "failed"),
+    [
+        (
+            {"httpGet": {"path": "/healthz", "port": "http"}},
+            "HTTP probe failed with statuscode: 503",
+        ),
+        (
+            {"exec": {"command": ["sh", "-c", "test -e $HEALTHY"]}},
+            "command sh -c 'test -e $HEALTHY' exited with 1",
+        ),
+    ],
+    ids=["httpGet", "exec"],
+)
 def test_a_replica_is_ready_only_while_its_probe_passes(
-    exec_platform: RunningPlatform, tmp_path: Path
+    exec_platform: RunningPlatform, tmp_path: Path, probe: dict[str, object], failed: str
 ) -> None:
     healthy = tmp_path / "healthy"
-    probe = {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 1}
     document = deployment(
         "web",
         1,
@@ -83,7 +97,7 @@ def test_a_replica_is_ready_only_while_its_probe_passes(
         command=[sys.executable, "-c", SERVER],
         env={"HEALTHY": str(healthy)},
         ports=[{"name": "http"}],
-        readinessProbe={**probe, "failureThreshold": 2},
+        readinessProbe={**probe, "periodSeconds": 1, "failureThreshold": 2},
     )
     reader = EventLogReader(exec_platform.url)
 
@@ -100,5 +114,5 @@ def test_a_replica_is_ready_only_while_its_probe_passes(
 
     healthy.unlink()
     (unready,) = wait_for_news(reader, events.REPLICA_UNREADY)
-    assert unready["reason"] == "HTTP probe failed with statuscode: 503"
+    assert unready["reason"] == failed
     assert wait_for_ready_count(exec_platform, 0) == 0

@@ -1,6 +1,6 @@
 """Fixtures for the agent's tests: a real local broker whose stand-in for the orchestration
-functions is a RecordingSink subscribed to every `dev.shoal.*` event, and a manifests folder
-the broker watches, where agents write their Triggers."""
+functions is a RecordingSink subscribed to every `dev.shoal.*` event, a manifests folder the
+broker watches, where agents write their Triggers, and an exec driver."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import yaml
 
 from local_broker.server import BrokerServer
 from local_broker.testing import RecordingSink, running_broker
-from tests.shoal.agent.support import wait_until
+from shoal.agent.exec import ExecDriver
+from tests.shoal.agent.support import close_driver, wait_until
 
 
 @dataclass(frozen=True)
@@ -58,3 +59,13 @@ async def platform(tmp_path: Path) -> AsyncIterator[Platform]:
             tmp_path / "broker", [manifests], reload_interval_seconds=0.1
         ) as broker:
             yield Platform(sink, broker, manifests)
+
+
+@pytest.fixture
+async def exec_driver(tmp_path: Path) -> AsyncIterator[ExecDriver]:
+    """An exec driver on a folder of its own; its replicas are stopped at the end."""
+    made = await ExecDriver.open(tmp_path / "exec", grace_seconds=0.5)
+    try:
+        yield made
+    finally:
+        await close_driver(made)

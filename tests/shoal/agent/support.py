@@ -15,6 +15,7 @@ from local_broker.event import CloudEvent
 from local_broker.testing import RecordingSink
 from shoal import events
 from shoal.agent.agent import Agent
+from shoal.agent.driver import Driver
 from shoal.agent.spec import AssignedPort, ReplicaSpec
 from shoal.orchestration.spec import Resources
 from shoal.runtime.event import Event
@@ -119,3 +120,10 @@ async def agent_running(agent: Agent) -> AsyncIterator[Agent]:
     finally:
         watcher.cancel()
         await agent.drain(5)
+
+
+async def close_driver(driver: Driver) -> None:
+    """Stop every replica `driver` runs, then close it (a driver fixture's teardown)."""
+    for status in await driver.list():
+        await driver.stop(status.spec.name)
+    await driver.close()

@@ -17,7 +17,7 @@ from docker.models.containers import Container
 
 from shoal.agent import docker_spec
 from shoal.agent.docker_driver import DockerDriver
-from shoal.agent.driver import Driver
+from shoal.agent.driver import CommandResult, Driver
 from shoal.agent.errors import DriverError
 from shoal.platform.ports import free_port
 from tests.docker_engine import Engine, require_engine
@@ -62,6 +62,10 @@ def engine() -> Engine:
 @pytest.fixture
 def node() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
+
+
+def loop_time() -> float:
+    return asyncio.get_running_loop().time()
 
 
 @pytest.fixture
@@ -293,3 +297,56 @@ async def test_a_death_that_arrives_before_its_container_is_adopted_is_not_lost(
     [status] = await driver.list()
     assert status.exit_code == 9
     client.close()
+
+
+# run_in: exec probes' commands, run inside the container
+
+
+async def test_run_in_gives_a_command_s_exit_code_and_output(
+    driver: Driver, engine: Engine, node: str
+) -> None:
+    port = free_port()
+    spec = replica("web-1", command=RUN_UNTIL_STOPPED, ports=[("http", port)])
+    await driver.start(engine.on_node(spec, node))
+
+    assert await driver.run_in("web-1", ["sh", "-c", "exit 3"], 10) == CommandResult(3)
+    # Inside the container, with its environment; stdout and stderr both, in either order
+    # (the engine does not keep the order of its two streams).
+    printing = ["sh", "-c", "echo $PORT_HTTP; echo err >&2"]
+    printed = await driver.run_in("web-1", printing, 10)
+    assert printed.exit_code == 0
+    assert sorted(printed.output.splitlines()) == sorted([str(port), "err"])
+    # Its variables substituted first, as in the replica's own command.
+    assert await driver.run_in("web-1", ["echo", "$PORT"], 10) == CommandResult(0, f"{port}\n")
+
+
+async def test_a_command_still_running_at_the_timeout_holds_off_the_next_one(
+    driver: Driver, engine: Engine, node: str
+) -> None:
+    await driver.start(engine.on_node(replica("web-1", command=RUN_UNTIL_STOPPED), node))
+
+    began = loop_time()
+    assert await driver.run_in("web-1", ["sleep", "2"], 0.5) == CommandResult(None)
+    assert loop_time() - began < 1.5
+    still = CommandResult(None, "the previous check's command is still running")
+    assert await asyncio.wait_for(driver.run_in("web-1", ["true"], 10), 0.5) == still
+
+    # Once that command has ended, the next one runs again.
+    for _ in range(100):
+        result = await driver.run_in("web-1", ["true"], 10)
+        if result != still:
+            break
+        await asyncio.sleep(0.05)
+    assert result == CommandResult(0)
+
+
+async def test_run_in_a_replica_that_does_not_run_is_a_driver_error(
+    driver: Driver, engine: Engine, node: str
+) -> None:
+    with pytest.raises(DriverError, match=r"^replica web-9 does not run here$"):
+        await driver.run_in("web-9", ["true"], 10)
+    exiting = replica("web-1", command=["sh", "-c", "sleep 0.05; exit 2"])
+    await driver.start(engine.on_node(exiting, node))
+    await next_exit(driver)
+    with pytest.raises(DriverError, match=r"^replica web-1 does not run here$"):
+        await driver.run_in("web-1", ["true"], 10)

@@ -18,7 +18,7 @@ from shoal.agent.errors import DriverError
 from shoal.agent.exec import ExecDriver
 from shoal.agent.sim import EXIT_AFTER_ENV, EXIT_CODE_ENV, SimDriver
 from shoal.agent.spec import ReplicaSpec
-from tests.shoal.agent.support import replica
+from tests.shoal.agent.support import close_driver, replica
 
 EXIT_TIMEOUT = 10.0
 
@@ -68,9 +68,7 @@ async def driver(kit: DriverKit, tmp_path: Path) -> AsyncIterator[Driver]:
     try:
         yield made
     finally:
-        for status in await made.list():
-            await made.stop(status.spec.name)
-        await made.close()
+        await close_driver(made)
 
 
 async def next_exit(driver: Driver) -> ReplicaExit:
@@ -195,3 +193,17 @@ async def test_following_a_replica_ends_when_it_is_stopped(driver: Driver, kit: 
 
 async def test_the_kind_names_the_driver(driver: Driver, kit: DriverKit) -> None:
     assert KITS[driver.kind] is kit
+
+
+async def test_a_command_runs_only_in_a_running_replica(driver: Driver, kit: DriverKit) -> None:
+    spec = kit.running("web-1")
+    await driver.start(spec)
+
+    passed = await driver.run_in("web-1", ["true"], timeout=5.0)
+
+    assert passed.exit_code == 0
+    with pytest.raises(DriverError):
+        await driver.run_in("web-2", ["true"], timeout=5.0)
+    await driver.stop("web-1")
+    with pytest.raises(DriverError):
+        await driver.run_in("web-1", ["true"], timeout=5.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import pytest
@@ -18,14 +18,8 @@ from tests.shoal.agent.support import replica, wait_until
 
 
 @pytest.fixture
-async def driver(tmp_path: Path) -> AsyncIterator[ExecDriver]:
-    made = await ExecDriver.open(tmp_path / "exec", grace_seconds=0.5)
-    try:
-        yield made
-    finally:
-        for status in await made.list():
-            await made.stop(status.spec.name)
-        await made.close()
+def driver(exec_driver: ExecDriver) -> ExecDriver:
+    return exec_driver
 
 
 def pid_of(driver: ExecDriver, name: str) -> int:

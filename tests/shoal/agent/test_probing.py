@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -17,11 +18,13 @@ from aiohttp import web
 
 from shoal import events
 from shoal.agent.agent import Agent
-from shoal.agent.driver import Driver
+from shoal.agent.commands import run_command
+from shoal.agent.driver import OUTPUT_KEPT, CommandResult, Driver
+from shoal.agent.errors import DriverError
 from shoal.agent.exec import ExecDriver
-from shoal.agent.probing import Prober, check_probe
+from shoal.agent.probing import Prober, check_probe, exec_verdict
 from shoal.agent.reports import JsonEvent
-from shoal.agent.sim import SimDriver
+from shoal.agent.sim import EXIT_AFTER_ENV, SimDriver
 from shoal.agent.spec import ReplicaSpec
 from shoal.agent.store import AssignmentStore
 from shoal.orchestration.probes import Probe
@@ -35,14 +38,32 @@ from tests.shoal.agent.support import (
     stop_data,
     wait_until,
 )
+from tests.shoal.agent.test_exec_driver import group_members
 
 HOST = "127.0.0.1"
 STARTED, READY, UNREADY = events.REPLICA_STARTED, events.REPLICA_READY, events.REPLICA_UNREADY
 STOPPED = events.REPLICA_STOPPED
 
 
-def http_probe(path: str = "/healthz", **settings: int) -> Probe:
-    return Probe("http", "http", path, **{"period_seconds": 1, **settings})
+def http_probe(
+    path: str = "/healthz",
+    *,
+    initial_delay_seconds: int = 0,
+    timeout_seconds: int = 1,
+    success_threshold: int = 1,
+    failure_threshold: int = 3,
+) -> Probe:
+    """An httpGet of `path` on port `http`, checked every second."""
+    return Probe(
+        "http",
+        "http",
+        path,
+        initial_delay_seconds=initial_delay_seconds,
+        period_seconds=1,
+        timeout_seconds=timeout_seconds,
+        success_threshold=success_threshold,
+        failure_threshold=failure_threshold,
+    )
 
 
 def probed(port: int, name: str = "web-1", probe: Probe | None = None) -> ReplicaSpec:
@@ -388,3 +409,203 @@ async def test_an_exec_replica_is_ready_once_it_listens_and_quiet_once_stopped(
         for status in await driver.list():
             await driver.stop(status.spec.name)
         await driver.close()
+
+
+# exec probes: the verdict on a command's result
+
+MARK_PROBE = ("sh", "-c", "test -e $MARK")
+LONG_OUTPUT = "x" * 300 + "\nlast line\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "result", "timeout", "verdict"),
+    [
+        (("pg_isready",), CommandResult(0, "accepting connections\n"), 1, None),
+        (("pg_isready",), CommandResult(0), 1, None),
+        (("pg_isready",), CommandResult(1), 1, "command pg_isready exited with 1"),
+        (("pg_isready",), CommandResult(1, " \n\n"), 1, "command pg_isready exited with 1"),
+        (MARK_PROBE, CommandResult(1), 1, "command sh -c 'test -e $MARK' exited with 1"),
+        (
+            ("pg_isready", "-h", "127.0.0.1"),
+            CommandResult(3, LONG_OUTPUT),
+            1,
+            "command pg_isready -h 127.0.0.1 exited with 3: " + "x" * 190 + "\nlast line",
+        ),
+        (
+            ("pg_isready",),
+            CommandResult(None),
+            2,
+            "command pg_isready: no exit within 2s (timeoutSeconds)",
+        ),
+        (
+            ("pg_isready",),
+            CommandResult(None, "the previous check's command is still running"),
+            2,
+            "command pg_isready: the previous check's command is still running",
+        ),
+    ],
+)
+def test_exec_verdict(
+    command: tuple[str, ...], result: CommandResult, timeout: int, verdict: str | None
+) -> None:
+    probe = Probe("exec", command=command, timeout_seconds=timeout)
+    assert exec_verdict(probe, result) == verdict
+
+
+# run_command: real processes
+
+SHELL_ENV = {"PATH": os.defpath}
+
+
+async def test_a_command_that_exits_0_gives_0_and_its_output(tmp_path: Path) -> None:
+    result = await run_command(["echo", "fine"], env=SHELL_ENV, cwd=tmp_path, timeout=5)
+    assert result == CommandResult(0, "fine\n")
+
+
+async def test_a_command_s_exit_code_and_its_stdout_and_stderr_are_kept(tmp_path: Path) -> None:
+    argv = ["sh", "-c", "echo out; echo err >&2; exit 3"]
+    result = await run_command(argv, env=SHELL_ENV, cwd=tmp_path, timeout=5)
+    assert result == CommandResult(3, "out\nerr\n")
+
+
+async def test_only_the_end_of_a_command_s_output_is_kept(tmp_path: Path) -> None:
+    argv = ["sh", "-c", f"head -c 5000 /dev/zero | tr '\\0' a; echo; echo {'b' * 100}"]
+    result = await run_command(argv, env=SHELL_ENV, cwd=tmp_path, timeout=5)
+    assert result.exit_code == 0
+    assert result.output == "a" * (OUTPUT_KEPT - 102) + "\n" + "b" * 100 + "\n"
+
+
+async def test_a_program_that_cannot_be_run_exits_127_saying_why(tmp_path: Path) -> None:
+    argv = ["no-such-program-shoal-test", "--now"]
+    result = await run_command(argv, env=SHELL_ENV, cwd=tmp_path, timeout=5)
+    assert result == CommandResult(
+        127, "cannot run 'no-such-program-shoal-test': No such file or directory"
+    )
+
+
+async def test_a_command_gets_exactly_the_environment_and_folder_given(tmp_path: Path) -> None:
+    env = {"PATH": os.defpath, "GREETING": "hello"}
+    printed = await run_command(["env"], env=env, cwd=tmp_path, timeout=5)
+    assert sorted(printed.output.splitlines()) == ["GREETING=hello", f"PATH={os.defpath}"]
+    folder = await run_command(["pwd"], env=env, cwd=tmp_path, timeout=5)
+    assert folder == CommandResult(0, f"{tmp_path}\n")
+
+
+def in_a_group(tmp_path: Path, script: str) -> tuple[Path, list[str]]:
+    """A shell running `script` that first writes its pid (its process group's id) to a file."""
+    pidfile = tmp_path / "group"
+    return pidfile, ["sh", "-c", f"echo $$ > {pidfile}; {script}"]
+
+
+async def test_a_command_still_running_at_the_timeout_is_killed_with_its_group(
+    tmp_path: Path,
+) -> None:
+    pidfile, argv = in_a_group(tmp_path, "sleep 30 & sleep 30")
+    began = time.monotonic()
+    running = asyncio.create_task(run_command(argv, env=SHELL_ENV, cwd=tmp_path, timeout=1))
+    await wait_until(lambda: pidfile.exists() and pidfile.read_text().endswith("\n"), timeout=5)
+    group = int(pidfile.read_text())
+    await wait_until(lambda: len(group_members(group)) >= 2, timeout=5, what="both sleeps")
+
+    result = await asyncio.wait_for(running, 5)
+
+    assert result == CommandResult(None)
+    assert time.monotonic() - began < 3
+    # Killed ones may linger as zombies until reaped by init: /proc says whether any still runs.
+    await wait_until(lambda: group_members(group) == [], timeout=2, what="the group gone")
+
+
+async def test_a_command_s_exit_is_the_verdict_and_its_leftover_children_go(
+    tmp_path: Path,
+) -> None:
+    pidfile, argv = in_a_group(tmp_path, "sleep 30 & echo done")
+    began = time.monotonic()
+
+    result = await run_command(argv, env=SHELL_ENV, cwd=tmp_path, timeout=5)
+
+    assert result == CommandResult(0, "done\n")
+    assert time.monotonic() - began < 3  # not held until the timeout by the child's open output
+    group = int(pidfile.read_text())
+    await wait_until(lambda: group_members(group) == [], timeout=2, what="the sleep gone")
+
+
+# Drivers running a probe's command
+
+
+async def test_the_exec_driver_runs_a_command_as_the_replica_with_its_variables(
+    exec_driver: ExecDriver,
+) -> None:
+    port = free_port()
+    spec = replica(command=["sleep", "30"], env={"GREETING": "hello"}, ports=[("http", port)])
+    await exec_driver.start(spec)
+
+    assert await exec_driver.run_in("web-1", ["echo", "$PORT"], 5) == CommandResult(0, f"{port}\n")
+    printed = await exec_driver.run_in("web-1", ["env"], 5)
+    assert sorted(printed.output.splitlines()) == [
+        "GREETING=hello",
+        "LANG=C.UTF-8",
+        f"PATH={os.defpath}",
+        f"PORT={port}",
+        f"PORT_HTTP={port}",
+    ]
+    folder = await exec_driver.run_in("web-1", ["pwd"], 5)
+    assert folder == CommandResult(0, f"{exec_driver.state_dir / 'web-1'}\n")
+    assert await exec_driver.run_in("web-1", ["sh", "-c", "exit 4"], 5) == CommandResult(4)
+
+
+async def test_the_exec_driver_runs_nothing_for_a_replica_it_does_not_run(
+    exec_driver: ExecDriver,
+) -> None:
+    with pytest.raises(DriverError, match=r"^replica web-9 does not run here$"):
+        await exec_driver.run_in("web-9", ["true"], 5)
+    await exec_driver.start(replica(command=["sh", "-c", "exit 2"]))
+    await asyncio.wait_for(anext(exec_driver.exits()), 10)
+    with pytest.raises(DriverError, match=r"^replica web-1 does not run here$"):
+        await exec_driver.run_in("web-1", ["true"], 5)
+
+
+async def test_the_sim_driver_s_commands_all_succeed() -> None:
+    driver = SimDriver()
+    await driver.start(replica())
+    assert await driver.run_in("web-1", ["sh", "-c", "exit 1"], 1) == CommandResult(0)
+    with pytest.raises(DriverError, match=r"^replica web-9 does not run here$"):
+        await driver.run_in("web-9", ["true"], 1)
+    await driver.stop("web-1")
+    with pytest.raises(DriverError, match=r"^replica web-1 does not run here$"):
+        await driver.run_in("web-1", ["true"], 1)
+
+
+async def test_the_sim_driver_runs_nothing_in_a_replica_that_exited() -> None:
+    driver = SimDriver()
+    await driver.start(replica(env={EXIT_AFTER_ENV: "0.05"}))
+    await asyncio.wait_for(anext(driver.exits()), 5)
+    with pytest.raises(DriverError, match=r"^replica web-1 does not run here$"):
+        await driver.run_in("web-1", ["true"], 1)
+
+
+# The agent with an exec probe
+
+
+async def test_an_exec_replica_is_ready_while_its_probe_command_exits_0(
+    store: AssignmentStore, exec_driver: ExecDriver, tmp_path: Path
+) -> None:
+    mark = tmp_path / "mark"
+    probe = Probe("exec", command=MARK_PROBE, period_seconds=1, failure_threshold=1)
+    spec = dataclasses.replace(
+        replica(command=["sleep", "30"], env={"MARK": str(mark)}), readiness=probe
+    )
+    async with running_agent(exec_driver, store) as (agent, sink):
+        await schedule(agent, spec)
+        await wait_until(lambda: STARTED in sink.types(), timeout=5, what="replica.started")
+        await asyncio.sleep(1.2)  # two checks, both failing: not ready
+        assert replica_reports(sink) == [events.NODE_JOINED, STARTED]
+
+        mark.touch()
+        await wait_until(lambda: READY in sink.types(), timeout=5, what="replica.ready")
+        mark.unlink()
+        await wait_until(lambda: UNREADY in sink.types(), timeout=5, what="replica.unready")
+
+        assert replica_reports(sink) == [events.NODE_JOINED, STARTED, READY, UNREADY]
+        [entry] = sink.entries(UNREADY)
+        assert isinstance(entry, dict)
+        assert entry["reason"] == "command sh -c 'test -e $MARK' exited with 1"

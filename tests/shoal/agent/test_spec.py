@@ -130,8 +130,19 @@ def test_without_a_readiness_probe_there_is_no_port_to_probe() -> None:
     assert (spec.readiness, spec.probe_port()) == (None, None)
 
 
+def test_an_exec_probe_needs_no_port() -> None:
+    probe = Probe("exec", command=("cat", "$PORT_ADMIN"))
+    spec = parse_scheduled({**PROBED, "ports": [], "readiness": probe.to_data()})
+    assert (spec.readiness, spec.probe_port()) == (probe, None)
+
+
 @pytest.mark.parametrize(
-    "probe", [Probe("http", "admin", "/healthz", 5, 2, 3, 2, 4), Probe("tcp", "http")]
+    "probe",
+    [
+        Probe("http", "admin", "/healthz", 5, 2, 3, 2, 4),
+        Probe("tcp", "http"),
+        Probe("exec", command=("pg_isready", "-p", "$PORT")),
+    ],
 )
 def test_a_readiness_probe_round_trips(probe: Probe) -> None:
     data = {**PROBED, "readiness": probe.to_data()}
@@ -150,7 +161,8 @@ def test_a_readiness_probe_round_trips(probe: Probe) -> None:
             {"ports": [], "readiness": Probe("tcp", "http").to_data()},
             "data.readiness.port 'http' is not one of the replica's ports (none)",
         ),
-        ({"readiness": {"action": "exec", "port": "http"}}, "data.readiness.action"),
+        ({"readiness": {"action": "udp", "port": "http"}}, "data.readiness.action"),
+        ({"readiness": {"action": "exec", "port": "http"}}, "data.readiness.command"),
         ({"readiness": {"action": "tcp"}}, "data.readiness.port"),
         (
             {"readiness": {**Probe("tcp", "http").to_data(), "period_seconds": 0}},

@@ -53,6 +53,26 @@ def test_a_valid_probe_parses(document: dict[str, Any], probe: object, expected:
     assert parse_deployment(document).template.readiness == expected
 
 
+def test_an_exec_probe_parses_without_a_port(document: dict[str, Any]) -> None:
+    document["spec"]["ports"] = []
+    document["spec"]["readinessProbe"] = {"exec": {"command": ["cat", "/tmp/ready"]}}
+
+    probe = parse_deployment(document).template.readiness
+
+    assert probe == Probe("exec", command=("cat", "/tmp/ready"))
+    assert probe is not None
+    assert probe.to_data() == {
+        "action": "exec",
+        "command": ["cat", "/tmp/ready"],
+        "initial_delay_seconds": 0,
+        "period_seconds": 10,
+        "timeout_seconds": 1,
+        "success_threshold": 1,
+        "failure_threshold": 3,
+    }
+    assert probe_from_data(probe.to_data()) == probe
+
+
 def test_without_a_probe_the_template_has_none(document: dict[str, Any]) -> None:
     assert "readinessProbe" not in document["spec"]
     assert parse_deployment(document).template.readiness is None
@@ -95,13 +115,21 @@ HTTP = "spec.readinessProbe.httpGet"
         (
             {"periodSeconds": 5},
             "spec.readinessProbe",
-            "found neither; write e.g. readinessProbe: {httpGet: {path: /healthz, port: http}}",
+            "found none; write e.g. readinessProbe: {httpGet: {path: /healthz, port: http}}",
         ),
-        ({}, "spec.readinessProbe", "needs exactly one of httpGet and tcpSocket"),
+        ({}, "spec.readinessProbe", "needs exactly one of httpGet, tcpSocket and exec"),
         (
-            {"exec": {"command": ["cat", "/tmp/ready"]}},
+            {"exec": {"command": ["true"]}, "tcpSocket": {"port": "http"}},
+            "spec.readinessProbe",
+            "found tcpSocket and exec",
+        ),
+        ({"exec": {}}, "spec.readinessProbe.exec.command", "needs the command to run; write e.g."),
+        ({"exec": {"command": []}}, "spec.readinessProbe.exec.command", "needs the command"),
+        ({"exec": {"command": "cat /tmp/ready"}}, "spec.readinessProbe.exec.command", "list"),
+        (
+            {"exec": ["cat", "/tmp/ready"]},
             "spec.readinessProbe.exec",
-            "not supported yet; probe the replica's port instead, e.g. httpGet:",
+            "write e.g. exec: {command: [pg_isready, -h, 127.0.0.1]}",
         ),
         (
             {"httpGet": {"path": "healthz", "port": "http"}},
@@ -234,7 +262,10 @@ GOOD_DATA = Probe("http", "http", "/healthz").to_data()
 @pytest.mark.parametrize(
     ("change", "fragment"),
     [
-        ({"action": "exec"}, "readiness.action must be 'http' or 'tcp', not 'exec'"),
+        ({"action": "udp"}, "readiness.action must be 'http', 'tcp' or 'exec', not 'udp'"),
+        ({"action": "exec"}, "readiness.command must be a non-empty list of strings, not None"),
+        ({"action": "exec", "command": []}, "readiness.command must be a non-empty list"),
+        ({"action": "exec", "command": ["ok", 1]}, "readiness.command"),
         ({"action": None}, "readiness.action"),
         ({"action": "HTTP"}, "readiness.action"),
         ({"port": None}, "readiness.port must name a port"),
