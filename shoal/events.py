@@ -114,6 +114,8 @@ class ReplicaTemplate(TypedDict):
     """The port names; the scheduler assigns a free host port to each."""
     readiness: NotRequired[ProbeData]
     """The readiness probe (`spec.readinessProbe`); absent when the template has none."""
+    liveness: NotRequired[ProbeData]
+    """The liveness probe (`spec.livenessProbe`); absent when the template has none."""
 
 
 class ReplicaRequested(TypedDict):
@@ -159,8 +161,11 @@ class ScheduledReplica(TypedDict):
     resources: Capacity
     ports: Sequence[ReplicaPort]
     readiness: NotRequired[ProbeData]
-    """The agent probes the replica's `port` (by name) and reports `replica.ready` and
-    `replica.unready`; without it the replica is ready once started."""
+    """The agent probes the replica (its `port` by name, or by a command) and reports
+    `replica.ready` and `replica.unready`; without it the replica is ready once started."""
+    liveness: NotRequired[ProbeData]
+    """The agent probes the replica likewise and, once it fails `failure_threshold` times in a
+    row, kills it and reports `replica.exited` (code 137, the reason naming the probe)."""
 
 
 class ReplicaScheduled(TypedDict):

@@ -41,6 +41,9 @@ log = logging.getLogger("shoal.agent")
 
 START_FAILED_EXIT_CODE = 128
 """The exit code reported for a replica the driver could not start (as Docker's 'cannot run')."""
+KILLED = 137
+"""The exit code reported for a replica the agent killed because its liveness probe failed
+(128 + SIGKILL, as Docker reports a killed container; the driver stops it gracefully first)."""
 REPLICA_LIST_EVERY = 5
 """A node's heartbeat lists its replicas (with their usage) every this many heartbeats, and
 whenever they changed; the others carry the sums only (`events.NodeStatus`)."""
@@ -88,7 +91,9 @@ class Agent:
         self._beats = 0
         self._listed: dict[str, frozenset[str]] = {}
         self._ops = SerialOperations()
-        self._probes = ReplicaProbes(driver, self._readiness_changed, check=check)
+        self._probes = ReplicaProbes(
+            driver, self._readiness_changed, on_dead=self._liveness_failed, check=check
+        )
 
     async def start(self) -> None:
         """Say which nodes of the agent that ran here last this one does not run (removed),
@@ -301,6 +306,12 @@ class Agent:
         event = await report
         if event is not None:
             self._sink.send(event)
+
+    def _liveness_failed(self, spec: ReplicaSpec, reason: str) -> None:
+        """Kill a replica its liveness probe found dead and report it exited (in its turn among
+        the replica's operations, and only if it still runs by then)."""
+        why = f"liveness probe failed: {reason}; killed, to be restarted"
+        self._ops.queue(spec.name, self._exit_operation(ReplicaExit(spec.name, KILLED, why)))
 
     def _readiness_changed(self, spec: ReplicaSpec, ready: bool, reason: str | None) -> None:
         if spec.name in self._started:  # a flip racing a stop or an exit is not news

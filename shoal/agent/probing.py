@@ -1,8 +1,10 @@
-"""Readiness probing: one task per running replica whose spec has a probe.
+"""Probing: one task per probe of each running replica whose spec has one.
 
-Each task waits `initialDelaySeconds`, then checks the replica's port every `periodSeconds`
-(`shoal.orchestration.probes` has the rules) and calls `on_change(spec, ready, reason)` each
-time the replica's readiness flips; the agent turns that into `replica.ready` or `.unready`.
+Each task waits `initialDelaySeconds`, then checks the replica every `periodSeconds`
+(`shoal.orchestration.probes` has the rules). A readiness probe calls `on_change(spec, ready,
+reason)` each time the replica's readiness flips; the agent turns that into `replica.ready` or
+`.unready`. A liveness probe calls `on_dead(spec, reason)` once the replica fails it
+`failureThreshold` times in a row; the agent kills the replica and reports it exited.
 Replicas run on the host's network (processes, or containers with `network_mode: host`), so
 the probe goes to 127.0.0.1 and the host port the scheduler assigned.
 
@@ -35,6 +37,9 @@ Check = Callable[[Probe, str, int], Awaitable[str | None]]
 ExecCheck = Callable[[ReplicaSpec, Probe], Awaitable[str | None]]
 """(spec, exec probe) -> None on success, else why it failed; the agent runs it by its driver."""
 OnChange = Callable[[ReplicaSpec, bool, str | None], None]
+"""(spec, ready, why the last check failed) on each flip of readiness."""
+OnDead = Callable[[ReplicaSpec, str], None]
+"""(spec, why) once its liveness probe failed `failure_threshold` times in a row."""
 REASON_OUTPUT = 200
 """Characters of a failed exec probe's output kept in its reason."""
 
@@ -81,51 +86,72 @@ async def check_probe(probe: Probe, host: str, port: int) -> str | None:
 
 
 class Prober:
+    """One task per probe of a watched replica: its readiness probe's flips go to `on_change`;
+    its liveness probe's verdict "dead" goes to `on_dead`, once, and ends that probe."""
+
     def __init__(
         self,
         on_change: OnChange,
         *,
+        on_dead: OnDead | None = None,
         check: Check = check_probe,
         exec_check: ExecCheck | None = None,
         host: str = "127.0.0.1",
     ) -> None:
         self._on_change = on_change
+        self._on_dead = on_dead
         self._check = check
         self._exec_check = exec_check
         self._host = host
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._tasks: dict[str, list[asyncio.Task[None]]] = {}
 
     def watch(self, spec: ReplicaSpec, *, known: bool = True) -> None:
         """Probe `spec` from now on; no-op without a probe. A replica that just started is not
-        ready until it passes; with `known=False` (one found running) its first verdict either
-        way is reported."""
-        if spec.readiness is None:
-            return
+        ready until it passes; with `known=False` (one found running) its first readiness
+        verdict either way is reported. A liveness probe starts from "alive"."""
         self.forget(spec.name)
-        state = Readiness() if known else Readiness(ready=None)
-        self._tasks[spec.name] = asyncio.create_task(
-            self._probe(spec, state), name=f"probe {spec.name}"
-        )
+        tasks: list[asyncio.Task[None]] = []
+        if spec.readiness is not None:
+            state = Readiness() if known else Readiness(ready=None)
+            ready = self._probe(spec, spec.readiness, state, self._readiness_flipped)
+            tasks.append(asyncio.create_task(ready, name=f"readiness probe {spec.name}"))
+        if spec.liveness is not None and self._on_dead is not None:
+            alive = self._probe(spec, spec.liveness, Readiness(ready=True), self._liveness_flipped)
+            tasks.append(asyncio.create_task(alive, name=f"liveness probe {spec.name}"))
+        if tasks:
+            self._tasks[spec.name] = tasks
 
     def forget(self, name: str) -> None:
         """Stop probing `name` (it stopped or exited): nothing more is reported for it."""
-        task = self._tasks.pop(name, None)
-        if task is not None:
+        for task in self._tasks.pop(name, []):
             task.cancel()
 
     def watched(self) -> frozenset[str]:
         return frozenset(self._tasks)
 
     async def close(self) -> None:
-        tasks = list(self._tasks.values())
+        tasks = [task for tasks in self._tasks.values() for task in tasks]
         self._tasks.clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _probe(self, spec: ReplicaSpec, state: Readiness) -> None:
-        probe = spec.readiness
-        assert probe is not None  # watch() takes only probed specs
+    def _readiness_flipped(self, spec: ReplicaSpec, state: Readiness, reason: str | None) -> bool:
+        self._on_change(spec, bool(state.ready), reason)
+        return False  # readiness is probed for as long as the replica runs
+
+    def _liveness_flipped(self, spec: ReplicaSpec, state: Readiness, reason: str | None) -> bool:
+        assert self._on_dead is not None  # watch() probes liveness only with a callback
+        self._on_dead(spec, reason or "failed")
+        return True  # dead: the agent kills it, and its next run is probed anew
+
+    async def _probe(
+        self,
+        spec: ReplicaSpec,
+        probe: Probe,
+        state: Readiness,
+        flipped: Callable[[ReplicaSpec, Readiness, str | None], bool],
+    ) -> None:
         await asyncio.sleep(probe.initial_delay_seconds)
         while True:
             began = time.monotonic()
@@ -135,8 +161,8 @@ class Prober:
                 log.exception("probing replica %s failed", spec.name)
                 reason = f"probe error: {error}"
             state = state.observe(reason is None, probe)
-            if state.changed:
-                self._on_change(spec, bool(state.ready), reason)
+            if state.changed and flipped(spec, state, reason):
+                return
             await asyncio.sleep(max(0.0, probe.period_seconds - (time.monotonic() - began)))
 
     async def _check_once(self, spec: ReplicaSpec, probe: Probe) -> str | None:
@@ -144,30 +170,38 @@ class Prober:
             if self._exec_check is None:
                 return "exec probes need a driver to run the command"
             return await self._exec_check(spec, probe)
-        port = spec.probe_port()
+        port = spec.port_for(probe)
         assert port is not None  # an http or tcp probe names one of the spec's ports
         return await self._check(probe, self._host, port)
 
 
 class ReplicaProbes:
     """The agent's probing: a `Prober` whose exec checks run through the agent's driver, or,
-    for simulated replicas (which listen on nothing), a probed replica ready at once."""
+    for simulated replicas (which listen on nothing), a probed replica ready at once and never
+    found dead."""
 
-    def __init__(self, driver: Driver, on_change: OnChange, *, check: Check = check_probe) -> None:
+    def __init__(
+        self,
+        driver: Driver,
+        on_change: OnChange,
+        *,
+        on_dead: OnDead | None = None,
+        check: Check = check_probe,
+    ) -> None:
         self._driver = driver
         self._on_change = on_change
         self._prober: Prober | None = None
         if driver.kind != "sim":
-            self._prober = Prober(on_change, check=check, exec_check=self._exec_check)
+            self._prober = Prober(
+                on_change, on_dead=on_dead, check=check, exec_check=self._exec_check
+            )
 
     def watch(self, spec: ReplicaSpec, *, known: bool = True) -> None:
         """Probe a replica that just started (or, `known=False`, was found running); no-op
         without a probe."""
-        if spec.readiness is None:
-            return
         if self._prober is not None:
             self._prober.watch(spec, known=known)
-        else:
+        elif spec.readiness is not None:
             self._on_change(spec, True, None)
 
     def forget(self, name: str) -> None:

@@ -60,12 +60,18 @@ class ReplicaSpec:
     ports: tuple[AssignedPort, ...] = ()
     readiness: Probe | None = None
     """Probed by the agent once started (`shoal.agent.probing`); None: ready once started."""
+    liveness: Probe | None = None
+    """Probed by the agent once started; when it fails, the agent kills the replica."""
 
     def probe_port(self) -> int | None:
         """The host port the readiness probe checks (None without one, or for an exec probe)."""
-        if self.readiness is None or self.readiness.action == "exec":
+        return None if self.readiness is None else self.port_for(self.readiness)
+
+    def port_for(self, probe: Probe) -> int | None:
+        """The host port `probe` checks (None for an exec probe)."""
+        if probe.action == "exec":
             return None
-        return next(port.port for port in self.ports if port.name == self.readiness.port)
+        return next(port.port for port in self.ports if port.name == probe.port)
 
     def environment(self) -> dict[str, str]:
         """`env` plus the assigned ports, which win over an `env` entry of the same name."""
@@ -98,6 +104,8 @@ class ReplicaSpec:
         }
         if self.readiness is not None:
             data["readiness"] = self.readiness.to_data()
+        if self.liveness is not None:
+            data["liveness"] = self.liveness.to_data()
         return data
 
 
@@ -135,21 +143,23 @@ def parse_scheduled(data: object) -> ReplicaSpec:
             memory_mib=_count(resources, "memory_mib", "data.resources"),
         ),
         ports=ports,
-        readiness=_readiness(fields.get("readiness"), ports),
+        readiness=_probe(fields, "readiness", ports),
+        liveness=_probe(fields, "liveness", ports),
     )
 
 
-def _readiness(value: object, ports: tuple[AssignedPort, ...]) -> Probe | None:
+def _probe(fields: Mapping[str, object], key: str, ports: tuple[AssignedPort, ...]) -> Probe | None:
+    value = fields.get(key)
     if value is None:
         return None
     try:
-        probe = probe_from_data(value)
+        probe = probe_from_data(value, key)
     except ProbeError as error:
         raise InvalidEvent(f"data.{error}") from None
     if probe.action != "exec" and probe.port not in {port.name for port in ports}:
         names = ", ".join(port.name for port in ports) or "none"
         raise InvalidEvent(
-            f"data.readiness.port {probe.port!r} is not one of the replica's ports ({names})"
+            f"data.{key}.port {probe.port!r} is not one of the replica's ports ({names})"
         )
     return probe
 

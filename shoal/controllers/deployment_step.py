@@ -118,6 +118,8 @@ def replica_template(deployment: Deployment) -> events.ReplicaTemplate:
     }
     if template.readiness is not None:
         data["readiness"] = template.readiness.to_data()
+    if template.liveness is not None:
+        data["liveness"] = template.liveness.to_data()
     return data
 
 

@@ -1,4 +1,5 @@
-"""Readiness probes: what a Deployment's `readinessProbe` says, and how results become readiness.
+"""Probes: what a Deployment's `readinessProbe` and `livenessProbe` say, and how results become
+readiness (or, for liveness, a replica to restart).
 
 Field names, defaults and minimums follow the Kubernetes Probe
 (https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/#configure-probes):
@@ -6,7 +7,9 @@ Field names, defaults and minimums follow the Kubernetes Probe
 `successThreshold` 1 and `failureThreshold` 3 (each at least 1). An `httpGet` succeeds on a
 status of at least 200 and below 400; a `tcpSocket` succeeds when the connection opens. A
 replica is not ready until `successThreshold` probes in a row succeed, and stops being ready
-after `failureThreshold` failures in a row.
+after `failureThreshold` failures in a row. A liveness probe (its `successThreshold` is always
+1) finds a replica dead after `failureThreshold` failures in a row; the agent then kills it and
+reports it exited, and it is restarted as after a crash.
 
 An `exec` probe runs `command` in the replica's context (the agent's driver says how) and
 succeeds when it exits 0 within `timeoutSeconds`.
@@ -31,6 +34,7 @@ __all__ = [
     "ProbeData",
     "ProbeError",
     "Readiness",
+    "parse_liveness_probe",
     "parse_readiness_probe",
     "probe_from_data",
 ]
@@ -44,7 +48,8 @@ _SETTINGS = (
     ("successThreshold", "success_threshold", 1, 1),
     ("failureThreshold", "failure_threshold", 3, 1),
 )
-_PATH = "spec.readinessProbe"
+_READINESS_PATH = "spec.readinessProbe"
+_LIVENESS_PATH = "spec.livenessProbe"
 _EXAMPLES = {
     "httpGet": "{path: /healthz, port: http}",
     "tcpSocket": "{port: http}",
@@ -105,26 +110,42 @@ class Probe:
 
 def parse_readiness_probe(reader: Reader, value: object, ports: Collection[str]) -> Probe | None:
     """`spec.readinessProbe` of a Deployment (None when absent); problems go to `reader`."""
+    return _parse_probe(reader, value, ports, _READINESS_PATH)
+
+
+def parse_liveness_probe(reader: Reader, value: object, ports: Collection[str]) -> Probe | None:
+    """`spec.livenessProbe` (None when absent): as a readiness probe, but `successThreshold`
+    can only be 1, as Kubernetes validates it (one pass shows the replica alive)."""
+    probe = _parse_probe(reader, value, ports, _LIVENESS_PATH)
+    if probe is not None and probe.success_threshold != 1:
+        reader.problem(
+            f"{_LIVENESS_PATH}.successThreshold",
+            f"is {probe.success_threshold}; a liveness probe's must be 1: drop it",
+        )
+    return probe
+
+
+def _parse_probe(reader: Reader, value: object, ports: Collection[str], path: str) -> Probe | None:
     if value is None:
         return None
     allowed = {"httpGet", "tcpSocket", "exec", *(key for key, _, _, _ in _SETTINGS)}
-    fields = reader.fields(value, _PATH, allowed)
+    fields = reader.fields(value, path, allowed)
     if not isinstance(value, Mapping):
         return None  # one problem said so; the rest would only repeat it
     settings = {
-        data_key: reader.integer(fields, key, _PATH, default=default, minimum=minimum)
+        data_key: reader.integer(fields, key, path, default=default, minimum=minimum)
         for key, data_key, default, minimum in _SETTINGS
     }
     actions = [key for key in ("httpGet", "tcpSocket", "exec") if key in fields]
     if len(actions) != 1:
         found = " and ".join(actions) or "none"
         reader.problem(
-            _PATH,
+            path,
             f"needs exactly one of httpGet, tcpSocket and exec, found {found}; write e.g. "
-            "readinessProbe: {httpGet: {path: /healthz, port: http}}",
+            f"{path.rsplit('.', 1)[-1]}: {{httpGet: {{path: /healthz, port: http}}}}",
         )
         return None
-    where = f"{_PATH}.{actions[0]}"
+    where = f"{path}.{actions[0]}"
     if fields[actions[0]] is not None and not isinstance(fields[actions[0]], Mapping):
         example = _EXAMPLES[actions[0]]
         reader.problem(where, f"is {fields[actions[0]]!r}; write e.g. {actions[0]}: {example}")
@@ -210,18 +231,19 @@ def _has_space(text: str) -> bool:
     return any(character.isspace() for character in text)
 
 
-def probe_from_data(data: object) -> Probe:
-    """The probe of an event (what `Probe.to_data` gave); ProbeError naming the bad field."""
+def probe_from_data(data: object, field: str = "readiness") -> Probe:
+    """The probe of an event (what `Probe.to_data` gave), its `field` (readiness or liveness);
+    ProbeError naming the bad field."""
     if not isinstance(data, Mapping):
-        raise ProbeError(f"readiness must be a JSON object, not {data!r:.80}")
+        raise ProbeError(f"{field} must be a JSON object, not {data!r:.80}")
     action = data.get("action")
     if action not in ("http", "tcp", "exec"):
-        raise ProbeError(f"readiness.action must be 'http', 'tcp' or 'exec', not {action!r:.80}")
+        raise ProbeError(f"{field}.action must be 'http', 'tcp' or 'exec', not {action!r:.80}")
     settings: dict[str, int] = {}
     for _, key, default, minimum in _SETTINGS:
         value = data.get(key, default)
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise ProbeError(f"readiness.{key} must be a whole number >= {minimum}, not {value!r}")
+            raise ProbeError(f"{field}.{key} must be a whole number >= {minimum}, not {value!r}")
         settings[key] = value
     if action == "exec":
         command = data.get("command")
@@ -231,15 +253,15 @@ def probe_from_data(data: object) -> Probe:
             or not all(isinstance(part, str) for part in command)
         ):
             raise ProbeError(
-                f"readiness.command must be a non-empty list of strings, not {command!r:.80}"
+                f"{field}.command must be a non-empty list of strings, not {command!r:.80}"
             )
         return _probe("exec", settings, command=tuple(command))
     port = data.get("port")
     if not isinstance(port, str) or not port:
-        raise ProbeError(f"readiness.port must name a port, not {port!r:.80}")
+        raise ProbeError(f"{field}.port must name a port, not {port!r:.80}")
     path = data.get("path", "/")
     if not isinstance(path, str) or not path.startswith("/") or _has_space(path):
-        raise ProbeError(f"readiness.path must be an absolute path, not {path!r:.80}")
+        raise ProbeError(f"{field}.path must be an absolute path, not {path!r:.80}")
     return _probe("http" if action == "http" else "tcp", settings, port=port, path=path)
 
 

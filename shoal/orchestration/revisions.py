@@ -28,7 +28,15 @@ __all__ = [
     "with_template",
 ]
 
-TEMPLATE_FIELDS = ("image", "command", "env", "resources", "ports", "readinessProbe")
+TEMPLATE_FIELDS = (
+    "image",
+    "command",
+    "env",
+    "resources",
+    "ports",
+    "readinessProbe",
+    "livenessProbe",
+)
 """The `spec` fields of the pod template: what `template_hash` covers."""
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from shoal.orchestration.fields import Problem, Reader
-from shoal.orchestration.probes import Probe, parse_readiness_probe
+from shoal.orchestration.probes import Probe, parse_liveness_probe, parse_readiness_probe
 from shoal.orchestration.quantity import Percent, QuantityError, parse_cpu, parse_memory
 
 __all__ = [
@@ -84,6 +84,8 @@ class PodTemplate:
     ports: tuple[Port, ...] = ()
     readiness: Probe | None = None
     """`spec.readinessProbe`: without one a replica is ready once it has started."""
+    liveness: Probe | None = None
+    """`spec.livenessProbe`: without one a replica runs until it exits by itself."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,8 @@ def template_hash(deployment: Deployment) -> str:
     }
     if template.readiness is not None:  # absent, it leaves the hashes of older templates alone
         fields["readiness"] = template.readiness.to_data()
+    if template.liveness is not None:
+        fields["liveness"] = template.liveness.to_data()
     canonical = json.dumps(
         fields,
         sort_keys=True,
@@ -161,7 +165,7 @@ def parse_deployment(document: object) -> Deployment:
         {
             "replicas", "image", "command", "env", "resources", "ports", "strategy",
             "minReadySeconds", "progressDeadlineSeconds", "revisionHistoryLimit",
-            "autoscale", "constraints", "readinessProbe",
+            "autoscale", "constraints", "readinessProbe", "livenessProbe",
         },
     )  # fmt: skip
     template = PodTemplate(
@@ -171,11 +175,11 @@ def parse_deployment(document: object) -> Deployment:
         resources=_resources(reader, spec.get("resources", {})),
         ports=_ports(reader, spec.get("ports", [])),
     )
+    port_names = [port.name for port in template.ports]
     template = replace(
         template,
-        readiness=parse_readiness_probe(
-            reader, spec.get("readinessProbe"), [port.name for port in template.ports]
-        ),
+        readiness=parse_readiness_probe(reader, spec.get("readinessProbe"), port_names),
+        liveness=parse_liveness_probe(reader, spec.get("livenessProbe"), port_names),
     )
     min_ready = reader.integer(spec, "minReadySeconds", "spec", default=0)
     deadline = reader.integer(spec, "progressDeadlineSeconds", "spec", default=600)

@@ -33,8 +33,27 @@ class Health(http.server.BaseHTTPRequestHandler):
         pass
 http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Health).serve_forever()
 """
-READINESS = (events.REPLICA_STARTED, events.REPLICA_READY, events.REPLICA_UNREADY)
+READINESS = (
+    events.REPLICA_STARTED,
+    events.REPLICA_READY,
+    events.REPLICA_UNREADY,
+    events.REPLICA_EXITED,
+)
 WAIT_SECONDS = 60.0
+
+
+def health_server(healthy: Path, **probes: dict[str, object]) -> dict[str, object]:
+    """Deployment web: one replica of SERVER, healthy while `healthy` exists, with `probes`
+    (e.g. readinessProbe=...), each checked every second."""
+    return deployment(
+        "web",
+        1,
+        "local/web:v1",
+        command=[sys.executable, "-c", SERVER],
+        env={"HEALTHY": str(healthy)},
+        ports=[{"name": "http"}],
+        **{key: {**probe, "periodSeconds": 1} for key, probe in probes.items()},
+    )
 
 
 def ready_count(platform: RunningPlatform) -> object:
@@ -90,15 +109,7 @@ def test_a_replica_is_ready_only_while_its_probe_passes(
     exec_platform: RunningPlatform, tmp_path: Path, probe: dict[str, object], failed: str
 ) -> None:
     healthy = tmp_path / "healthy"
-    document = deployment(
-        "web",
-        1,
-        "local/web:v1",
-        command=[sys.executable, "-c", SERVER],
-        env={"HEALTHY": str(healthy)},
-        ports=[{"name": "http"}],
-        readinessProbe={**probe, "periodSeconds": 1, "failureThreshold": 2},
-    )
+    document = health_server(healthy, readinessProbe={**probe, "failureThreshold": 2})
     reader = EventLogReader(exec_platform.url)
 
     post_event(exec_platform.ingress, events.DEPLOYMENT_APPLIED, {"manifest": document})
@@ -116,3 +127,33 @@ def test_a_replica_is_ready_only_while_its_probe_passes(
     (unready,) = wait_for_news(reader, events.REPLICA_UNREADY)
     assert unready["reason"] == failed
     assert wait_for_ready_count(exec_platform, 0) == 0
+
+
+def test_a_replica_that_fails_its_liveness_probe_is_restarted(
+    exec_platform: RunningPlatform, tmp_path: Path
+) -> None:
+    healthy = tmp_path / "healthy"
+    healthy.touch()
+    probe = {"httpGet": {"path": "/healthz", "port": "http"}, "failureThreshold": 2}
+    document = health_server(healthy, livenessProbe=probe)
+    reader = EventLogReader(exec_platform.url)
+    post_event(exec_platform.ingress, events.DEPLOYMENT_APPLIED, {"manifest": document})
+    (started,) = wait_for_news(reader, events.REPLICA_STARTED)
+
+    healthy.unlink()
+    (exited,) = wait_for_news(reader, events.REPLICA_EXITED)
+    healthy.touch()  # healthy again once restarted
+
+    assert (exited["replica"], exited["exit_code"]) == (started["replica"], 137)
+    assert exited["reason"] == (
+        "liveness probe failed: HTTP probe failed with statuscode: 503; killed, to be restarted"
+    )
+    # Restarted in place after the crash back-off (10 s), as after any exit.
+    assert wait_until(
+        reader,
+        READINESS,
+        lambda logged: len(of_type(logged, events.REPLICA_STARTED)) == 2,
+        timeout=WAIT_SECONDS,
+    ), "the replica was not restarted"
+    restarted = of_type(reader.events(READINESS), events.REPLICA_STARTED)[-1]
+    assert restarted["replica"] == started["replica"]

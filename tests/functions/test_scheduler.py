@@ -17,6 +17,7 @@ from shoal import events
 from shoal.controllers.placing import UNSCHEDULABLE
 from shoal.model import NODE, REPLICA, ReplicaRecord
 from shoal.orchestration.placement import Strategy
+from shoal.orchestration.probes import Probe, ProbeData
 
 from .harness import BACKENDS, Harness, JsonEvent, of_type, opened_store
 
@@ -58,6 +59,8 @@ def request(
     ports: int = 1,
     node_selector: Mapping[str, str] | None = None,
     create: bool = True,
+    readiness: ProbeData | None = None,
+    liveness: ProbeData | None = None,
 ) -> list[JsonEvent]:
     """What deployments does: create `pending` Replica records, then request them at once."""
     replicas = [
@@ -79,6 +82,10 @@ def request(
         "resources": {"cpu_millis": cpu, "memory_mib": memory},
         "ports": ["http", "admin"][:ports],
     }
+    if readiness is not None:
+        template["readiness"] = readiness
+    if liveness is not None:
+        template["liveness"] = liveness
     data: events.ReplicaRequested = {
         "deployment": deployment,
         "revision": "r1",
@@ -149,6 +156,20 @@ def test_placement_respects_capacity_and_tells_each_agent_what_to_run(harness: H
     with harness.store.transaction() as tx:
         on_n1 = tx.list(REPLICA, label_selector={"node": "n1"})
     assert len(on_n1) == 2
+
+
+def test_the_probes_go_to_the_agent_with_the_template(harness: Harness) -> None:
+    join(harness, "n1")
+    readiness = Probe("http", "http", "/healthz").to_data()
+    liveness = Probe("exec", command=("pg_isready",)).to_data()
+
+    emitted = request(harness, 1, readiness=readiness, liveness=liveness)
+
+    (entry,) = listed(emitted)
+    assert (entry["readiness"], entry["liveness"]) == (readiness, liveness)
+    (unprobed,) = listed(request(harness, 1, first=1))
+    assert "readiness" not in unprobed
+    assert "liveness" not in unprobed
 
 
 def test_node_selector_and_free_host_ports_filter_nodes(harness: Harness) -> None:

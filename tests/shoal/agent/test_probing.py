@@ -202,7 +202,8 @@ async def recording_prober() -> AsyncIterator[tuple[Prober, list[Change]]]:
 
 
 def probe_tasks() -> list[asyncio.Task[object]]:
-    return [task for task in asyncio.all_tasks() if task.get_name().startswith("probe ")]
+    names = ("readiness probe ", "liveness probe ")
+    return [task for task in asyncio.all_tasks() if task.get_name().startswith(names)]
 
 
 async def test_the_prober_reports_each_flip_of_readiness(health: Health) -> None:
@@ -275,6 +276,38 @@ async def test_watching_again_starts_from_not_ready(health: Health) -> None:
         await wait_until(lambda: len(changes) == 2, timeout=3, what="ready again")
         assert changes == [("web-1", True, None)] * 2
         assert len(probe_tasks()) == 1
+
+
+async def test_a_liveness_probe_reports_death_once_and_stops(health: Health) -> None:
+    deaths: list[tuple[str, str]] = []
+    changes: list[Change] = []
+    prober = Prober(
+        lambda spec, ready, reason: changes.append((spec.name, ready, reason)),
+        on_dead=lambda spec, reason: deaths.append((spec.name, reason)),
+    )
+    spec = dataclasses.replace(probed(health.port), liveness=http_probe(failure_threshold=2))
+    try:
+        prober.watch(spec)
+        await wait_until(lambda: changes == [("web-1", True, None)], timeout=3, what="ready")
+        assert deaths == []  # alive from the start: passing checks are not news
+
+        health.status = 500
+        await wait_until(lambda: bool(deaths), timeout=5, what="the liveness verdict")
+        await asyncio.sleep(1.5)  # more failing checks: death is told once
+
+        failed = "HTTP probe failed with statuscode: 500"
+        assert deaths == [("web-1", failed)]
+        assert ("web-1", False, failed) in changes  # the readiness probe goes on by itself
+        assert [task.get_name() for task in probe_tasks()] == ["readiness probe web-1"]
+    finally:
+        await prober.close()
+
+
+async def test_without_on_dead_a_liveness_probe_is_not_run(health: Health) -> None:
+    async with recording_prober() as (prober, _changes):
+        spec = replica(ports=[("http", health.port)])
+        prober.watch(dataclasses.replace(spec, liveness=http_probe()))
+        assert (prober.watched(), probe_tasks()) == (frozenset(), [])
 
 
 async def test_a_replica_without_a_probe_is_not_watched() -> None:
@@ -586,17 +619,26 @@ async def test_the_sim_driver_runs_nothing_in_a_replica_that_exited() -> None:
 # The agent with an exec probe
 
 
+def marked(
+    mark: Path, *, readiness: Probe | None = None, liveness: Probe | None = None
+) -> ReplicaSpec:
+    """A replica sleeping, with these probes; its variable MARK names `mark`."""
+    spec = replica(command=["sleep", "30"], env={"MARK": str(mark)})
+    return dataclasses.replace(spec, readiness=readiness, liveness=liveness)
+
+
+async def schedule_and_see_it_start(agent: Agent, sink: ListSink, spec: ReplicaSpec) -> None:
+    await schedule(agent, spec)
+    await wait_until(lambda: STARTED in sink.types(), timeout=5, what="replica.started")
+
+
 async def test_an_exec_replica_is_ready_while_its_probe_command_exits_0(
     store: AssignmentStore, exec_driver: ExecDriver, tmp_path: Path
 ) -> None:
     mark = tmp_path / "mark"
-    probe = Probe("exec", command=MARK_PROBE, period_seconds=1, failure_threshold=1)
-    spec = dataclasses.replace(
-        replica(command=["sleep", "30"], env={"MARK": str(mark)}), readiness=probe
-    )
+    spec = marked(mark, readiness=Probe("exec", command=MARK_PROBE, period_seconds=1))
     async with running_agent(exec_driver, store) as (agent, sink):
-        await schedule(agent, spec)
-        await wait_until(lambda: STARTED in sink.types(), timeout=5, what="replica.started")
+        await schedule_and_see_it_start(agent, sink, spec)
         await asyncio.sleep(1.2)  # two checks, both failing: not ready
         assert replica_reports(sink) == [events.NODE_JOINED, STARTED]
 
@@ -609,3 +651,31 @@ async def test_an_exec_replica_is_ready_while_its_probe_command_exits_0(
         [entry] = sink.entries(UNREADY)
         assert isinstance(entry, dict)
         assert entry["reason"] == "command sh -c 'test -e $MARK' exited with 1"
+
+
+async def test_a_replica_that_fails_its_liveness_probe_is_killed_and_reported_exited(
+    store: AssignmentStore, exec_driver: ExecDriver, tmp_path: Path
+) -> None:
+    mark = tmp_path / "mark"
+    mark.touch()
+    probe = Probe("exec", command=MARK_PROBE, period_seconds=1, failure_threshold=2)
+    async with running_agent(exec_driver, store) as (agent, sink):
+        await schedule_and_see_it_start(agent, sink, marked(mark, liveness=probe))
+        await asyncio.sleep(1.5)  # checks pass: it lives on
+        assert [status.spec.name for status in await exec_driver.list()] == ["web-1"]
+
+        mark.unlink()
+        exited = events.REPLICA_EXITED
+        await wait_until(lambda: exited in sink.types(), timeout=10, what="replica.exited")
+
+        [entry] = sink.entries(exited)
+        assert entry == {
+            "deployment": "web",
+            "replica": "web-1",
+            "node": "n1",
+            "exit_code": 137,
+            "reason": "liveness probe failed: command sh -c 'test -e $MARK' exited with 1; "
+            "killed, to be restarted",
+        }
+        assert await exec_driver.list() == []  # killed, and forgotten as an exited one is
+        assert agent.running() == {}

@@ -178,3 +178,22 @@ def test_a_readiness_probe_round_trips(probe: Probe) -> None:
 def test_invalid_readiness_names_the_field(change: dict[str, object], message: str) -> None:
     with pytest.raises(InvalidEvent, match=re.escape(message)):
         parse_scheduled({**PROBED, **change})
+
+
+def test_a_liveness_probe_is_read_and_written_as_readiness_is() -> None:
+    liveness = Probe("tcp", "http", period_seconds=2)
+    entry = {**PROBED, "liveness": liveness.to_data()}
+
+    spec = parse_scheduled(entry)
+
+    assert (spec.readiness, spec.liveness) == (parse_scheduled(PROBED).readiness, liveness)
+    assert spec.port_for(liveness) == 31000
+    assert spec.to_data() == entry
+
+
+def test_an_invalid_liveness_probe_names_its_own_field() -> None:
+    with pytest.raises(InvalidEvent, match=re.escape("data.liveness.port 'metrics' is not one")):
+        parse_scheduled({**PROBED, "liveness": Probe("tcp", "metrics").to_data()})
+    bad: dict[str, object] = {**Probe("tcp", "http").to_data(), "period_seconds": 0}
+    with pytest.raises(InvalidEvent, match=re.escape("data.liveness.period_seconds must be")):
+        parse_scheduled({**PROBED, "liveness": bad})

@@ -8,7 +8,7 @@ import pytest
 
 from shoal.orchestration.probes import Probe, ProbeError, Readiness, probe_from_data
 from shoal.orchestration.quantity import parse_cpu, parse_memory
-from shoal.orchestration.spec import InvalidSpec, parse_deployment, template_hash
+from shoal.orchestration.spec import InvalidSpec, Problem, parse_deployment, template_hash
 
 EVERY_SETTING = {
     "initialDelaySeconds": 5,
@@ -85,6 +85,13 @@ def test_a_probe_may_name_any_of_the_ports(document: dict[str, Any]) -> None:
 
 
 HTTP = "spec.readinessProbe.httpGet"
+
+
+def problems_of(document: dict[str, Any]) -> tuple[Problem, ...]:
+    """The problems `parse_deployment` finds in `document` (it must find some)."""
+    with pytest.raises(InvalidSpec) as caught:
+        parse_deployment(document)
+    return caught.value.problems
 
 
 @pytest.mark.parametrize(
@@ -184,12 +191,12 @@ def test_each_probe_problem_names_the_field_and_the_fix(
     document: dict[str, Any], probe: object, problem_path: str, fragment: str
 ) -> None:
     document["spec"]["readinessProbe"] = probe
-    with pytest.raises(InvalidSpec) as caught:
-        parse_deployment(document)
+
+    problems = problems_of(document)
 
     # One mistake, one problem: nothing else in the document is reported.
-    assert [p.path for p in caught.value.problems] == [problem_path], caught.value
-    assert fragment in caught.value.problems[0].message
+    assert [p.path for p in problems] == [problem_path], problems
+    assert fragment in problems[0].message
 
 
 def test_a_probe_without_any_port_to_name(document: dict[str, Any]) -> None:
@@ -443,3 +450,71 @@ def test_a_replica_of_unknown_readiness_reports_its_first_verdict(
     thresholds: tuple[int, int], results: list[bool], expected: list[tuple[bool | None, bool]]
 ) -> None:
     assert verdicts(Readiness(ready=None), thresholds, results) == expected
+
+
+# Liveness
+
+
+def test_a_liveness_probe_parses_as_a_readiness_probe_does(document: dict[str, Any]) -> None:
+    document["spec"]["livenessProbe"] = {
+        "tcpSocket": {"port": "http"},
+        "initialDelaySeconds": 5,
+        "periodSeconds": 2,
+        "failureThreshold": 4,
+    }
+
+    template = parse_deployment(document).template
+
+    assert template.liveness == Probe(
+        "tcp", "http", initial_delay_seconds=5, period_seconds=2, failure_threshold=4
+    )
+    assert template.readiness is None
+
+
+@pytest.mark.parametrize(
+    ("probe", "problem_path", "fragment"),
+    [
+        (
+            {"tcpSocket": {"port": "http"}, "successThreshold": 2},
+            "spec.livenessProbe.successThreshold",
+            "is 2; a liveness probe's must be 1: drop it",
+        ),
+        (
+            {"httpGet": {"port": "web"}},
+            "spec.livenessProbe.httpGet.port",
+            "is 'web'; write the name of one of spec.ports (http)",
+        ),
+        (
+            {},
+            "spec.livenessProbe",
+            "found none; write e.g. livenessProbe: {httpGet: {path: /healthz, port: http}}",
+        ),
+        ({"exec": {}}, "spec.livenessProbe.exec.command", "needs the command to run"),
+    ],
+)
+def test_each_liveness_problem_names_its_own_field(
+    document: dict[str, Any], probe: object, problem_path: str, fragment: str
+) -> None:
+    document["spec"]["livenessProbe"] = probe
+
+    (problem,) = problems_of(document)
+
+    assert problem.path == problem_path
+    assert fragment in problem.message
+
+
+def test_a_liveness_probe_is_part_of_the_template_hash(document: dict[str, Any]) -> None:
+    document["spec"]["readinessProbe"] = {"tcpSocket": {"port": "http"}}
+    readiness_only = template_hash(parse_deployment(document))
+    document["spec"]["livenessProbe"] = {"tcpSocket": {"port": "http"}}
+    both = template_hash(parse_deployment(document))
+
+    probe = Probe("tcp", "http").to_data()
+    assert readiness_only == _independent_hash(document, readiness=probe)
+    assert both == _independent_hash(document, readiness=probe, liveness=probe)
+    assert both != readiness_only
+
+
+def test_probe_data_names_the_probe_it_is() -> None:
+    with pytest.raises(ProbeError, match=r"^liveness\.port must name a port"):
+        probe_from_data({"action": "tcp"}, "liveness")
