@@ -101,6 +101,7 @@ def replica_view(body: Mapping[str, object], _companion: Mapping[str, object] | 
         "reason": record.reason,
         "created_at": _time(record.created_at),
         "ready_since": _time(record.ready_since),
+        "unready_reason": record.unready_reason,
     }
 
 

@@ -93,7 +93,10 @@ def replica_columns(item: Item, now: datetime, wide: bool) -> list[str]:
     ]
     if wide:
         ports = ",".join(str(port) for port in item.get("ports", []))
-        row += [item["revision"], _text(ports), _text(item.get("reason"))]
+        # A running replica failing its readiness probe says why; otherwise its last exit or
+        # why it cannot be placed.
+        reason = item.get("unready_reason") or item.get("reason")
+        row += [item["revision"], _text(ports), _text(reason)]
     return row
 
 

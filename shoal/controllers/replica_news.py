@@ -104,7 +104,12 @@ def noted(
             return replica  # told again (or its probe's `ready` came first)
         ready_since = None if replica.probed else inv.now  # a probed one waits for `ready`
         updated = replace(
-            replica, phase="running", node=node, ready_since=ready_since, restart_at=None
+            replica,
+            phase="running",
+            node=node,
+            ready_since=ready_since,
+            restart_at=None,
+            unready_reason=None,
         )
     elif replica.phase == "exited" and replica.restart_at is not None:
         return replica  # this exit is noted already
@@ -114,6 +119,7 @@ def noted(
             replica,
             phase="exited",
             ready_since=None,
+            unready_reason=None,
             exit_code=exit_code if isinstance(exit_code, int) else None,
             reason=reason if isinstance(reason, str) else None,
             restart_at=inv.now + restart_delay(replica.restarts),
@@ -135,8 +141,11 @@ def readiness_noted(
         return replica  # from an earlier run, or older than what is recorded
     if inv.event.type == events.REPLICA_READY:
         ready_since = replica.ready_since if replica.ready_since is not None else inv.now
+        why = None
     else:
         ready_since = None
+        reason = entry.get("reason")
+        why = reason if isinstance(reason, str) and reason else "its readiness probe failed"
     updated = replace(
         replica,
         phase="running",
@@ -144,6 +153,7 @@ def readiness_noted(
         ready_since=ready_since,
         readiness_at=float(at),
         restart_at=None,
+        unready_reason=why,
     )
     save_replica(inv.ctx.state, updated)
     return updated

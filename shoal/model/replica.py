@@ -61,6 +61,9 @@ class ReplicaRecord:
     readiness_at: float | None = None
     """The agent's time of the newest readiness news applied (`replica.ready` / `.unready`):
     older news arriving late is ignored."""
+    unready_reason: str | None = None
+    """Why its readiness probe failed, from its last `replica.unready`, until it is ready again
+    or runs anew."""
     restarts: int = 0
     restart_at: float | None = None
     exit_code: int | None = None

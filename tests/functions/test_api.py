@@ -119,6 +119,7 @@ def test_a_replica_has_its_placement_phase_and_history(client: FlaskClient) -> N
         "reason": "exited with status 1",
         "created_at": "2026-09-21T14:13:20.000Z",
         "ready_since": None,
+        "unready_reason": None,
     }
     unplaced = get(client, "/replicas/web-bbbbbb-00000002")
     assert (unplaced["node"], unplaced["phase"]) == (None, "unschedulable")

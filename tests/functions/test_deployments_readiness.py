@@ -72,11 +72,14 @@ def test_unready_takes_a_replica_out_until_it_is_ready_again(cluster: Cluster) -
     assert counts(cluster)[1:] == (2, 2)
     unready = next(r for r in cluster.replicas() if r.name == first.name)
     assert (unready.phase, unready.ready_since) == ("running", None)
+    assert unready.unready_reason == failing
 
     cluster.advance(10)
     cluster.news(events.REPLICA_READY, news(first, cluster.now.timestamp()))
 
     assert counts(cluster)[1:] == (3, 3)
+    ready = next(r for r in cluster.replicas() if r.name == first.name)
+    assert ready.unready_reason is None
 
 
 def test_readiness_news_older_than_what_is_recorded_is_ignored(cluster: Cluster) -> None:
@@ -174,3 +177,18 @@ def test_a_template_without_a_probe_is_ready_when_started(cluster: Cluster) -> N
 
     assert {(r.probed, r.ready_since is not None) for r in cluster.replicas()} == {(False, True)}
     assert counts(cluster) == ("complete", 3, 3)
+
+
+def test_a_new_run_or_an_exit_forgets_why_the_probe_failed(cluster: Cluster) -> None:
+    cluster.apply(probed(replicas=1))
+    cluster.settle()
+    (replica,) = cluster.replicas()
+    cluster.advance(1)
+    cluster.news(events.REPLICA_UNREADY, news(replica, cluster.now.timestamp()))
+    (unready,) = cluster.replicas()
+    assert unready.unready_reason == "its readiness probe failed"  # the agent gave no reason
+
+    cluster.exit(replica)
+
+    (exited,) = cluster.replicas()
+    assert (exited.phase, exited.unready_reason) == ("exited", None)

@@ -227,6 +227,42 @@ def test_a_replica_is_shown_ready_while_running_and_ready(
     assert row.splitlines()[1].split()[2:4] == [shown, phase]
 
 
+@pytest.mark.parametrize(
+    ("reason", "unready_reason", "shown"),
+    [
+        ("exited with status 1", None, "exited with status 1"),
+        (
+            "exited with status 1",
+            "HTTP probe failed with statuscode: 503",
+            "HTTP probe failed with statuscode: 503",
+        ),
+        (None, None, "<none>"),
+    ],
+)
+def test_the_wide_reason_of_a_replica_failing_its_probe_is_the_probe_s(
+    reason: str | None, unready_reason: str | None, shown: str
+) -> None:
+    item = {
+        "name": "web-1",
+        "deployment": "web",
+        "revision": "aaaaaaaaaa",
+        "phase": "running",
+        "node": "n1",
+        "restarts": 1,
+        "ports": [31000],
+        "created_at": None,
+        "ready_since": None,
+        "reason": reason,
+        "unready_reason": unready_reason,
+    }
+
+    row = table("replicas", [item], datetime.fromtimestamp(T0, UTC), wide=True)
+
+    header, line = row.splitlines()
+    assert header.split()[-1] == "REASON"
+    assert line[header.index("REASON") :].rstrip() == shown
+
+
 def test_a_node_s_age_counts_from_its_first_registration() -> None:
     now = datetime(2026, 9, 21, 14, 0, tzinfo=UTC)
     node = {
