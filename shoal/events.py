@@ -195,6 +195,9 @@ class ReplicaOnNode(TypedDict):
     deployment: str
     replica: str
     node: str
+    at: NotRequired[float]
+    """When the agent saw it (Unix seconds, the agent's clock; `started` only): readiness news
+    older than a replica's latest start or exit is from an earlier run."""
 
 
 class ReplicasOnNodes(TypedDict):
@@ -230,6 +233,8 @@ class ExitedReplica(TypedDict):
     exit_code: int
     """The process's exit status; 128 + N when signal N ended it, 128 when it could not start."""
     reason: str
+    at: NotRequired[float]
+    """When the agent saw it (Unix seconds, the agent's clock), as in `started`."""
 
 
 class ReplicaExited(TypedDict):

@@ -75,6 +75,7 @@ class Reporter:
             "deployment": spec.deployment,
             "replica": spec.name,
             "node": spec.node,
+            "at": self._clock(),
         }
         data: events.ReplicasOnNodes = {"replicas": [entry]}
         return self.event(events.REPLICA_STARTED, spec.node, spec.node, data)
@@ -107,6 +108,7 @@ class Reporter:
             "node": node,
             "exit_code": exit_code,
             "reason": reason,
+            "at": self._clock(),
         }
         data: events.ReplicaExited = {"replicas": [entry]}
         return self.event(events.REPLICA_EXITED, node, node, data)

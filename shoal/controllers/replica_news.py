@@ -101,7 +101,7 @@ def noted(
         return readiness_noted(inv, replica, node, entry)
     if kind == events.REPLICA_STARTED:
         if replica.phase == "running":
-            return replica  # told again (or its probe's `ready` came first)
+            return _seen_at(inv, replica, entry)  # told again (or its probe's `ready` came first)
         ready_since = None if replica.probed else inv.now  # a probed one waits for `ready`
         updated = replace(
             replica,
@@ -124,16 +124,34 @@ def noted(
             reason=reason if isinstance(reason, str) else None,
             restart_at=inv.now + restart_delay(replica.restarts),
         )
-    save_replica(inv.ctx.state, updated)
-    return updated
+    return _seen_at(inv, updated, entry, changed=True)
+
+
+def _agent_time(entry: Mapping[str, object]) -> float | None:
+    """The agent's time of the news (`at`); None when the entry has none."""
+    at = entry.get("at")
+    return None if not isinstance(at, int | float) or isinstance(at, bool) else float(at)
+
+
+def _seen_at(
+    inv: Invocation, replica: ReplicaRecord, entry: Mapping[str, object], *, changed: bool = False
+) -> ReplicaRecord:
+    """Save the replica, its `readiness_at` moved to the news' time if that is later: readiness
+    news from before a start or an exit is of an earlier run, and is ignored."""
+    at = _agent_time(entry)
+    if at is not None and (replica.readiness_at is None or at > replica.readiness_at):
+        replica, changed = replace(replica, readiness_at=at), True
+    if changed:
+        save_replica(inv.ctx.state, replica)
+    return replica
 
 
 def readiness_noted(
     inv: Invocation, replica: ReplicaRecord, node: str, entry: Mapping[str, object]
 ) -> ReplicaRecord:
     """The replica once its probe's news (`replica.ready` or `.unready`) is recorded."""
-    at = entry.get("at")
-    if not isinstance(at, int | float) or isinstance(at, bool):
+    at = _agent_time(entry)
+    if at is None:
         return replica  # not from a Shoal agent: nothing to order it by
     if replica.phase not in _PROBED_PHASES or (
         replica.readiness_at is not None and at <= replica.readiness_at
@@ -151,7 +169,7 @@ def readiness_noted(
         phase="running",
         node=node,
         ready_since=ready_since,
-        readiness_at=float(at),
+        readiness_at=at,
         restart_at=None,
         unready_reason=why,
     )

@@ -59,8 +59,9 @@ class ReplicaRecord:
     """Its template has a readiness probe: ready only once its agent reports `replica.ready`,
     not when it starts."""
     readiness_at: float | None = None
-    """The agent's time of the newest readiness news applied (`replica.ready` / `.unready`):
-    older news arriving late is ignored."""
+    """The agent's time of the newest news applied that bears on readiness (`replica.ready`,
+    `.unready`, and `started` and `exited`, which begin and end a run): readiness news older
+    than it, arriving late, is ignored."""
     unready_reason: str | None = None
     """Why its readiness probe failed, from its last `replica.unready`, until it is ready again
     or runs anew."""

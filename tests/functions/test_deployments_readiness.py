@@ -192,3 +192,27 @@ def test_a_new_run_or_an_exit_forgets_why_the_probe_failed(cluster: Cluster) -> 
 
     (exited,) = cluster.replicas()
     assert (exited.phase, exited.unready_reason) == ("exited", None)
+
+
+def test_readiness_news_of_an_earlier_run_is_ignored_once_a_new_run_started(
+    cluster: Cluster,
+) -> None:
+    cluster.auto_ready = False
+    cluster.apply(probed(replicas=1))
+    cluster.settle()
+    (replica,) = cluster.replicas()
+    start = cluster.now.timestamp()
+    cluster.news(events.REPLICA_READY, news(replica, start + 1))  # the first run was ready
+    exit_entry = {**news(replica, start + 5), "exit_code": 1, "reason": "exited with code 1"}
+    cluster.news(events.REPLICA_EXITED, exit_entry)
+    (exited,) = cluster.replicas()
+    assert (exited.phase, exited.readiness_at) == ("exited", start + 5)
+
+    cluster.news(events.REPLICA_STARTED, news(replica, start + 20))  # run two
+    cluster.news(events.REPLICA_READY, news(replica, start + 1))  # run one's, redelivered late
+    (late,) = cluster.replicas()
+    cluster.news(events.REPLICA_READY, news(replica, start + 22))  # run two's
+    (ready,) = cluster.replicas()
+
+    assert (late.phase, late.ready_since, late.readiness_at) == ("running", None, start + 20)
+    assert (ready.ready_since, ready.readiness_at) == (cluster.now.timestamp(), start + 22)

@@ -127,3 +127,13 @@ async def close_driver(driver: Driver) -> None:
     for status in await driver.list():
         await driver.stop(status.spec.name)
     await driver.close()
+
+
+def unstamped(entries: Sequence[object]) -> list[dict[str, object]]:
+    """Replica report entries without their `at` (the agent's clock), which each must have."""
+    plain: list[dict[str, object]] = []
+    for entry in entries:
+        assert isinstance(entry, Mapping)
+        assert isinstance(entry.get("at"), float), entry
+        plain.append({key: value for key, value in entry.items() if key != "at"})
+    return plain

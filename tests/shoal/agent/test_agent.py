@@ -26,6 +26,7 @@ from tests.shoal.agent.support import (
     scheduled_data,
     shoal_event,
     stop_data,
+    unstamped,
     wait_until,
 )
 
@@ -128,7 +129,8 @@ async def test_a_scheduled_replica_starts_and_is_reported(store: AssignmentStore
         await schedule(agent, replica("web-1", node="n2"))
         await agent.drain(5)
         assert await running_names(agent) == ["web-1"]
-        assert sink.data(STARTED) == [{"deployment": "web", "replica": "web-1", "node": "n2"}]
+        started = unstamped(sink.data(STARTED))
+        assert started == [{"deployment": "web", "replica": "web-1", "node": "n2"}]
         assert store.load(NODES)["web-1"].state is State.RUN
 
 
@@ -174,7 +176,7 @@ async def test_an_exit_is_reported_and_a_new_scheduling_restarts_it(
     async with agent_with(store) as (agent, sink):
         await schedule(agent, crashing, "e1")
         await wait_until(lambda: len(sink.data(EXITED)) == 1, what="the exit report")
-        assert sink.data(EXITED) == [
+        assert unstamped(sink.data(EXITED)) == [
             {
                 "deployment": "web",
                 "replica": "web-1",

@@ -46,8 +46,8 @@ def test_reports_on_several_nodes_merge_into_one_event_named_after_the_agent() -
     assert events.NODE_EXTENSION not in event
     assert event["data"] == {
         "replicas": [
-            {"deployment": "web", "replica": "web-1", "node": "bulk-1"},
-            {"deployment": "web", "replica": "web-2", "node": "bulk-2"},
+            {"deployment": "web", "replica": "web-1", "node": "bulk-1", "at": 1_800_000_000.0},
+            {"deployment": "web", "replica": "web-2", "node": "bulk-2", "at": 1_800_000_000.0},
         ]
     }
 

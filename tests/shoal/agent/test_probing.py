@@ -36,6 +36,7 @@ from tests.shoal.agent.support import (
     scheduled_data,
     shoal_event,
     stop_data,
+    unstamped,
     wait_until,
 )
 from tests.shoal.agent.test_exec_driver import group_members
@@ -668,7 +669,7 @@ async def test_a_replica_that_fails_its_liveness_probe_is_killed_and_reported_ex
         exited = events.REPLICA_EXITED
         await wait_until(lambda: exited in sink.types(), timeout=10, what="replica.exited")
 
-        [entry] = sink.entries(exited)
+        [entry] = unstamped(sink.entries(exited))
         assert entry == {
             "deployment": "web",
             "replica": "web-1",

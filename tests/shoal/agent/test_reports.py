@@ -34,7 +34,7 @@ def envelope(type_: str, node: str, subject: str, event_id: str = "id-1") -> dic
 def test_started(reporter: Reporter) -> None:
     assert reporter.started(replica("web-1", node="n2")) == {
         **envelope("dev.shoal.replica.started", "n2", "n2"),
-        "data": {"replicas": [{"deployment": "web", "replica": "web-1", "node": "n2"}]},
+        "data": {"replicas": [{"deployment": "web", "replica": "web-1", "node": "n2", "at": NOW}]},
     }
 
 
@@ -56,6 +56,7 @@ def test_exited(reporter: Reporter) -> None:
                     "node": "n1",
                     "exit_code": 137,
                     "reason": "killed by signal 9 (SIGKILL)",
+                    "at": NOW,
                 }
             ]
         },
