@@ -8,8 +8,9 @@ and nodes keeps in their Lease records. When the decision differs from the deplo
 emits `deployment.scaled` {deployment, replicas, reason}; since that is checked on every tick, a
 lost event is sent again on the next.
 
-Replicas are fed to HPA's algorithm as the controller groups pods: `running` ones are ready,
-with their metric, or missing when their node has not reported one (or is lost); those
+Replicas are fed to HPA's algorithm as the controller groups pods: `running` ones are ready
+(unless their readiness probe has not passed), with their metric, or missing when their node
+has not reported one (or is lost); those
 not started yet (`pending`, `unschedulable`, `scheduled`) are Pending, so not yet ready; an
 `exited` one is started but without a metric; `stopping`, `stopped` and `lost` ones are on
 their way out and left out, as HPA leaves out deleted and failed pods.
@@ -112,7 +113,9 @@ def _pods(tx: Transaction, deployment: str, utilization: Mapping[str, float]) ->
     for resource in tx.list(REPLICA, label_selector={"deployment": deployment}):
         replica = ReplicaRecord.from_body(resource.body)
         if replica.phase == "running":
-            pods.append(PodMetric(replica.name, utilization.get(replica.name)))
+            # Running but failing its readiness probe: unready, as HPA counts such a pod.
+            ready = not replica.probed or replica.ready_since is not None
+            pods.append(PodMetric(replica.name, utilization.get(replica.name), ready=ready))
         elif replica.phase == "exited":
             pods.append(PodMetric(replica.name, None, ready=False))
         elif replica.phase in _NOT_STARTED:

@@ -42,10 +42,25 @@ def deployment(harness: Harness, replicas: int, *, autoscale: bool = True) -> No
         tx.put(DEPLOYMENT, "web", record.to_body())
 
 
-def replicas(harness: Harness, count: int, phase: Phase = "running", first: int = 0) -> None:
+def replicas(
+    harness: Harness,
+    count: int,
+    phase: Phase = "running",
+    first: int = 0,
+    *,
+    probed_ready: bool | None = None,
+) -> None:
+    """`count` replicas; with `probed_ready`, ones with a readiness probe, passed or not."""
     names = [f"web-{i}" for i in range(first, first + count)]
+    probed = probed_ready is not None
+    ready_since = 1.0 if probed_ready else None
     harness.put_replicas(
-        *(ReplicaRecord(name, "web", "r1", phase=phase, node="n1") for name in names)
+        *(
+            ReplicaRecord(
+                name, "web", "r1", phase=phase, node="n1", probed=probed, ready_since=ready_since
+            )
+            for name in names
+        )
     )
 
 
@@ -162,6 +177,20 @@ def test_replicas_not_started_yet_damp_a_scale_up(harness: Harness) -> None:
     heartbeat(harness, at(2, 100))  # (100 + 100 + 0 + 0) / 4 = 50: on target
 
     assert harness.tick(autoscaler, TICK) == []
+
+
+@pytest.mark.parametrize(
+    ("passed", "expected"), [(True, [(8, "CPU above target asks for 8")]), (False, [])]
+)
+def test_replicas_failing_their_readiness_probe_damp_a_scale_up(
+    harness: Harness, passed: bool, expected: list[tuple[int, str]]
+) -> None:
+    deployment(harness, 4)
+    replicas(harness, 2, probed_ready=True)
+    replicas(harness, 2, first=2, probed_ready=passed)
+    heartbeat(harness, at(4, 100))  # unready ones count as 0 on a scale-up: (2 x 100) / 4 = 50
+
+    assert scaled(harness.tick(autoscaler, TICK)) == expected
 
 
 def test_missing_metrics_keep_the_count(harness: Harness) -> None:
