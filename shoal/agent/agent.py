@@ -186,6 +186,15 @@ class Agent:
         for first in range(0, len(statuses), HEARTBEAT_NODES):
             heartbeat = self._report.heartbeat(self.name, statuses[first : first + HEARTBEAT_NODES])
             self._sink.send(heartbeat, supersedes=f"heartbeat/{first}")
+        if full:
+            self._repeat_readiness()
+
+    def _repeat_readiness(self) -> None:
+        """Say again how every probed replica stands (ready or not, coalesced into an event or
+        two): a `ready` or `unready` the broker gave up delivering is made good within a few
+        heartbeats, as a lost `started` is by the reconcile's asking again."""
+        for name, (ready, reason) in self._probes.verdicts().items():
+            self._readiness_changed(self._spec(name), ready, reason)
 
     async def watch_exits(self) -> None:
         async for exit_ in self.driver.exits():

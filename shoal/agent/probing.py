@@ -104,6 +104,7 @@ class Prober:
         self._exec_check = exec_check
         self._host = host
         self._tasks: dict[str, list[asyncio.Task[None]]] = {}
+        self._verdicts: dict[str, tuple[bool, str | None]] = {}
 
     def watch(self, spec: ReplicaSpec, *, known: bool = True) -> None:
         """Probe `spec` from now on; no-op without a probe. A replica that just started is not
@@ -123,11 +124,17 @@ class Prober:
 
     def forget(self, name: str) -> None:
         """Stop probing `name` (it stopped or exited): nothing more is reported for it."""
+        self._verdicts.pop(name, None)
         for task in self._tasks.pop(name, []):
             task.cancel()
 
     def watched(self) -> frozenset[str]:
         return frozenset(self._tasks)
+
+    def verdicts(self) -> dict[str, tuple[bool, str | None]]:
+        """Each watched replica's readiness as last reported (ready, why it failed), once one
+        was: what the agent repeats now and then, so news lost on the way is made good."""
+        return dict(self._verdicts)
 
     async def close(self) -> None:
         tasks = [task for tasks in self._tasks.values() for task in tasks]
@@ -137,6 +144,7 @@ class Prober:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     def _readiness_flipped(self, spec: ReplicaSpec, state: Readiness, reason: str | None) -> bool:
+        self._verdicts[spec.name] = (bool(state.ready), reason)
         self._on_change(spec, bool(state.ready), reason)
         return False  # readiness is probed for as long as the replica runs
 
@@ -190,6 +198,7 @@ class ReplicaProbes:
     ) -> None:
         self._driver = driver
         self._on_change = on_change
+        self._simulated_ready: set[str] = set()
         self._prober: Prober | None = None
         if driver.kind != "sim":
             self._prober = Prober(
@@ -202,11 +211,19 @@ class ReplicaProbes:
         if self._prober is not None:
             self._prober.watch(spec, known=known)
         elif spec.readiness is not None:
+            self._simulated_ready.add(spec.name)
             self._on_change(spec, True, None)
 
     def forget(self, name: str) -> None:
+        self._simulated_ready.discard(name)
         if self._prober is not None:
             self._prober.forget(name)
+
+    def verdicts(self) -> dict[str, tuple[bool, str | None]]:
+        """Each probed replica's readiness as last reported (see `Prober.verdicts`)."""
+        if self._prober is not None:
+            return self._prober.verdicts()
+        return dict.fromkeys(self._simulated_ready, (True, None))
 
     async def close(self) -> None:
         if self._prober is not None:

@@ -56,6 +56,7 @@ def on_replica_news(inv: Invocation) -> None:
 def deployment_news(inv: Invocation, deployment: str, news: Sequence[Mapping[str, object]]) -> None:
     record = load_deployment(inv.ctx.state, deployment)
     gone_unasked = 0
+    changed = False
     for entry in news:
         name, node = str(entry["replica"]), str(entry["node"])
         replica = load_replica(inv.ctx.state, name)
@@ -64,6 +65,7 @@ def deployment_news(inv: Invocation, deployment: str, news: Sequence[Mapping[str
                 inv.stop_on_node(deployment, name, node)  # not ours (any more): must not run
             continue
         current = noted(inv, replica, node, entry)
+        changed = changed or current is not replica
         if record is None:  # left behind by a deleted deployment
             if current is not None and current.phase != "stopping":
                 ask_to_stop(inv, current)
@@ -74,8 +76,8 @@ def deployment_news(inv: Invocation, deployment: str, news: Sequence[Mapping[str
             and replica.revision == record.revision
         ):
             gone_unasked += 1
-    if record is None:
-        return
+    if record is None or (inv.event.type in READINESS_NEWS and not changed):
+        return  # readiness said again changes nothing to decide
     if step_on_replica_event(
         record.replicas, blocked=record.blocked, stepped_at=record.stepped_at, now=inv.now
     ):
@@ -173,5 +175,7 @@ def readiness_noted(
         restart_at=None,
         unready_reason=why,
     )
+    if updated == replace(replica, readiness_at=at):
+        return replica  # the agent saying again how it stands: nothing to write
     save_replica(inv.ctx.state, updated)
     return updated

@@ -216,3 +216,39 @@ def test_readiness_news_of_an_earlier_run_is_ignored_once_a_new_run_started(
 
     assert (late.phase, late.ready_since, late.readiness_at) == ("running", None, start + 20)
     assert (ready.ready_since, ready.readiness_at) == (cluster.now.timestamp(), start + 22)
+
+
+def test_readiness_said_again_writes_and_decides_nothing(cluster: Cluster) -> None:
+    cluster.apply(probed(replicas=1))
+    cluster.settle()
+    (before,) = cluster.replicas()
+    stepped = cluster.deployment()
+    cluster.advance(30)
+
+    emitted = cluster.news(events.REPLICA_READY, news(before, cluster.now.timestamp()))
+
+    assert emitted == []
+    (after,) = cluster.replicas()
+    assert after == before
+    assert cluster.deployment() == stepped  # no whole reconcile (it would move stepped_at)
+
+
+def test_an_unready_said_again_makes_good_one_that_was_lost(cluster: Cluster) -> None:
+    cluster.apply(probed(replicas=1))
+    cluster.settle()
+    (replica,) = cluster.replicas()
+    assert counts(cluster)[1] == 1
+    cluster.drop = lambda event: event["type"] == events.REPLICA_UNREADY
+    cluster.advance(10)
+    cluster.agent_report(
+        events.REPLICA_UNREADY, "web", replica.name, replica.node, at=cluster.now.timestamp()
+    )
+    cluster.settle()  # the broker gave up on it
+    assert counts(cluster)[1] == 1
+
+    cluster.drop = lambda event: False
+    cluster.advance(5)  # the agent's next full heartbeat says it again
+    failing = "HTTP probe failed with statuscode: 503"
+    cluster.news(events.REPLICA_UNREADY, news(replica, cluster.now.timestamp(), reason=failing))
+
+    assert counts(cluster)[1:] == (0, 0)

@@ -389,6 +389,44 @@ async def test_a_simulated_replica_with_a_probe_is_ready_once_started(
         assert replica_reports(sink) == [events.NODE_JOINED, STARTED, READY]
 
 
+async def test_every_fifth_heartbeat_says_again_how_each_probed_replica_stands(
+    store: AssignmentStore,
+) -> None:
+    async with running_agent(SimDriver(), store, clock=lambda: NOW) as (agent, sink):
+        await schedule(agent, probed(30001))
+        await schedule(agent, replica("web-2"))  # no probe: nothing to say again
+        await agent.drain(5)
+        ready_reports = []
+        for _beat in range(11):  # beats 0, 5 and 10 list everything
+            agent.send_heartbeats({})
+            ready_reports.append(len(sink.entries(READY)))
+
+        assert ready_reports == [2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 4]
+        assert {entry["replica"] for entry in sink.entries(READY)} == {"web-1"}  # type: ignore[index]
+        await agent.receive(shoal_event(events.REPLICA_STOP_REQUESTED, stop_data(probed(30001))))
+        await agent.drain(5)
+        agent.send_heartbeats({})  # beat 11
+        for _beat in range(4):  # up to beat 15, a full one
+            agent.send_heartbeats({})
+        assert len(sink.entries(READY)) == 4  # stopped: said no more
+
+
+async def test_the_prober_keeps_each_replica_s_last_verdict(health: Health) -> None:
+    async with recording_prober() as (prober, changes):
+        prober.watch(probed(health.port, probe=http_probe(failure_threshold=1)))
+        assert prober.verdicts() == {}  # nothing said yet
+        await wait_until(lambda: len(changes) == 1, timeout=3, what="ready")
+        assert prober.verdicts() == {"web-1": (True, None)}
+
+        health.status = 503
+        await wait_until(lambda: len(changes) == 2, timeout=3, what="unready")
+        failed = "HTTP probe failed with statuscode: 503"
+        assert prober.verdicts() == {"web-1": (False, failed)}
+
+        prober.forget("web-1")
+        assert prober.verdicts() == {}
+
+
 async def test_an_adopted_simulated_replica_is_ready_after_its_node_joins(
     store: AssignmentStore,
 ) -> None:
