@@ -116,6 +116,8 @@ class ReplicaTemplate(TypedDict):
     """The readiness probe (`spec.readinessProbe`); absent when the template has none."""
     liveness: NotRequired[ProbeData]
     """The liveness probe (`spec.livenessProbe`); absent when the template has none."""
+    startup: NotRequired[ProbeData]
+    """The startup probe (`spec.startupProbe`); absent when the template has none."""
 
 
 class ReplicaRequested(TypedDict):
@@ -166,6 +168,9 @@ class ScheduledReplica(TypedDict):
     liveness: NotRequired[ProbeData]
     """The agent probes the replica likewise and, once it fails `failure_threshold` times in a
     row, kills it and reports `replica.exited` (code 137, the reason naming the probe)."""
+    startup: NotRequired[ProbeData]
+    """Probed first: the other probes start once it passes, and failing it `failure_threshold`
+    times in a row kills the replica as a failed liveness probe does."""
 
 
 class ReplicaScheduled(TypedDict):

@@ -42,8 +42,9 @@ log = logging.getLogger("shoal.agent")
 START_FAILED_EXIT_CODE = 128
 """The exit code reported for a replica the driver could not start (as Docker's 'cannot run')."""
 KILLED = 137
-"""The exit code reported for a replica the agent killed because its liveness probe failed
-(128 + SIGKILL, as Docker reports a killed container; the driver stops it gracefully first)."""
+"""The exit code reported for a replica the agent killed because its liveness (or startup) probe
+failed (128 + SIGKILL, as Docker reports a killed container; the driver stops it gracefully
+first)."""
 REPLICA_LIST_EVERY = 5
 """A node's heartbeat lists its replicas (with their usage) every this many heartbeats, and
 whenever they changed; the others carry the sums only (`events.NodeStatus`)."""
@@ -317,9 +318,9 @@ class Agent:
             self._sink.send(event)
 
     def _liveness_failed(self, spec: ReplicaSpec, reason: str) -> None:
-        """Kill a replica its liveness probe found dead and report it exited (in its turn among
-        the replica's operations, and only if it still runs by then)."""
-        why = f"liveness probe failed: {reason}; killed, to be restarted"
+        """Kill a replica its liveness or startup probe found dead and report it exited (in its
+        turn among the replica's operations, and only if it still runs by then)."""
+        why = f"{reason}; killed, to be restarted"
         self._ops.queue(spec.name, self._exit_operation(ReplicaExit(spec.name, KILLED, why)))
 
     def _readiness_changed(self, spec: ReplicaSpec, ready: bool, reason: str | None) -> None:

@@ -19,7 +19,8 @@ import asyncio
 import logging
 import shlex
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import aiohttp
 
@@ -39,7 +40,8 @@ ExecCheck = Callable[[ReplicaSpec, Probe], Awaitable[str | None]]
 OnChange = Callable[[ReplicaSpec, bool, str | None], None]
 """(spec, ready, why the last check failed) on each flip of readiness."""
 OnDead = Callable[[ReplicaSpec, str], None]
-"""(spec, why) once its liveness probe failed `failure_threshold` times in a row."""
+"""(spec, why) once its liveness (or startup) probe failed `failure_threshold` times in a row;
+`why` names the probe: "liveness probe failed: HTTP probe failed with statuscode: 500"."""
 REASON_OUTPUT = 200
 """Characters of a failed exec probe's output kept in its reason."""
 
@@ -87,7 +89,9 @@ async def check_probe(probe: Probe, host: str, port: int) -> str | None:
 
 class Prober:
     """One task per probe of a watched replica: its readiness probe's flips go to `on_change`;
-    its liveness probe's verdict "dead" goes to `on_dead`, once, and ends that probe."""
+    its liveness probe's verdict "dead" goes to `on_dead`, once, and ends that probe. A startup
+    probe runs first, alone: once it passes the other two start (and, without a readiness
+    probe, the replica is ready); failing it goes to `on_dead` as liveness does."""
 
     def __init__(
         self,
@@ -111,16 +115,29 @@ class Prober:
         ready until it passes; with `known=False` (one found running) its first readiness
         verdict either way is reported. A liveness probe starts from "alive"."""
         self.forget(spec.name)
-        tasks: list[asyncio.Task[None]] = []
+        if spec.startup is not None and self._on_dead is not None:
+            started = self._probe(spec, spec.startup, Readiness(ready=None), self._started(known))
+            self._add(spec.name, started, "startup")
+        else:
+            self._run_after_startup(spec, known=known)
+
+    def _run_after_startup(self, spec: ReplicaSpec, *, known: bool) -> None:
         if spec.readiness is not None:
             state = Readiness() if known else Readiness(ready=None)
-            ready = self._probe(spec, spec.readiness, state, self._readiness_flipped)
-            tasks.append(asyncio.create_task(ready, name=f"readiness probe {spec.name}"))
+            self._add(
+                spec.name,
+                self._probe(spec, spec.readiness, state, self._readiness_flipped),
+                "readiness",
+            )
+        elif spec.startup is not None:  # started, and nothing else says it is not ready
+            self._readiness_flipped(spec, Readiness(ready=True), None)
         if spec.liveness is not None and self._on_dead is not None:
             alive = self._probe(spec, spec.liveness, Readiness(ready=True), self._liveness_flipped)
-            tasks.append(asyncio.create_task(alive, name=f"liveness probe {spec.name}"))
-        if tasks:
-            self._tasks[spec.name] = tasks
+            self._add(spec.name, alive, "liveness")
+
+    def _add(self, name: str, probing: Coroutine[Any, Any, None], kind: str) -> None:
+        task = asyncio.create_task(probing, name=f"{kind} probe {name}")
+        self._tasks.setdefault(name, []).append(task)
 
     def forget(self, name: str) -> None:
         """Stop probing `name` (it stopped or exited): nothing more is reported for it."""
@@ -150,8 +167,19 @@ class Prober:
 
     def _liveness_flipped(self, spec: ReplicaSpec, state: Readiness, reason: str | None) -> bool:
         assert self._on_dead is not None  # watch() probes liveness only with a callback
-        self._on_dead(spec, reason or "failed")
+        self._on_dead(spec, f"liveness probe failed: {reason or 'failed'}")
         return True  # dead: the agent kills it, and its next run is probed anew
+
+    def _started(self, known: bool) -> Callable[[ReplicaSpec, Readiness, str | None], bool]:
+        def flipped(spec: ReplicaSpec, state: Readiness, reason: str | None) -> bool:
+            if state.ready:
+                self._run_after_startup(spec, known=known)
+            else:
+                assert self._on_dead is not None  # watch() probes startup only with a callback
+                self._on_dead(spec, f"startup probe failed: {reason or 'failed'}")
+            return True  # either way, the startup probe is done
+
+        return flipped
 
     async def _probe(
         self,
@@ -210,7 +238,7 @@ class ReplicaProbes:
         without a probe."""
         if self._prober is not None:
             self._prober.watch(spec, known=known)
-        elif spec.readiness is not None:
+        elif spec.readiness is not None or spec.startup is not None:
             self._simulated_ready.add(spec.name)
             self._on_change(spec, True, None)
 

@@ -62,6 +62,8 @@ class ReplicaSpec:
     """Probed by the agent once started (`shoal.agent.probing`); None: ready once started."""
     liveness: Probe | None = None
     """Probed by the agent once started; when it fails, the agent kills the replica."""
+    startup: Probe | None = None
+    """Probed first; the other two wait until it passes, and failing it kills the replica."""
 
     def probe_port(self) -> int | None:
         """The host port the readiness probe checks (None without one, or for an exec probe)."""
@@ -106,6 +108,8 @@ class ReplicaSpec:
             data["readiness"] = self.readiness.to_data()
         if self.liveness is not None:
             data["liveness"] = self.liveness.to_data()
+        if self.startup is not None:
+            data["startup"] = self.startup.to_data()
         return data
 
 
@@ -145,6 +149,7 @@ def parse_scheduled(data: object) -> ReplicaSpec:
         ports=ports,
         readiness=_probe(fields, "readiness", ports),
         liveness=_probe(fields, "liveness", ports),
+        startup=_probe(fields, "startup", ports),
     )
 
 

@@ -120,6 +120,8 @@ def replica_template(deployment: Deployment) -> events.ReplicaTemplate:
         data["readiness"] = template.readiness.to_data()
     if template.liveness is not None:
         data["liveness"] = template.liveness.to_data()
+    if template.startup is not None:
+        data["startup"] = template.startup.to_data()
     return data
 
 
@@ -143,7 +145,9 @@ def create_replicas(inv: Invocation, record: DeploymentRecord, count: int) -> li
             cpu_millis=template.resources.cpu_millis,
             memory_mib=template.resources.memory_mib,
             port_count=len(template.ports),
-            probed=template.readiness is not None,
+            # Ready only on its agent's word: once its readiness probe passes, or, without one,
+            # once its startup probe has.
+            probed=template.readiness is not None or template.startup is not None,
             node_selector=dict(deployment.constraints.node_selector),
             created_at=inv.now,
             requested_at=inv.now,

@@ -36,7 +36,11 @@ _PLACEABLE = frozenset({"pending", "unschedulable"})
 _RESTARTABLE = frozenset({"exited", "scheduled"})
 # The fields every template has (the probes are optional). Not `__required_keys__`: under
 # `from __future__ import annotations` Python 3.11 counts a NotRequired field as required.
-TEMPLATE_FIELDS = frozenset(events.ReplicaTemplate.__annotations__) - {"readiness", "liveness"}
+TEMPLATE_FIELDS = frozenset(events.ReplicaTemplate.__annotations__) - {
+    "readiness",
+    "liveness",
+    "startup",
+}
 # Listed replicas read one by one, up to a request's worth (`batches.MAX_REPLICAS_PER_REQUEST`):
 # reading a 500-name share of a 10,000-replica revision by its labels parsed all 10,000.
 _FEW = MAX_REPLICAS_PER_REQUEST
@@ -169,6 +173,8 @@ def _entry(
         entry["readiness"] = template["readiness"]
     if "liveness" in template:
         entry["liveness"] = template["liveness"]
+    if "startup" in template:
+        entry["startup"] = template["startup"]
     return entry
 
 

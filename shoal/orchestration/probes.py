@@ -9,7 +9,9 @@ status of at least 200 and below 400; a `tcpSocket` succeeds when the connection
 replica is not ready until `successThreshold` probes in a row succeed, and stops being ready
 after `failureThreshold` failures in a row. A liveness probe (its `successThreshold` is always
 1) finds a replica dead after `failureThreshold` failures in a row; the agent then kills it and
-reports it exited, and it is restarted as after a crash.
+reports it exited, and it is restarted as after a crash. A startup probe (also
+`successThreshold` 1) holds the other two back until it passes once, and kills the replica
+the same way when it fails `failureThreshold` times in a row first.
 
 An `exec` probe runs `command` in the replica's context (the agent's driver says how) and
 succeeds when it exits 0 within `timeoutSeconds`.
@@ -36,6 +38,7 @@ __all__ = [
     "Readiness",
     "parse_liveness_probe",
     "parse_readiness_probe",
+    "parse_startup_probe",
     "probe_from_data",
 ]
 
@@ -50,6 +53,7 @@ _SETTINGS = (
 )
 _READINESS_PATH = "spec.readinessProbe"
 _LIVENESS_PATH = "spec.livenessProbe"
+_STARTUP_PATH = "spec.startupProbe"
 _EXAMPLES = {
     "httpGet": "{path: /healthz, port: http}",
     "tcpSocket": "{port: http}",
@@ -116,11 +120,22 @@ def parse_readiness_probe(reader: Reader, value: object, ports: Collection[str])
 def parse_liveness_probe(reader: Reader, value: object, ports: Collection[str]) -> Probe | None:
     """`spec.livenessProbe` (None when absent): as a readiness probe, but `successThreshold`
     can only be 1, as Kubernetes validates it (one pass shows the replica alive)."""
-    probe = _parse_probe(reader, value, ports, _LIVENESS_PATH)
+    return _parse_single_pass_probe(reader, value, ports, _LIVENESS_PATH, "liveness")
+
+
+def parse_startup_probe(reader: Reader, value: object, ports: Collection[str]) -> Probe | None:
+    """`spec.startupProbe` (None when absent): `successThreshold` can only be 1 here too."""
+    return _parse_single_pass_probe(reader, value, ports, _STARTUP_PATH, "startup")
+
+
+def _parse_single_pass_probe(
+    reader: Reader, value: object, ports: Collection[str], path: str, kind: str
+) -> Probe | None:
+    probe = _parse_probe(reader, value, ports, path)
     if probe is not None and probe.success_threshold != 1:
         reader.problem(
-            f"{_LIVENESS_PATH}.successThreshold",
-            f"is {probe.success_threshold}; a liveness probe's must be 1: drop it",
+            f"{path}.successThreshold",
+            f"is {probe.success_threshold}; a {kind} probe's must be 1: drop it",
         )
     return probe
 

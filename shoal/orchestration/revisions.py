@@ -36,6 +36,7 @@ TEMPLATE_FIELDS = (
     "ports",
     "readinessProbe",
     "livenessProbe",
+    "startupProbe",
 )
 """The `spec` fields of the pod template: what `template_hash` covers."""
 

@@ -18,7 +18,12 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from shoal.orchestration.fields import Problem, Reader
-from shoal.orchestration.probes import Probe, parse_liveness_probe, parse_readiness_probe
+from shoal.orchestration.probes import (
+    Probe,
+    parse_liveness_probe,
+    parse_readiness_probe,
+    parse_startup_probe,
+)
 from shoal.orchestration.quantity import Percent, QuantityError, parse_cpu, parse_memory
 
 __all__ = [
@@ -86,6 +91,8 @@ class PodTemplate:
     """`spec.readinessProbe`: without one a replica is ready once it has started."""
     liveness: Probe | None = None
     """`spec.livenessProbe`: without one a replica runs until it exits by itself."""
+    startup: Probe | None = None
+    """`spec.startupProbe`: holds the other probes back until it passes."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +145,8 @@ def template_hash(deployment: Deployment) -> str:
         fields["readiness"] = template.readiness.to_data()
     if template.liveness is not None:
         fields["liveness"] = template.liveness.to_data()
+    if template.startup is not None:
+        fields["startup"] = template.startup.to_data()
     canonical = json.dumps(
         fields,
         sort_keys=True,
@@ -165,7 +174,7 @@ def parse_deployment(document: object) -> Deployment:
         {
             "replicas", "image", "command", "env", "resources", "ports", "strategy",
             "minReadySeconds", "progressDeadlineSeconds", "revisionHistoryLimit",
-            "autoscale", "constraints", "readinessProbe", "livenessProbe",
+            "autoscale", "constraints", "readinessProbe", "livenessProbe", "startupProbe",
         },
     )  # fmt: skip
     template = PodTemplate(
@@ -180,6 +189,7 @@ def parse_deployment(document: object) -> Deployment:
         template,
         readiness=parse_readiness_probe(reader, spec.get("readinessProbe"), port_names),
         liveness=parse_liveness_probe(reader, spec.get("livenessProbe"), port_names),
+        startup=parse_startup_probe(reader, spec.get("startupProbe"), port_names),
     )
     min_ready = reader.integer(spec, "minReadySeconds", "spec", default=0)
     deadline = reader.integer(spec, "progressDeadlineSeconds", "spec", default=600)

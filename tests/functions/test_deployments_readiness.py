@@ -252,3 +252,25 @@ def test_an_unready_said_again_makes_good_one_that_was_lost(cluster: Cluster) ->
     cluster.news(events.REPLICA_UNREADY, news(replica, cluster.now.timestamp(), reason=failing))
 
     assert counts(cluster)[1:] == (0, 0)
+
+
+def test_with_only_a_startup_probe_a_replica_waits_for_its_agent_s_word(cluster: Cluster) -> None:
+    cluster.auto_ready = False
+    document = manifest(replicas=1, startupProbe={"tcpSocket": {"port": "http"}})
+
+    (requested,) = cluster.apply(document)
+    cluster.settle()
+
+    assert requested["data"]["template"]["startup"] == {
+        "action": "tcp",
+        "port": "http",
+        "initial_delay_seconds": 0,
+        "period_seconds": 10,
+        "timeout_seconds": 1,
+        "success_threshold": 1,
+        "failure_threshold": 3,
+    }
+    (replica,) = cluster.replicas()
+    assert (replica.phase, replica.probed, replica.ready_since) == ("running", True, None)
+    cluster.news(events.REPLICA_READY, news(replica, cluster.now.timestamp() + 1))
+    assert counts(cluster) == ("complete", 1, 1)

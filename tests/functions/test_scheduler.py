@@ -61,6 +61,7 @@ def request(
     create: bool = True,
     readiness: ProbeData | None = None,
     liveness: ProbeData | None = None,
+    startup: ProbeData | None = None,
 ) -> list[JsonEvent]:
     """What deployments does: create `pending` Replica records, then request them at once."""
     replicas = [
@@ -86,6 +87,8 @@ def request(
         template["readiness"] = readiness
     if liveness is not None:
         template["liveness"] = liveness
+    if startup is not None:
+        template["startup"] = startup
     data: events.ReplicaRequested = {
         "deployment": deployment,
         "revision": "r1",
@@ -163,13 +166,18 @@ def test_the_probes_go_to_the_agent_with_the_template(harness: Harness) -> None:
     readiness = Probe("http", "http", "/healthz").to_data()
     liveness = Probe("exec", command=("pg_isready",)).to_data()
 
-    emitted = request(harness, 1, readiness=readiness, liveness=liveness)
+    startup = Probe("tcp", "http", failure_threshold=30).to_data()
+
+    emitted = request(harness, 1, readiness=readiness, liveness=liveness, startup=startup)
 
     (entry,) = listed(emitted)
-    assert (entry["readiness"], entry["liveness"]) == (readiness, liveness)
+    assert (entry["readiness"], entry["liveness"], entry["startup"]) == (
+        readiness,
+        liveness,
+        startup,
+    )
     (unprobed,) = listed(request(harness, 1, first=1))
-    assert "readiness" not in unprobed
-    assert "liveness" not in unprobed
+    assert not {"readiness", "liveness", "startup"} & unprobed.keys()
 
 
 def test_node_selector_and_free_host_ports_filter_nodes(harness: Harness) -> None:

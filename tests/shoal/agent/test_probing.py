@@ -203,7 +203,7 @@ async def recording_prober() -> AsyncIterator[tuple[Prober, list[Change]]]:
 
 
 def probe_tasks() -> list[asyncio.Task[object]]:
-    names = ("readiness probe ", "liveness probe ")
+    names = ("readiness probe ", "liveness probe ", "startup probe ")
     return [task for task in asyncio.all_tasks() if task.get_name().startswith(names)]
 
 
@@ -297,9 +297,78 @@ async def test_a_liveness_probe_reports_death_once_and_stops(health: Health) -> 
         await asyncio.sleep(1.5)  # more failing checks: death is told once
 
         failed = "HTTP probe failed with statuscode: 500"
-        assert deaths == [("web-1", failed)]
+        assert deaths == [("web-1", f"liveness probe failed: {failed}")]
         assert ("web-1", False, failed) in changes  # the readiness probe goes on by itself
         assert [task.get_name() for task in probe_tasks()] == ["readiness probe web-1"]
+    finally:
+        await prober.close()
+
+
+def dying_prober() -> tuple[Prober, list[Change], list[tuple[str, str]]]:
+    """A prober recording readiness flips and deaths."""
+    changes: list[Change] = []
+    deaths: list[tuple[str, str]] = []
+    prober = Prober(
+        lambda spec, ready, reason: changes.append((spec.name, ready, reason)),
+        on_dead=lambda spec, reason: deaths.append((spec.name, reason)),
+    )
+    return prober, changes, deaths
+
+
+async def test_the_other_probes_wait_for_the_startup_probe(health: Health) -> None:
+    prober, changes, deaths = dying_prober()
+    health.status = 503  # still starting
+    startup = http_probe(failure_threshold=30)
+    spec = dataclasses.replace(
+        probed(health.port, probe=http_probe("/status/200")),
+        liveness=http_probe("/status/500", failure_threshold=1),
+        startup=startup,
+    )
+    try:
+        prober.watch(spec)
+        await asyncio.sleep(2.5)  # three startup checks fail; nothing else is checked
+        assert (changes, deaths) == ([], [])
+        assert [task.get_name() for task in probe_tasks()] == ["startup probe web-1"]
+
+        health.status = 200
+        await wait_until(lambda: bool(deaths), timeout=5, what="the liveness verdict")
+
+        assert changes == [("web-1", True, None)]  # readiness began after startup
+        assert deaths == [
+            ("web-1", "liveness probe failed: HTTP probe failed with statuscode: 500")
+        ]
+    finally:
+        await prober.close()
+
+
+async def test_a_replica_that_never_starts_up_is_dead(health: Health) -> None:
+    prober, changes, deaths = dying_prober()
+    health.status = 503
+    spec = dataclasses.replace(
+        replica(ports=[("http", health.port)]), startup=http_probe(failure_threshold=2)
+    )
+    try:
+        prober.watch(spec)
+        await wait_until(lambda: bool(deaths), timeout=5, what="the startup verdict")
+        await asyncio.sleep(1.2)
+
+        assert deaths == [("web-1", "startup probe failed: HTTP probe failed with statuscode: 503")]
+        assert (changes, probe_tasks()) == ([], [])
+    finally:
+        await prober.close()
+
+
+async def test_without_a_readiness_probe_a_replica_is_ready_once_started_up(
+    health: Health,
+) -> None:
+    prober, changes, _deaths = dying_prober()
+    spec = dataclasses.replace(replica(ports=[("http", health.port)]), startup=http_probe())
+    try:
+        prober.watch(spec)
+        await wait_until(lambda: bool(changes), timeout=3, what="ready")
+
+        assert changes == [("web-1", True, None)]
+        assert prober.verdicts() == {"web-1": (True, None)}
     finally:
         await prober.close()
 
@@ -659,11 +728,15 @@ async def test_the_sim_driver_runs_nothing_in_a_replica_that_exited() -> None:
 
 
 def marked(
-    mark: Path, *, readiness: Probe | None = None, liveness: Probe | None = None
+    mark: Path,
+    *,
+    readiness: Probe | None = None,
+    liveness: Probe | None = None,
+    startup: Probe | None = None,
 ) -> ReplicaSpec:
     """A replica sleeping, with these probes; its variable MARK names `mark`."""
     spec = replica(command=["sleep", "30"], env={"MARK": str(mark)})
-    return dataclasses.replace(spec, readiness=readiness, liveness=liveness)
+    return dataclasses.replace(spec, readiness=readiness, liveness=liveness, startup=startup)
 
 
 async def schedule_and_see_it_start(agent: Agent, sink: ListSink, spec: ReplicaSpec) -> None:
@@ -718,3 +791,22 @@ async def test_a_replica_that_fails_its_liveness_probe_is_killed_and_reported_ex
         }
         assert await exec_driver.list() == []  # killed, and forgotten as an exited one is
         assert agent.running() == {}
+
+
+async def test_a_replica_that_never_passes_its_startup_probe_is_killed(
+    store: AssignmentStore, exec_driver: ExecDriver, tmp_path: Path
+) -> None:
+    probe = Probe("exec", command=MARK_PROBE, period_seconds=1, failure_threshold=2)
+    async with running_agent(exec_driver, store) as (agent, sink):
+        await schedule_and_see_it_start(agent, sink, marked(tmp_path / "never", startup=probe))
+        exited = events.REPLICA_EXITED
+        await wait_until(lambda: exited in sink.types(), timeout=10, what="replica.exited")
+
+        [entry] = unstamped(sink.entries(exited))
+        assert entry["exit_code"] == 137
+        assert entry["reason"] == (
+            "startup probe failed: command sh -c 'test -e $MARK' exited with 1; "
+            "killed, to be restarted"
+        )
+        assert READY not in sink.types()
+        assert await exec_driver.list() == []

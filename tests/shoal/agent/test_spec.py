@@ -197,3 +197,13 @@ def test_an_invalid_liveness_probe_names_its_own_field() -> None:
     bad: dict[str, object] = {**Probe("tcp", "http").to_data(), "period_seconds": 0}
     with pytest.raises(InvalidEvent, match=re.escape("data.liveness.period_seconds must be")):
         parse_scheduled({**PROBED, "liveness": bad})
+
+
+def test_a_startup_probe_is_read_and_written_too() -> None:
+    startup = Probe("exec", command=("test", "-e", "/tmp/warm"), failure_threshold=30)
+    entry = {**PROBED, "startup": startup.to_data()}
+
+    spec = parse_scheduled(entry)
+
+    assert (spec.startup, spec.port_for(startup)) == (startup, None)
+    assert spec.to_data() == entry

@@ -518,3 +518,28 @@ def test_a_liveness_probe_is_part_of_the_template_hash(document: dict[str, Any])
 def test_probe_data_names_the_probe_it_is() -> None:
     with pytest.raises(ProbeError, match=r"^liveness\.port must name a port"):
         probe_from_data({"action": "tcp"}, "liveness")
+
+
+# Startup
+
+
+def test_a_startup_probe_parses_and_is_part_of_the_template(document: dict[str, Any]) -> None:
+    before = template_hash(parse_deployment(document))
+    document["spec"]["startupProbe"] = {"tcpSocket": {"port": "http"}, "failureThreshold": 30}
+
+    deployment = parse_deployment(document)
+
+    assert deployment.template.startup == Probe("tcp", "http", failure_threshold=30)
+    assert template_hash(deployment) == _independent_hash(
+        document, startup=Probe("tcp", "http", failure_threshold=30).to_data()
+    )
+    assert template_hash(deployment) != before
+
+
+def test_a_startup_probe_passes_once_or_not_at_all(document: dict[str, Any]) -> None:
+    document["spec"]["startupProbe"] = {"exec": {"command": ["true"]}, "successThreshold": 3}
+
+    (problem,) = problems_of(document)
+
+    assert problem.path == "spec.startupProbe.successThreshold"
+    assert problem.message == "is 3; a startup probe's must be 1: drop it"

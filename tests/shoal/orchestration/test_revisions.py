@@ -123,6 +123,7 @@ def test_with_template_drops_a_follows_annotation_the_old_template_lacks(
         ("ports", [{"name": "admin"}]),
         ("readinessProbe", {"tcpSocket": {"port": "http"}}),
         ("livenessProbe", {"tcpSocket": {"port": "http"}}),
+        ("startupProbe", {"tcpSocket": {"port": "http"}}),
         ("replicas", 9),
         ("strategy", {"maxSurge": 3}),
         ("minReadySeconds", 4),
