@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NotRequired, TypedDict
 
-from shoal.orchestration.probes import ProbeData
+from shoal.orchestration.probes import ProbesData
 
 DEPLOYMENT_APPLIED = "dev.shoal.deployment.applied"
 DEPLOYMENT_DELETED = "dev.shoal.deployment.deleted"
@@ -105,19 +105,15 @@ class DeploymentStalled(TypedDict):
     reason: str
 
 
-class ReplicaTemplate(TypedDict):
+class ReplicaTemplate(ProbesData):
+    """A revision's pod template; its probes (`ProbesData`) only when it has them."""
+
     image: str
     command: Sequence[str]
     env: Mapping[str, str]
     resources: Capacity
     ports: Sequence[str]
     """The port names; the scheduler assigns a free host port to each."""
-    readiness: NotRequired[ProbeData]
-    """The readiness probe (`spec.readinessProbe`); absent when the template has none."""
-    liveness: NotRequired[ProbeData]
-    """The liveness probe (`spec.livenessProbe`); absent when the template has none."""
-    startup: NotRequired[ProbeData]
-    """The startup probe (`spec.startupProbe`); absent when the template has none."""
 
 
 class ReplicaRequested(TypedDict):
@@ -145,9 +141,9 @@ class ReplicaPort(TypedDict):
     port as $PORT)."""
 
 
-class ScheduledReplica(TypedDict):
-    """One replica of `replica.scheduled` with its whole pod template, so the agent can run it
-    without reading state.
+class ScheduledReplica(ProbesData):
+    """One replica of `replica.scheduled` with its whole pod template (its probes too), so the
+    agent can run it without reading state.
 
     Replica names are never reused: an agent that stopped a replica ignores a later
     `replica.scheduled` for it. A replica that exited is started again in place by a new
@@ -162,15 +158,6 @@ class ScheduledReplica(TypedDict):
     env: Mapping[str, str]
     resources: Capacity
     ports: Sequence[ReplicaPort]
-    readiness: NotRequired[ProbeData]
-    """The agent probes the replica (its `port` by name, or by a command) and reports
-    `replica.ready` and `replica.unready`; without it the replica is ready once started."""
-    liveness: NotRequired[ProbeData]
-    """The agent probes the replica likewise and, once it fails `failure_threshold` times in a
-    row, kills it and reports `replica.exited` (code 137, the reason naming the probe)."""
-    startup: NotRequired[ProbeData]
-    """Probed first: the other probes start once it passes, and failing it `failure_threshold`
-    times in a row kills the replica as a failed liveness probe does."""
 
 
 class ReplicaScheduled(TypedDict):

@@ -18,6 +18,7 @@ from typing import Protocol
 from shoal import events
 from shoal.agent.driver import Driver, ReplicaExit, Usage
 from shoal.agent.errors import DriverError, InvalidEvent
+from shoal.agent.heartbeats import Heartbeats
 from shoal.agent.probing import Check, ReplicaProbes, check_probe
 from shoal.agent.reconcile import (
     Action,
@@ -45,12 +46,6 @@ KILLED = 137
 """The exit code reported for a replica the agent killed because its liveness (or startup) probe
 failed (128 + SIGKILL, as Docker reports a killed container; the driver stops it gracefully
 first)."""
-REPLICA_LIST_EVERY = 5
-"""A node's heartbeat lists its replicas (with their usage) every this many heartbeats, and
-whenever they changed; the others carry the sums only (`events.NodeStatus`)."""
-HEARTBEAT_NODES = 100
-"""Nodes per heartbeat event of an agent running many (sim) nodes: about 150 KiB of data at
-ten replicas a node."""
 
 
 class EventSink(Protocol):
@@ -89,8 +84,7 @@ class Agent:
         self._clock = clock
         self._assignments = store.load(self.nodes)
         self._started: dict[str, float] = {}
-        self._beats = 0
-        self._listed: dict[str, frozenset[str]] = {}
+        self._heartbeats = Heartbeats(self.name, self.nodes, capacity, self._report)
         self._ops = SerialOperations()
         self._probes = ReplicaProbes(
             driver, self._readiness_changed, on_dead=self._liveness_failed, check=check
@@ -167,35 +161,15 @@ class Agent:
         return {name: (self._spec(name), started) for name, started in self._started.items()}
 
     def send_heartbeats(self, usage: Mapping[str, Usage]) -> None:
-        """One heartbeat for up to HEARTBEAT_NODES of this agent's nodes: they run in one process
-        and live and die together, and each event costs the control plane an invocation."""
-        by_node: dict[str, list[tuple[ReplicaSpec, float, Usage | None]]] = {}
-        for name, (spec, started_at) in self.running().items():
-            by_node.setdefault(spec.node, []).append((spec, started_at, usage.get(name)))
-        full = self._beats % REPLICA_LIST_EVERY == 0
-        self._beats += 1
-        statuses: list[events.NodeStatus] = []
-        for node in self.nodes:
-            running = by_node.get(node, [])
-            status = self._report.status(node, self.capacity, running)
-            names = frozenset(spec.name for spec, _, _ in running)
-            if full or self._listed.get(node) != names:
-                self._listed[node] = names
-            else:
-                del status["replicas"]  # unchanged since the last list: the heartbeat stays small
-            statuses.append(status)
-        for first in range(0, len(statuses), HEARTBEAT_NODES):
-            heartbeat = self._report.heartbeat(self.name, statuses[first : first + HEARTBEAT_NODES])
-            self._sink.send(heartbeat, supersedes=f"heartbeat/{first}")
+        """Send the next heartbeat (`shoal.agent.heartbeats`). With the one that lists every
+        replica, say again how each probed one stands (coalesced into an event or two): a
+        `ready` or `unready` the broker gave up delivering is made good within a few beats, as a
+        lost `started` is by the reconcile's asking again."""
+        sent, full = self._heartbeats.beat(self.running(), usage)
+        for heartbeat, key in sent:
+            self._sink.send(heartbeat, supersedes=key)
         if full:
-            self._repeat_readiness()
-
-    def _repeat_readiness(self) -> None:
-        """Say again how every probed replica stands (ready or not, coalesced into an event or
-        two): a `ready` or `unready` the broker gave up delivering is made good within a few
-        heartbeats, as a lost `started` is by the reconcile's asking again."""
-        for name, (ready, reason) in self._probes.verdicts().items():
-            self._readiness_changed(self._spec(name), ready, reason)
+            self._probes.repeat()
 
     async def watch_exits(self) -> None:
         async for exit_ in self.driver.exits():

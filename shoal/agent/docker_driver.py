@@ -24,20 +24,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import docker
-from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.errors import DockerException, ImageNotFound, NotFound
 from docker.models.containers import Container
 
 from shoal.agent import docker_cgroups, docker_spec, hostports
 from shoal.agent.docker_events import DeathWatch, DieCallback, connect
+from shoal.agent.docker_exec import ContainerCommands
 from shoal.agent.docker_logs import follow_logs
 from shoal.agent.driver import (
-    OUTPUT_KEPT,
     CommandResult,
     ExitFeed,
     ReplicaExit,
@@ -89,8 +88,7 @@ class DockerDriver:
         self._deaths: DeathWatch | None = None
         self._unclaimed: dict[str, tuple[int, str]] | None = None
         """While open() adopts: deaths of containers not adopted yet, by container id."""
-        self._exec_running: set[str] = set()
-        """Replicas with a `docker exec` in flight (at most one each, see `run_in`)."""
+        self._commands = ContainerCommands(client)
 
     @classmethod
     async def open(
@@ -251,73 +249,18 @@ class DockerDriver:
         return usage
 
     async def run_in(self, name: str, argv: Sequence[str], timeout: float) -> CommandResult:
-        """`docker exec` of `argv` in the replica's container. The engine cannot cancel an
-        exec, so one still running at the timeout is left to finish, and until it has, the
-        next check of the replica fails at once rather than starting another."""
+        """`docker exec` of `argv` (its variables substituted) in the replica's container."""
         replica = self._replicas.get(name)
         if replica is None or replica.exit_code is not None or replica.starting:
             raise DriverError(f"replica {name} does not run here")
-        if name in self._exec_running:
-            return CommandResult(None, "the previous check's command is still running")
-        self._exec_running.add(name)
-        running = _in_daemon_thread(
-            _exec, self._client, replica.container_id, list(replica.spec.substituted(argv))
-        )
-
-        def finished(done: asyncio.Future[CommandResult]) -> None:
-            self._exec_running.discard(name)
-            if not done.cancelled():
-                done.exception()  # retrieved, so one that ended after its timeout logs nothing
-
-        running.add_done_callback(finished)
-        try:
-            return await asyncio.wait_for(asyncio.shield(running), timeout)
-        except TimeoutError:
-            return CommandResult(None)
+        argv = replica.spec.substituted(argv)
+        return await self._commands.run(name, replica.container_id, argv, timeout)
 
     async def close(self) -> None:
         """Stop watching; the containers keep running for the next driver to adopt."""
         if self._deaths is not None:
             await asyncio.to_thread(self._deaths.end)
         await asyncio.to_thread(self._client.close)
-
-
-def _in_daemon_thread(
-    call: Callable[..., CommandResult], *args: Any
-) -> asyncio.Future[CommandResult]:
-    """`call(*args)` on a daemon thread of its own: an exec probe outliving its timeout (the
-    engine cannot cancel an exec) neither holds up the driver's other calls, which share the
-    loop's default executor, nor keeps the agent's process from exiting."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[CommandResult] = loop.create_future()
-
-    def deliver(setter: Callable[[Any], None], value: object) -> None:
-        if not future.done():  # the caller gave up (timeout, cancel): nobody is waiting
-            setter(value)
-
-    def run() -> None:
-        try:
-            result = call(*args)
-        except BaseException as error:  # handed to whoever awaits the future
-            outcome: tuple[Callable[[Any], None], object] = (future.set_exception, error)
-        else:
-            outcome = (future.set_result, result)
-        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-            loop.call_soon_threadsafe(deliver, *outcome)
-
-    threading.Thread(target=run, name="docker-exec", daemon=True).start()
-    return future
-
-
-def _exec(client: docker.DockerClient, container_id: str, argv: list[str]) -> CommandResult:
-    try:
-        created = client.api.exec_create(container_id, argv, stdout=True, stderr=True)
-        printed: bytes = client.api.exec_start(created["Id"])
-        exit_code = client.api.exec_inspect(created["Id"]).get("ExitCode")
-    except (NotFound, APIError) as error:
-        raise DriverError(f"cannot exec in the container: {error}") from error
-    text = printed.decode("utf-8", "replace")[-OUTPUT_KEPT:]
-    return CommandResult(exit_code if isinstance(exit_code, int) else None, text)
 
 
 def _node_containers(client: docker.DockerClient, node: str) -> list[Container]:

@@ -227,6 +227,7 @@ class ReplicaProbes:
         self._driver = driver
         self._on_change = on_change
         self._simulated_ready: set[str] = set()
+        self._specs: dict[str, ReplicaSpec] = {}
         self._prober: Prober | None = None
         if driver.kind != "sim":
             self._prober = Prober(
@@ -236,6 +237,7 @@ class ReplicaProbes:
     def watch(self, spec: ReplicaSpec, *, known: bool = True) -> None:
         """Probe a replica that just started (or, `known=False`, was found running); no-op
         without a probe."""
+        self._specs[spec.name] = spec
         if self._prober is not None:
             self._prober.watch(spec, known=known)
         elif spec.readiness is not None or spec.startup is not None:
@@ -243,6 +245,7 @@ class ReplicaProbes:
             self._on_change(spec, True, None)
 
     def forget(self, name: str) -> None:
+        self._specs.pop(name, None)
         self._simulated_ready.discard(name)
         if self._prober is not None:
             self._prober.forget(name)
@@ -252,6 +255,11 @@ class ReplicaProbes:
         if self._prober is not None:
             return self._prober.verdicts()
         return dict.fromkeys(self._simulated_ready, (True, None))
+
+    def repeat(self) -> None:
+        """Report each probed replica's readiness again, as last reported."""
+        for name, (ready, reason) in self.verdicts().items():
+            self._on_change(self._specs[name], ready, reason)
 
     async def close(self) -> None:
         if self._prober is not None:

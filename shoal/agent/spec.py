@@ -19,7 +19,7 @@ from types import MappingProxyType
 
 from shoal import events
 from shoal.agent.errors import InvalidEvent
-from shoal.orchestration.probes import Probe, ProbeError, probe_from_data
+from shoal.orchestration.probes import Probe, ProbeError, probe_from_data, probes_data
 from shoal.orchestration.spec import Resources
 
 __all__ = [
@@ -91,7 +91,7 @@ class ReplicaSpec:
         return tuple(string.Template(arg).safe_substitute(environment) for arg in argv)
 
     def to_data(self) -> events.ScheduledReplica:
-        data: events.ScheduledReplica = {
+        return {
             "deployment": self.deployment,
             "replica": self.name,
             "node": self.node,
@@ -103,14 +103,8 @@ class ReplicaSpec:
                 "memory_mib": self.resources.memory_mib,
             },
             "ports": [{"name": port.name, "port": port.port} for port in self.ports],
+            **probes_data(self.readiness, self.liveness, self.startup),
         }
-        if self.readiness is not None:
-            data["readiness"] = self.readiness.to_data()
-        if self.liveness is not None:
-            data["liveness"] = self.liveness.to_data()
-        if self.startup is not None:
-            data["startup"] = self.startup.to_data()
-        return data
 
 
 def parse_scheduled_event(data: object) -> list[ReplicaSpec]:

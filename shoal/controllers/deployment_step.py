@@ -17,6 +17,7 @@ from shoal.controllers.records import save_deployment, save_replica
 from shoal.model import DEPLOYMENT, REPLICA, DeploymentRecord, ReplicaRecord, replica_name
 from shoal.orchestration.batches import shares
 from shoal.orchestration.fields import Problem
+from shoal.orchestration.probes import probes_data
 from shoal.orchestration.reconcile import Observed, reconcile, request_timeout
 from shoal.orchestration.revisions import kept_revisions
 from shoal.orchestration.rollout import Target
@@ -106,7 +107,7 @@ def request(inv: Invocation, record: DeploymentRecord, wanted: Mapping[str, list
 
 def replica_template(deployment: Deployment) -> events.ReplicaTemplate:
     template = deployment.template
-    data: events.ReplicaTemplate = {
+    return {
         "image": template.image,
         "command": list(template.command),
         "env": dict(template.env),
@@ -115,14 +116,8 @@ def replica_template(deployment: Deployment) -> events.ReplicaTemplate:
             "memory_mib": template.resources.memory_mib,
         },
         "ports": [port.name for port in template.ports],
+        **probes_data(template.readiness, template.liveness, template.startup),
     }
-    if template.readiness is not None:
-        data["readiness"] = template.readiness.to_data()
-    if template.liveness is not None:
-        data["liveness"] = template.liveness.to_data()
-    if template.startup is not None:
-        data["startup"] = template.startup.to_data()
-    return data
 
 
 def create_replicas(inv: Invocation, record: DeploymentRecord, count: int) -> list[str]:

@@ -23,6 +23,7 @@ from shoal.controllers.records import load_replica, save_replica, text
 from shoal.model import ALLOCATION, REPLICA, Allocation, ReplicaRecord
 from shoal.orchestration.batches import MAX_REPLICAS_PER_REQUEST
 from shoal.orchestration.placement import Request, Strategy, Unschedulable, place_many
+from shoal.orchestration.probes import PROBE_KINDS, probes_in
 from shoal.runtime import Emit, PermanentError
 from shoal.state import Transaction
 
@@ -36,11 +37,7 @@ _PLACEABLE = frozenset({"pending", "unschedulable"})
 _RESTARTABLE = frozenset({"exited", "scheduled"})
 # The fields every template has (the probes are optional). Not `__required_keys__`: under
 # `from __future__ import annotations` Python 3.11 counts a NotRequired field as required.
-TEMPLATE_FIELDS = frozenset(events.ReplicaTemplate.__annotations__) - {
-    "readiness",
-    "liveness",
-    "startup",
-}
+TEMPLATE_FIELDS = frozenset(events.ReplicaTemplate.__annotations__) - frozenset(PROBE_KINDS)
 # Listed replicas read one by one, up to a request's worth (`batches.MAX_REPLICAS_PER_REQUEST`):
 # reading a 500-name share of a 10,000-replica revision by its labels parsed all 10,000.
 _FEW = MAX_REPLICAS_PER_REQUEST
@@ -159,7 +156,7 @@ def _entry(
     replica: ReplicaRecord, node: str, template: events.ReplicaTemplate
 ) -> events.ScheduledReplica:
     ports = zip(template["ports"], replica.ports, strict=True)
-    entry: events.ScheduledReplica = {
+    return {
         "deployment": replica.deployment,
         "replica": replica.name,
         "node": node,
@@ -168,14 +165,8 @@ def _entry(
         "env": dict(template["env"]),
         "resources": {"cpu_millis": replica.cpu_millis, "memory_mib": replica.memory_mib},
         "ports": [{"name": name, "port": number} for name, number in ports],
+        **probes_in(template),
     }
-    if "readiness" in template:
-        entry["readiness"] = template["readiness"]
-    if "liveness" in template:
-        entry["liveness"] = template["liveness"]
-    if "startup" in template:
-        entry["startup"] = template["startup"]
-    return entry
 
 
 def _request(replica: ReplicaRecord) -> Request:

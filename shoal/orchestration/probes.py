@@ -1,5 +1,5 @@
-"""Probes: what a Deployment's `readinessProbe` and `livenessProbe` say, and how results become
-readiness (or, for liveness, a replica to restart).
+"""Probes: what a Deployment's `readinessProbe`, `livenessProbe` and `startupProbe` say, and how
+results become readiness (or, for liveness and startup, a replica to restart).
 
 Field names, defaults and minimums follow the Kubernetes Probe
 (https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/#configure-probes):
@@ -20,30 +20,31 @@ Where Shoal differs: a replica's host ports are assigned by the scheduler, so `p
 of `spec.ports` (Kubernetes also takes a number).
 
 The same probe travels in `replica.requested` and `replica.scheduled` as `to_data()` gives it
-(snake_case keys), and the agent reads it back with `probe_from_data`.
+(snake_case keys), and the agent reads it back with `probe_from_data`. `probe_spec` reads
+them from a Deployment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, NotRequired, TypedDict
-
-from shoal.orchestration.fields import Reader
+from typing import Literal, NotRequired, TypedDict, cast
 
 __all__ = [
+    "PROBE_KINDS",
     "Probe",
     "ProbeData",
     "ProbeError",
+    "ProbesData",
     "Readiness",
-    "parse_liveness_probe",
-    "parse_readiness_probe",
-    "parse_startup_probe",
     "probe_from_data",
+    "probe_with_settings",
+    "probes_data",
+    "probes_in",
 ]
 
 Action = Literal["http", "tcp", "exec"]
-_SETTINGS = (
+SETTINGS = (
     # (spec key, data key, default, minimum)
     ("initialDelaySeconds", "initial_delay_seconds", 0, 0),
     ("periodSeconds", "period_seconds", 10, 1),
@@ -51,14 +52,7 @@ _SETTINGS = (
     ("successThreshold", "success_threshold", 1, 1),
     ("failureThreshold", "failure_threshold", 3, 1),
 )
-_READINESS_PATH = "spec.readinessProbe"
-_LIVENESS_PATH = "spec.livenessProbe"
-_STARTUP_PATH = "spec.startupProbe"
-_EXAMPLES = {
-    "httpGet": "{path: /healthz, port: http}",
-    "tcpSocket": "{port: http}",
-    "exec": "{command: [pg_isready, -h, 127.0.0.1]}",
-}
+PROBE_KINDS = ("readiness", "liveness", "startup")
 
 
 class ProbeData(TypedDict):
@@ -74,6 +68,40 @@ class ProbeData(TypedDict):
     timeout_seconds: int
     success_threshold: int
     failure_threshold: int
+
+
+class ProbesData(TypedDict, total=False):
+    """A pod template's probes as events carry them (`replica.requested`'s template and each
+    entry of `replica.scheduled`), each key present only when the template has that probe."""
+
+    readiness: ProbeData
+    """The agent probes the replica and reports `replica.ready` and `replica.unready`; without
+    one (and without `startup`) the replica is ready once started."""
+    liveness: ProbeData
+    """Failing it `failure_threshold` times in a row, the replica is killed and reported
+    `replica.exited` (code 137, the reason naming the probe)."""
+    startup: ProbeData
+    """Probed first: the other probes start once it passes, and failing it first kills the
+    replica as a failed liveness probe does."""
+
+
+def probes_data(
+    readiness: Probe | None, liveness: Probe | None, startup: Probe | None
+) -> ProbesData:
+    """The probes that are there, in their wire form."""
+    data: ProbesData = {}
+    if readiness is not None:
+        data["readiness"] = readiness.to_data()
+    if liveness is not None:
+        data["liveness"] = liveness.to_data()
+    if startup is not None:
+        data["startup"] = startup.to_data()
+    return data
+
+
+def probes_in(data: Mapping[str, object]) -> ProbesData:
+    """The probes a template or an entry carries, passed on as they are."""
+    return cast(ProbesData, {kind: data[kind] for kind in PROBE_KINDS if kind in data})
 
 
 class ProbeError(ValueError):
@@ -112,116 +140,7 @@ class Probe:
         return data
 
 
-def parse_readiness_probe(reader: Reader, value: object, ports: Collection[str]) -> Probe | None:
-    """`spec.readinessProbe` of a Deployment (None when absent); problems go to `reader`."""
-    return _parse_probe(reader, value, ports, _READINESS_PATH)
-
-
-def parse_liveness_probe(reader: Reader, value: object, ports: Collection[str]) -> Probe | None:
-    """`spec.livenessProbe` (None when absent): as a readiness probe, but `successThreshold`
-    can only be 1, as Kubernetes validates it (one pass shows the replica alive)."""
-    return _parse_single_pass_probe(reader, value, ports, _LIVENESS_PATH, "liveness")
-
-
-def parse_startup_probe(reader: Reader, value: object, ports: Collection[str]) -> Probe | None:
-    """`spec.startupProbe` (None when absent): `successThreshold` can only be 1 here too."""
-    return _parse_single_pass_probe(reader, value, ports, _STARTUP_PATH, "startup")
-
-
-def _parse_single_pass_probe(
-    reader: Reader, value: object, ports: Collection[str], path: str, kind: str
-) -> Probe | None:
-    probe = _parse_probe(reader, value, ports, path)
-    if probe is not None and probe.success_threshold != 1:
-        reader.problem(
-            f"{path}.successThreshold",
-            f"is {probe.success_threshold}; a {kind} probe's must be 1: drop it",
-        )
-    return probe
-
-
-def _parse_probe(reader: Reader, value: object, ports: Collection[str], path: str) -> Probe | None:
-    if value is None:
-        return None
-    allowed = {"httpGet", "tcpSocket", "exec", *(key for key, _, _, _ in _SETTINGS)}
-    fields = reader.fields(value, path, allowed)
-    if not isinstance(value, Mapping):
-        return None  # one problem said so; the rest would only repeat it
-    settings = {
-        data_key: reader.integer(fields, key, path, default=default, minimum=minimum)
-        for key, data_key, default, minimum in _SETTINGS
-    }
-    actions = [key for key in ("httpGet", "tcpSocket", "exec") if key in fields]
-    if len(actions) != 1:
-        found = " and ".join(actions) or "none"
-        reader.problem(
-            path,
-            f"needs exactly one of httpGet, tcpSocket and exec, found {found}; write e.g. "
-            f"{path.rsplit('.', 1)[-1]}: {{httpGet: {{path: /healthz, port: http}}}}",
-        )
-        return None
-    where = f"{path}.{actions[0]}"
-    if fields[actions[0]] is not None and not isinstance(fields[actions[0]], Mapping):
-        example = _EXAMPLES[actions[0]]
-        reader.problem(where, f"is {fields[actions[0]]!r}; write e.g. {actions[0]}: {example}")
-        return None
-    if actions == ["exec"]:
-        return _exec_probe(reader, fields["exec"], where, settings)
-    if actions == ["httpGet"]:
-        return _http_probe(reader, fields["httpGet"], where, settings, ports)
-    port = _port(reader, reader.fields(fields["tcpSocket"], where, {"port"}), where, ports)
-    return _probe("tcp", settings, port=port)
-
-
-def _exec_probe(reader: Reader, value: object, where: str, settings: Mapping[str, int]) -> Probe:
-    action = reader.fields(value, where, {"command"})
-    command = reader.string_list(action.get("command", []), f"{where}.command")
-    if not command and not reader.has_problem(f"{where}.command"):
-        reader.problem(
-            f"{where}.command",
-            "needs the command to run; write e.g. command: [pg_isready, -h, 127.0.0.1]",
-        )
-    return _probe("exec", settings, command=command)
-
-
-def _http_probe(
-    reader: Reader,
-    value: object,
-    where: str,
-    settings: Mapping[str, int],
-    ports: Collection[str],
-) -> Probe:
-    action = reader.fields(value, where, {"path", "port", "scheme"})
-    path = action.get("path", "/")
-    if not isinstance(path, str) or not path.startswith("/") or _has_space(path):
-        reader.problem(f"{where}.path", f"is {path!r}; write an absolute path like /healthz")
-        path = "/"
-    scheme = action.get("scheme", "HTTP")
-    if scheme != "HTTP":
-        reader.problem(f"{where}.scheme", f"is {scheme!r}; only HTTP is supported: drop it")
-    return _probe("http", settings, port=_port(reader, action, where, ports), path=path)
-
-
-def _port(reader: Reader, action: Mapping[str, object], where: str, ports: Collection[str]) -> str:
-    port = action.get("port")
-    names = ", ".join(sorted(ports))
-    if not ports:
-        reader.problem(
-            f"{where}.port",
-            "has no port to probe: the probe names one of spec.ports, and there are none; "
-            "add e.g. ports: [{name: http}] and probe port: http",
-        )
-    elif port not in ports:
-        given = "is required" if port is None else f"is {port!r}"
-        reader.problem(
-            f"{where}.port",
-            f"{given}; write the name of one of spec.ports ({names}): Shoal assigns the host "
-            "port, so a probe names the port rather than its number",
-        )
-    return port if isinstance(port, str) else ""
-
-
-def _probe(
+def probe_with_settings(
     action: Action,
     settings: Mapping[str, int],
     *,
@@ -229,6 +148,7 @@ def _probe(
     path: str = "/",
     command: tuple[str, ...] = (),
 ) -> Probe:
+    """A probe with `settings` (keyed by their wire names: `initial_delay_seconds`, ...)."""
     return Probe(
         action,
         port,
@@ -242,7 +162,7 @@ def _probe(
     )
 
 
-def _has_space(text: str) -> bool:
+def has_space(text: str) -> bool:
     return any(character.isspace() for character in text)
 
 
@@ -255,7 +175,7 @@ def probe_from_data(data: object, field: str = "readiness") -> Probe:
     if action not in ("http", "tcp", "exec"):
         raise ProbeError(f"{field}.action must be 'http', 'tcp' or 'exec', not {action!r:.80}")
     settings: dict[str, int] = {}
-    for _, key, default, minimum in _SETTINGS:
+    for _, key, default, minimum in SETTINGS:
         value = data.get(key, default)
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise ProbeError(f"{field}.{key} must be a whole number >= {minimum}, not {value!r}")
@@ -270,14 +190,16 @@ def probe_from_data(data: object, field: str = "readiness") -> Probe:
             raise ProbeError(
                 f"{field}.command must be a non-empty list of strings, not {command!r:.80}"
             )
-        return _probe("exec", settings, command=tuple(command))
+        return probe_with_settings("exec", settings, command=tuple(command))
     port = data.get("port")
     if not isinstance(port, str) or not port:
         raise ProbeError(f"{field}.port must name a port, not {port!r:.80}")
     path = data.get("path", "/")
-    if not isinstance(path, str) or not path.startswith("/") or _has_space(path):
+    if not isinstance(path, str) or not path.startswith("/") or has_space(path):
         raise ProbeError(f"{field}.path must be an absolute path, not {path!r:.80}")
-    return _probe("http" if action == "http" else "tcp", settings, port=port, path=path)
+    return probe_with_settings(
+        "http" if action == "http" else "tcp", settings, port=port, path=path
+    )
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from shoal.orchestration.fields import Problem, Reader
-from shoal.orchestration.probes import (
-    Probe,
+from shoal.orchestration.probe_spec import (
     parse_liveness_probe,
     parse_readiness_probe,
     parse_startup_probe,
 )
+from shoal.orchestration.probes import Probe, probes_data
 from shoal.orchestration.quantity import Percent, QuantityError, parse_cpu, parse_memory
 
 __all__ = [
@@ -140,13 +140,9 @@ def template_hash(deployment: Deployment) -> str:
         "env": dict(template.env),
         "resources": [template.resources.cpu_millis, template.resources.memory_mib],
         "ports": [port.name for port in template.ports],
+        # Only the probes there are: a template without any keeps its hash from before probes.
+        **probes_data(template.readiness, template.liveness, template.startup),
     }
-    if template.readiness is not None:  # absent, it leaves the hashes of older templates alone
-        fields["readiness"] = template.readiness.to_data()
-    if template.liveness is not None:
-        fields["liveness"] = template.liveness.to_data()
-    if template.startup is not None:
-        fields["startup"] = template.startup.to_data()
     canonical = json.dumps(
         fields,
         sort_keys=True,
