@@ -109,6 +109,14 @@ def validate_attributes(attributes: Mapping[str, AttributeValue]) -> None:
         value = attributes.get(name)
         if value is not None and (not isinstance(value, str) or not value):
             raise InvalidEvent(name, _not_string(name, value))
+    content_type = attributes.get("datacontenttype")
+    if isinstance(content_type, str) and not is_media_type_text(content_type):
+        raise InvalidEvent(
+            "datacontenttype",
+            f"datacontenttype {shown(content_type)} (the Content-Type header in binary mode) "
+            "must be a media type, which is printable ASCII (RFC 2045 section 5.1, as the core "
+            "spec requires of datacontenttype); percent-encode anything else in a parameter",
+        )
     time = attributes.get("time")
     if isinstance(time, str) and not is_rfc3339(time):
         raise InvalidEvent(
@@ -122,6 +130,13 @@ def validate_attributes(attributes: Mapping[str, AttributeValue]) -> None:
             "datacontentencoding",
             f"datacontentencoding {shown(encoding)} is not supported; the only value is base64",
         )
+
+
+def is_media_type_text(value: str) -> bool:
+    """Only printable ASCII, spaces and tabs: the characters of an RFC 2045 Content-Type.
+
+    It keeps what goes out as a Content-Type header encodable (RFC 9110 section 5.5)."""
+    return value.isascii() and value.replace("\t", " ").isprintable()
 
 
 def _check_name(name: str) -> None:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from local_broker.backoff import backoff_delay, is_retryable, retry_after_seconds
 from local_broker.binding import BindingError, decode_reply, encode_binary, encode_structured
 from local_broker.event import CloudEvent
-from local_broker.http.client import HttpClient, HttpClientError
+from local_broker.http.client import ClientResponse, HttpClient, HttpClientError
 from local_broker.http.client_request import WireHeaders
 from local_broker.manifests import DeliverySpec
 
@@ -38,6 +38,7 @@ class Attempt:
     body: bytes
     headers: Mapping[str, str]
     error: str | None = None
+    body_dropped: int = 0  # bytes of the body the client did not keep (`ClientResponse`)
 
     @property
     def succeeded(self) -> bool:
@@ -87,11 +88,14 @@ class OutgoingRequests:
 
     Dispatchers of one Broker read the same record objects from its log's memory tail, so the
     event's identity is the key; an entry holds its event, so the identity stays unique while
-    the entry lives. The oldest entries go first beyond `capacity`.
+    the entry lives. The oldest entries go first beyond `capacity` entries or `max_bytes` of
+    bodies (4,096 bodies of up to the 1 MiB ingress limit would be 4 GiB).
     """
 
-    def __init__(self, capacity: int = 4096) -> None:
+    def __init__(self, capacity: int = 4096, max_bytes: int = 32 * 1024 * 1024) -> None:
         self._capacity = capacity
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._entries: dict[tuple[int, bool], tuple[CloudEvent, WireHeaders, bytes]] = {}
 
     def get(self, event: CloudEvent, *, structured: bool) -> tuple[WireHeaders, bytes]:
@@ -101,9 +105,12 @@ class OutgoingRequests:
             return entry[1], entry[2]
         headers, body = outgoing_request(event, structured=structured)
         entries = self._entries
-        if len(entries) >= self._capacity:
-            del entries[next(iter(entries))]
+        while entries and (
+            len(entries) >= self._capacity or self._bytes + len(body) > self._max_bytes
+        ):
+            self._bytes -= len(entries.pop(next(iter(entries)))[2])
         entries[key] = (event, headers, body)
+        self._bytes += len(body)
         return headers, body
 
 
@@ -119,7 +126,11 @@ async def attempt_once(
         response = await client.request("POST", url, headers, body, timeout)
     except (TimeoutError, HttpClientError) as error:
         return failed_attempt(error, timeout)
-    return Attempt(response.status, response.body, response.headers)
+    return attempt_of(response)
+
+
+def attempt_of(response: ClientResponse) -> Attempt:
+    return Attempt(response.status, response.body, response.headers, None, response.body_dropped)
 
 
 def failed_attempt(error: TimeoutError | HttpClientError, timeout: float) -> Attempt:
@@ -144,10 +155,20 @@ def settled_delivery(attempt: Attempt) -> Delivered | None:
 
 def _reply_of(attempt: Attempt) -> tuple[CloudEvent | None, Attempt]:
     """The reply event of a 2xx attempt; a body that is not a CloudEvent turns it into a failure."""
+    if attempt.body_dropped:  # a reply is ingested like an event: the ingress's limit holds
+        size = len(attempt.body) + attempt.body_dropped
+        reason = (
+            f"bad reply: its body of {size} bytes is larger than the broker takes for an event "
+            f"({len(attempt.body)} bytes, --max-event-bytes)"
+        )
+        return None, Attempt(attempt.status, b"", attempt.headers, reason)
     try:
         return decode_reply(attempt.headers, attempt.body), attempt
     except BindingError as error:
         return None, Attempt(attempt.status, attempt.body, attempt.headers, f"bad reply: {error}")
+    except Exception as error:  # a bug in reading it: still a failed attempt, never a stuck one
+        reason = f"bad reply: {type(error).__name__}: {error}"
+        return None, Attempt(attempt.status, attempt.body, attempt.headers, reason)
 
 
 async def deliver_with_retries(

@@ -21,6 +21,7 @@ from local_broker.deliver import (
     Delivered,
     Failed,
     OutgoingRequests,
+    attempt_of,
     attempt_timeout,
     dead_letter_event,
     deliver_with_retries,
@@ -104,10 +105,8 @@ class TriggerDispatcher:
     async def _run(self) -> None:
         key = self.trigger.key
         start = self._log.cursor(key)
-        if start is None:
-            # A new Trigger sees events accepted from now on, as on Knative.
-            start = self._log.head()
-            self._log.set_cursor(key, start)
+        if start is None:  # the runtime records a new Trigger's start (at the head) first
+            raise RuntimeError(f"trigger {key} has no recorded start in its broker's log")
         self._position = start
         while not self._stopping:
             records = self._log.read_after(self._position, READ_BATCH)
@@ -132,7 +131,11 @@ class TriggerDispatcher:
 
     def _start_delivery(self, record: LogRecord) -> None:
         """The first attempt on an idle pooled connection, without a task when it can be."""
-        headers, body = self._outgoing.get(record.event, structured=self._structured)
+        try:
+            headers, body = self._outgoing.get(record.event, structured=self._structured)
+        except Exception as error:  # a bug; the event goes to the dead-letter store, no stall
+            self._track(record, self._undeliverable(record, error))
+            return
         try:
             first = self._client.send_on_idle(
                 "POST",
@@ -158,8 +161,7 @@ class TriggerDispatcher:
             self._hand_to_task(record, None)  # nothing was sent: a fresh first attempt
             return
         if error is None:
-            response = answer.result()
-            attempt = Attempt(response.status, response.body, response.headers)
+            attempt = attempt_of(answer.result())
             if settled_delivery(attempt) is not None:
                 self._count_delivered(record)
                 self._finished(record.seq, cancelled=False)
@@ -171,7 +173,10 @@ class TriggerDispatcher:
         self._hand_to_task(record, attempt)
 
     def _hand_to_task(self, record: LogRecord, first: Attempt | None) -> None:
-        task = asyncio.create_task(self._deliver(record, first))
+        self._track(record, self._deliver_or_store(record, first))
+
+    def _track(self, record: LogRecord, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
         self._pending[record.seq] = task  # an existing key keeps its place in the order
         task.add_done_callback(lambda done: self._finished(record.seq, done.cancelled()))
 
@@ -189,6 +194,35 @@ class TriggerDispatcher:
 
     def _count_delivered(self, record: LogRecord) -> None:
         self._metrics.deliveries.record(max(0.0, time.time() - record.arrival))
+
+    async def _deliver_or_store(self, record: LogRecord, first: Attempt | None) -> None:
+        """`_deliver`; should it fail on a bug, the event is kept as a dead letter, not lost."""
+        try:
+            await self._deliver(record, first)
+        except Exception as error:
+            await self._undeliverable(record, error)
+
+    async def _undeliverable(self, record: LogRecord, error: Exception) -> None:
+        reason = f"the broker could not deliver it: {type(error).__name__}: {error}"
+        log_json(
+            logging.ERROR,
+            "delivery failed on a broker error; the event is kept as a dead letter",
+            trigger=self.trigger.key,
+            event_id=record.event.id,
+            error=reason,
+        )
+        self._metrics.dead_lettered.inc()
+        dead = DeadLetter(self.trigger.key, record.event, reason, None, time.time())
+        try:
+            await self._log.add_dead_letter(dead)
+        except Exception as store_error:  # the log says what was lost; the Trigger reads on
+            log_json(
+                logging.ERROR,
+                "the event could not be kept as a dead letter either",
+                trigger=self.trigger.key,
+                event_id=record.event.id,
+                error=f"{type(store_error).__name__}: {store_error}",
+            )
 
     async def _deliver(self, record: LogRecord, first: Attempt | None) -> None:
         trigger = self.trigger

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Mapping
 from typing import Final
 
@@ -45,7 +46,16 @@ def _reject_constant(name: str) -> object:
     raise ValueError(f"{name} is not a JSON value")
 
 
-_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
+def _finite_number(text: str) -> float:
+    # RFC 8259 section 6 lets a parser bound its numbers; one beyond a double (1e999) would come
+    # back as Infinity, which is not JSON, and could then neither be stored nor delivered.
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError(f"the number {text[:40]} is too large for a double")
+    return number
+
+
+_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_number)
 _COMPACT: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _COMPACT_ASCII: Final = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
@@ -160,7 +170,7 @@ def _data_from_json(
     codec = text_codec(canonical_string(content_type)) or "utf-8"
     try:
         return data.encode(codec)
-    except UnicodeEncodeError:
+    except UnicodeError:  # not only UnicodeEncodeError: the idna codec raises its base class
         raise InvalidEvent(
             "data", f"data cannot be encoded as {codec}, the charset of its datacontenttype"
         ) from None
@@ -200,13 +210,14 @@ def event_to_json(event: CloudEvent) -> dict[str, object]:
     else:
         codec = text_codec(canonical_string(content_type))
         if codec is not None:
+            # Byte-order marks and the like can make a decode irreversible; keep such bytes.
+            # UnicodeError, not only UnicodeDecodeError: the idna codec raises the base class.
             try:
                 text = data.decode(codec)
-            except UnicodeDecodeError:
-                text = None
-            # Byte-order marks and the like can make a decode irreversible; keep such bytes.
-            if text is not None and (codec == "utf-8" or text.encode(codec) == data):
-                obj["data"] = text
-                return obj
+                if codec == "utf-8" or text.encode(codec) == data:
+                    obj["data"] = text
+                    return obj
+            except UnicodeError:
+                pass
     obj["data_base64"] = base64.b64encode(data).decode("ascii")
     return obj

@@ -21,15 +21,27 @@ from local_broker.logschema import LogRecord
 # collection stalled the broker for 60 to 90 ms (enough to break the p99 of a 5 s window at
 # 1,000 events/s); with 8,192, 8 to 19 ms. At 7,000 events/s it is still over a second of events.
 MEMORY_TAIL = 8192
+# And a bound on the bytes those records hold: 8,192 events of up to the 1 MiB ingress limit
+# would be 8 GiB. Past it the oldest records leave the ring early (their readers use SQLite).
+MEMORY_TAIL_BYTES = 64 * 1024 * 1024
+# What a record costs besides its data: the objects, the attributes' strings.
+_RECORD_OVERHEAD = 512
+
+
+def _size(record: LogRecord) -> int:
+    data = record.event.data
+    return _RECORD_OVERHEAD + (len(data) if data is not None else 0)
 
 
 class MemoryTail:
     """A ring of the newest committed records plus the log's head; safe to share across threads."""
 
-    def __init__(self, capacity: int, head: int) -> None:
+    def __init__(self, capacity: int, head: int, max_bytes: int = MEMORY_TAIL_BYTES) -> None:
         if capacity < 0:
             raise ValueError("memory_tail must be >= 0")
         self._capacity = capacity
+        self._max_bytes = max_bytes
+        self._bytes = 0  # held by the records in the ring
         self._ring: list[LogRecord | None] = [None] * capacity
         self._head = head
         self._lowest = head + 1  # the lowest sequence number the ring holds
@@ -47,11 +59,24 @@ class MemoryTail:
         with self._lock:
             if records[0].seq != self._head + 1:
                 self._lowest = records[0].seq  # never expected; keep slices correct regardless
-            if self._capacity:
+            ring, capacity = self._ring, self._capacity
+            if capacity:
                 for record in records:
-                    self._ring[record.seq % self._capacity] = record
+                    slot = record.seq % capacity
+                    replaced = ring[slot]
+                    if replaced is not None:
+                        self._bytes -= _size(replaced)
+                    ring[slot] = record
+                    self._bytes += _size(record)
             self._head = records[-1].seq
-            self._lowest = max(self._lowest, self._head - self._capacity + 1)
+            self._lowest = max(self._lowest, self._head - capacity + 1)
+            while self._bytes > self._max_bytes and self._lowest <= self._head:
+                slot = self._lowest % capacity
+                evicted = ring[slot]
+                if evicted is not None:
+                    self._bytes -= _size(evicted)
+                    ring[slot] = None
+                self._lowest += 1
 
     def read_after(self, seq: int, limit: int) -> list[LogRecord] | None:
         """Records with sequence numbers above `seq` (at most `limit`), or None if not all held."""

@@ -54,7 +54,8 @@ class BrokerRuntime:
         return self._client
 
     async def start(self, config: BrokerConfig) -> None:
-        self._client = HttpClient()
+        # A reply can be no larger than what the ingress takes (--max-event-bytes).
+        self._client = HttpClient(max_body_bytes=self.settings.max_event_bytes)
         self._pings = PingScheduler(self.client)
         await self.apply(config)
         self._housekeeping = asyncio.create_task(self._keep_house(), name="housekeeping")
@@ -72,14 +73,29 @@ class BrokerRuntime:
                 del self._dispatchers[key]
                 if key not in wanted:
                     self.logs[_broker_of(dispatcher.trigger)].forget_trigger(key)
-        for key, trigger in wanted.items():
-            if key not in self._dispatchers:
-                self._dispatchers[key] = self._start_dispatcher(trigger)
+        new = [trigger for key, trigger in wanted.items() if key not in self._dispatchers]
+        await self._record_starts(new)
+        for trigger in new:
+            self._dispatchers[trigger.key] = self._start_dispatcher(trigger)
         for broker in [broker for broker in self.logs if broker not in config.brokers]:
             await self.logs.pop(broker).close()
         assert self._pings is not None
         self._pings.apply(config.ping_sources)
         self.config = config
+
+    async def _record_starts(self, triggers: Sequence[Trigger]) -> None:
+        """A Trigger never seen before starts at its log's head, as on Knative: it sees events
+        accepted from now on. That position is made durable before the Trigger (and, at
+        start-up, the ingress) goes to work; held only in memory, a crash would leave the
+        Trigger new again and starting past the events it had been given."""
+        started: dict[BrokerKey, EventLog] = {}
+        for trigger in triggers:
+            broker = _broker_of(trigger)
+            log = self.logs[broker]
+            if log.cursor(trigger.key) is None:
+                log.set_cursor(trigger.key, log.head())
+                started[broker] = log
+        await asyncio.gather(*(log.flush_cursors() for log in started.values()))
 
     def _open_log(self, key: BrokerKey) -> EventLog:
         namespace, name = key

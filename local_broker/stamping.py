@@ -8,12 +8,16 @@ broker. The event's data is never touched.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
+from typing import Final
 
+from local_broker.attributes import INTEGER_MAX, INTEGER_MIN
 from local_broker.event import CloudEvent
 
 DEFAULT_TTL = 255
 TTL_ATTRIBUTE = "knativebrokerttl"
+_INTEGER_TEXT: Final = re.compile(r"[+-]?[0-9]+")
 
 
 class TTLExhaustedError(Exception):
@@ -28,15 +32,19 @@ class TTLExhaustedError(Exception):
 
 
 def parse_ttl(value: object) -> int | None:
+    """The TTL as a CloudEvents Integer (core spec, "Type System": 32-bit signed, written as
+    ASCII digits with an optional sign), else None: a value Knative would not read as an
+    integer counts as absent, so the event gets a fresh TTL instead of one this broker's own
+    ingress would refuse further on."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
     if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
+        text = value.strip()
+        if not _INTEGER_TEXT.fullmatch(text):  # int() would also take "1_000" and "٣"
             return None
+        value = int(text)
+    if isinstance(value, int) and INTEGER_MIN <= value <= INTEGER_MAX:
+        return value
     return None
 
 

@@ -29,6 +29,7 @@ from functools import partial
 from typing import Final
 
 from local_broker.http.client_connection import (
+    MAX_RESPONSE_BODY_BYTES,
     BadResponseError,
     ClientConnection,
     ClientResponse,
@@ -58,15 +59,23 @@ TIMEOUT_TICK_SECONDS: Final = 0.025
 class HttpClient:
     """Requests over pooled connections. Use on one event loop; `await close()` at the end."""
 
-    def __init__(self, *, max_idle_per_host: int = 4096, idle_seconds: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        max_idle_per_host: int = 4096,
+        idle_seconds: float = 30.0,
+        max_body_bytes: int = MAX_RESPONSE_BODY_BYTES,
+    ) -> None:
+        """`max_body_bytes`: what is kept of a 2xx answer's body (`client_connection`)."""
         self._max_idle = max_idle_per_host
+        self._max_body_bytes = max_body_bytes
         self._idle_seconds = idle_seconds
         self._idle: dict[tuple[str, int], list[ClientConnection]] = {}
         self._targets: dict[str, Target | None] = {}
         self._janitor: asyncio.TimerHandle | None = None
         self._in_flight: set[ClientConnection] = set()
         self._timeouts: asyncio.TimerHandle | None = None
-        self._fallback = AiohttpFallback()
+        self._fallback = AiohttpFallback(max_body_bytes)
         self._closed = False
 
     async def request(
@@ -201,7 +210,7 @@ class HttpClient:
         try:
             async with asyncio.timeout_at(deadline):
                 _transport, connection = await loop.create_connection(
-                    lambda: ClientConnection(loop), host, port
+                    lambda: ClientConnection(loop, self._max_body_bytes), host, port
                 )
         except OSError as error:
             raise ConnectError(f"cannot connect to {host}:{port}: {error}") from None

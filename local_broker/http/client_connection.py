@@ -4,6 +4,12 @@ The response's end is found as RFC 9112 section 6.3 says: Content-Length, chunke
 the server closing the connection. 1xx interim responses are skipped. Anything the connection
 cannot vouch for (an error, bytes nobody asked for, a response that forbids keep-alive) makes it
 not `reusable`, so the pool never hands out a connection that is out of step.
+
+A body is read to its end but kept only up to a bound: `max_body_bytes` for a 2xx answer (a
+reply event, which can be no larger than the broker takes at its ingress), `ERROR_BODY_BYTES` for
+any other (what a dead letter and the log need of it). The rest is dropped as it arrives and
+counted in `ClientResponse.body_dropped`, so a subscriber answering 100 MB costs the broker no
+more memory than that bound, and its status still counts.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import httptools
 from local_broker.http.message import Headers
 
 MAX_RESPONSE_BODY_BYTES: Final = 64 * 1024 * 1024
+ERROR_BODY_BYTES: Final = 16 * 1024
 MAX_RESPONSE_HEAD_BYTES: Final = 64 * 1024
 _FRAMING: Final = frozenset({"content-length", "transfer-encoding"})
 # Lowercased names of the response header fields seen most (subscribers send few distinct ones).
@@ -45,6 +52,7 @@ class ClientResponse:
     status: int
     headers: Headers
     body: bytes
+    body_dropped: int = 0  # bytes of the body beyond what was kept
 
 
 class StaleConnectionError(ConnectionClosedError):
@@ -54,8 +62,12 @@ class StaleConnectionError(ConnectionClosedError):
 class ClientConnection(asyncio.Protocol):
     """One keep-alive connection; one request at a time."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, max_body_bytes: int = MAX_RESPONSE_BODY_BYTES
+    ) -> None:
         self._loop = loop
+        self._max_body_bytes = max_body_bytes
+        self._keep_bytes = max_body_bytes  # of the answer being read, once its status is known
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[ClientResponse] | None = None
@@ -137,18 +149,26 @@ class ClientConnection(asyncio.Protocol):
             self.abort()
             return
         self._received += len(data)
-        if not self._head_done and self._received > MAX_RESPONSE_HEAD_BYTES * 2:
-            self._fail(BadResponseError("the response head is too large"))
-            return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserCallbackError as error:
             cause = error.__context__
             self._fail(cause if isinstance(cause, HttpClientError) else BadResponseError(error))
+            return
         except httptools.HttpParserUpgrade:
             self._fail(BadResponseError("the server switched protocols"))
+            return
         except httptools.HttpParserError as error:
             self._fail(BadResponseError(f"the response is not valid HTTP/1.1: {error}"))
+            return
+        # After parsing, not before: one read may hold a whole head and much of the body (or
+        # the whole answer, which leaves no waiter).
+        if (
+            self._waiter is not None
+            and not self._head_done
+            and self._received > MAX_RESPONSE_HEAD_BYTES * 2
+        ):
+            self._fail(BadResponseError("the response head is too large"))
 
     # httptools callbacks
 
@@ -182,12 +202,15 @@ class ClientConnection(asyncio.Protocol):
         self._head_done = True
         status = self._parser.get_status_code()
         self._until_eof = not self._framed and status >= 200 and status not in (204, 304)
+        self._keep_bytes = self._max_body_bytes if 200 <= status < 300 else ERROR_BODY_BYTES
 
     def on_body(self, body: bytes) -> None:
+        kept = self._body_bytes
         self._body_bytes += len(body)
-        if self._body_bytes > MAX_RESPONSE_BODY_BYTES:
-            raise BadResponseError(f"the response body is over {MAX_RESPONSE_BODY_BYTES} bytes")
-        self._body.append(body)
+        if self._body_bytes <= self._keep_bytes:
+            self._body.append(body)
+        elif kept < self._keep_bytes:
+            self._body.append(body[: self._keep_bytes - kept])
 
     def on_message_complete(self) -> None:
         if self._waiter is None or self._waiter.done():
@@ -205,6 +228,8 @@ class ClientConnection(asyncio.Protocol):
         if waiter is None or waiter.done():
             return
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
+        self._body = []
         status = self._parser.get_status_code()
-        waiter.set_result(ClientResponse(status, Headers(self._pairs), body))
+        dropped = self._body_bytes - len(body)
+        waiter.set_result(ClientResponse(status, Headers(self._pairs), body, dropped))
         self._head_done = False  # what follows belongs to no request

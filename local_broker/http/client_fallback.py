@@ -10,15 +10,21 @@ from collections.abc import Mapping
 
 import aiohttp
 
-from local_broker.http.client_connection import ClientResponse, HttpClientError
+from local_broker.http.client_connection import (
+    ERROR_BODY_BYTES,
+    MAX_RESPONSE_BODY_BYTES,
+    ClientResponse,
+    HttpClientError,
+)
 from local_broker.http.message import Headers
 
 
 class AiohttpFallback:
     """One lazily made aiohttp session; `await close()` at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_body_bytes: int = MAX_RESPONSE_BODY_BYTES) -> None:
         self._session: aiohttp.ClientSession | None = None
+        self._max_body_bytes = max_body_bytes
 
     async def request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes, timeout: float
@@ -37,9 +43,18 @@ class AiohttpFallback:
                 timeout=aiohttp.ClientTimeout(total=timeout),
                 skip_auto_headers=("Content-Type",),
             ) as response:
-                content = await response.read()
+                status = response.status
+                # What is kept of a body, as `ClientConnection` keeps it.
+                keep = self._max_body_bytes if 200 <= status < 300 else ERROR_BODY_BYTES
+                parts: list[bytes] = []
+                kept = received = 0
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    received += len(chunk)
+                    if kept < keep:
+                        parts.append(chunk[: keep - kept])
+                        kept += len(parts[-1])
                 pairs = [(name.lower(), value) for name, value in response.headers.items()]
-                return ClientResponse(response.status, Headers(pairs), content)
+                return ClientResponse(status, Headers(pairs), b"".join(parts), received - kept)
         except aiohttp.ClientError as error:
             raise HttpClientError(f"{type(error).__name__}: {error}") from None
 

@@ -84,11 +84,23 @@ class Request:
 
     @property
     def path(self) -> str:
-        return self.target.partition("?")[0]
+        return _origin_form(self.target).partition("?")[0]
 
     @property
     def query_string(self) -> str:
         return self.target.partition("?")[2]
+
+
+def _origin_form(target: str) -> str:
+    """The path and query of a request target. RFC 9112 section 3.2.2: a server must accept
+    the absolute form (`http://host:port/path?query`), which proxies send, as well."""
+    if target.startswith("/") or "://" not in target:
+        return target
+    after_authority = target.partition("://")[2]
+    slash, query = after_authority.find("/"), after_authority.find("?")
+    if slash == -1 or (query != -1 and query < slash):  # no path: RFC 9112 3.2.1, it is "/"
+        return "/" + ("" if query == -1 else after_authority[query:])
+    return after_authority[slash:]
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,6 +90,7 @@ class ServerConnection(asyncio.Protocol):
         self._closing = True
         self._queue.clear()
         self._transport = None
+        self._parser.close()
 
     def pause_writing(self) -> None:
         self._write_paused = True

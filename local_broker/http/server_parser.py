@@ -9,6 +9,14 @@ The limits are checked while bytes arrive, so a request too large is refused bef
   `body` None, for the handler to answer.
 
 Either way nothing more is read: the connection answers, then closes (`server_connection`).
+
+Transfer codings (RFC 9112 section 6.1): only `chunked` is understood; a request with any other
+coding is refused with 501 rather than stored still encoded. An HTTP/1.0 request that carries
+Transfer-Encoding is answered and the connection closed, as its framing cannot be trusted.
+
+A body arriving in several pieces is gathered in one `bytearray`, so what a connection holds is
+bounded by the body limit itself, however small the pieces; nothing of a request stays with the
+parser once it is handed over, and `close` lets go of everything when the connection ends.
 """
 
 from __future__ import annotations
@@ -82,9 +90,19 @@ class RequestParser:
         self._pairs: list[tuple[str, str]] = []
         self._head_bytes = 0
         self._unparsed_head_bytes = 0
-        self._body: list[bytes] = []
+        self._body: bytes | bytearray = b""
         self._body_bytes = 0
         self._expect_continue = False
+        self._transfer_codings = ""  # the Transfer-Encoding field's values, lower-cased
+
+    def close(self) -> None:
+        """The connection is gone: drop the request in progress and the reference to the
+        connection. What stays in the cycle with httptools' parser is a few hundred bytes for
+        the garbage collector, not a body of up to the limit that would wait for its next full
+        collection (the broker collects rarely, and a long-lived connection is old by then)."""
+        self._requests = _NO_ONE
+        self._pairs = []
+        self._body = b""
 
     def feed(self, data: bytes) -> None:
         """Parse what arrived; RequestRefusedError or BodyTooLargeError end the connection's
@@ -115,9 +133,10 @@ class RequestParser:
         self._url = b""
         self._pairs = []
         self._head_bytes = 0
-        self._body = []
+        self._body = b""
         self._body_bytes = 0
         self._expect_continue = False
+        self._transfer_codings = ""
         self._requests.request_started()
 
     def on_url(self, url: bytes) -> None:
@@ -144,6 +163,8 @@ class RequestParser:
         text = value.decode("utf-8", "surrogateescape")
         if lowered == "expect" and text.lower() == "100-continue":
             self._expect_continue = True
+        elif lowered == "transfer-encoding":
+            self._transfer_codings += f",{text.lower()}"
         self._pairs.append((lowered, text))
 
     def on_headers_complete(self) -> None:
@@ -152,6 +173,8 @@ class RequestParser:
             # llhttp would skip the body of an upgrade request; refuse it instead of misreading.
             message = "protocol upgrades are not supported; send plain HTTP/1.1 (curl --http1.1)"
             raise RequestRefusedError(error_response(400, message))
+        if self._transfer_codings:
+            self._check_transfer_codings()
         declared = self._content_length()
         if declared is not None and declared > self._limits.max_body_bytes:
             raise BodyTooLargeError(self._request(None))
@@ -162,11 +185,19 @@ class RequestParser:
         self._body_bytes += len(body)
         if self._body_bytes > self._limits.max_body_bytes:
             raise BodyTooLargeError(self._request(None))
-        self._body.append(body)
+        if not self._body:
+            self._body = body  # most bodies come in one piece: no copy
+        else:
+            if isinstance(self._body, bytes):
+                self._body = bytearray(self._body)
+            self._body += body
 
     def on_message_complete(self) -> None:
-        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        if not self._parser.should_keep_alive():
+        body = self._body if isinstance(self._body, bytes) else bytes(self._body)
+        self._body = b""
+        if not self._parser.should_keep_alive() or (
+            self._transfer_codings and self._parser.get_http_version() == "1.0"
+        ):
             connection_header = CLOSE
         elif self._parser.get_http_version() == "1.0":
             connection_header = _KEEP_ALIVE
@@ -181,8 +212,35 @@ class RequestParser:
         target = self._url.decode("utf-8", "surrogateescape")
         return Request(method, target, Headers(self._pairs), body)
 
+    def _check_transfer_codings(self) -> None:
+        codings = [coding.strip() for coding in self._transfer_codings.split(",") if coding.strip()]
+        unknown = [coding for coding in codings if coding != "chunked"]
+        if unknown:
+            # RFC 9112 section 6.1: a coding the server does not understand gets 501.
+            message = (
+                f"the transfer coding {unknown[0]!r} is not supported; send the body as it is, "
+                "with Content-Length or Transfer-Encoding: chunked"
+            )
+            raise RequestRefusedError(error_response(501, message))
+
     def _content_length(self) -> int | None:
         for name, value in self._pairs:
             if name == "content-length":
                 return int(value)  # llhttp has validated it
         return None
+
+
+class _NoOne:
+    """Whom a closed connection's parser tells: nobody."""
+
+    def request_started(self) -> None:
+        pass
+
+    def continue_expected(self) -> None:
+        pass
+
+    def request_received(self, request: Request, connection_header: bytes) -> None:
+        pass
+
+
+_NO_ONE: Final = _NoOne()

@@ -69,3 +69,29 @@ async def test_sigkill_under_load_loses_no_acknowledged_event(tmp_path: Path) ->
                 missing -= {received.event.id for received in fresh}
                 await asyncio.sleep(0.2)
     assert not missing, f"{len(missing)} of {len(acked)} acknowledged events were never delivered"
+
+
+async def test_sigkill_right_after_start_loses_no_acknowledged_event(tmp_path: Path) -> None:
+    """A new Trigger's starting position is durable before the ingress takes events: killed
+    long before its first periodic flush of positions, the broker still delivers them."""
+    port = free_port()
+    manifests = tmp_path / "manifests.yaml"
+    args = broker_args(manifests, port, tmp_path / "data")
+    ingress = f"http://127.0.0.1:{port}/default/default"
+    async with RecordingSink() as sink:
+        manifests.write_text(yaml.safe_dump(trigger("all", f"http://127.0.0.1:{free_port()}/")))
+        events = [make_event() for _ in range(5)]
+        with shoal_process(args, tmp_path / "broker.log") as broker:
+            await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{port}/readyz", 15.0, broker)
+            async with aiohttp.ClientSession() as session:
+                for event in events:
+                    headers, body = encode_binary(event)
+                    async with session.post(ingress, data=body, headers=headers) as response:
+                        assert response.status == 202
+            broker.send_signal(signal.SIGKILL)  # within the first half second of positions
+            broker.wait()
+        manifests.write_text(yaml.safe_dump(trigger("all", sink.url)))  # the subscriber is up
+        with shoal_process(args, tmp_path / "broker.log") as broker:
+            await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{port}/readyz", 15.0, broker)
+            received = await sink.wait_for(5, timeout=20.0)
+    assert {r.event.id for r in received} == {event.id for event in events}

@@ -219,3 +219,43 @@ async def test_structured_json_data_without_a_type_is_delivered_as_application_j
             (received,) = await sink.wait_for(1)
     assert received.headers["Content-Type"] == "application/json"
     assert json.loads(received.body) == {"a": 1}
+
+
+async def test_a_reply_larger_than_the_ingress_takes_is_a_failed_attempt(
+    tmp_path: Path, manifest_folder: ManifestFolder
+) -> None:
+    """A reply is ingested like an event, so --max-event-bytes holds for it as at the ingress."""
+    huge = make_event(data=b'"' + b"x" * 20_000 + b'"')
+    async with (
+        RecordingSink(lambda _received: reply_with_event(huge, structured=True)) as sink,
+        RecordingSink() as dls,
+    ):
+        delivery = {**FAST_DELIVERY, "retry": 1, "deadLetterSink": {"uri": dls.url}}
+        manifest_folder.write("t.yaml", trigger("t", sink.url, delivery=delivery))
+        async with running_broker(
+            tmp_path / "data", [manifest_folder.root], max_event_bytes=10_000
+        ) as server:
+            event = make_event()
+            assert (await post_event(server.ingress_url(), event))[0] == 202
+            (dead,) = await dls.wait_for(1)
+            await asyncio.sleep(0.2)
+    assert dead.event.id == event.id
+    assert dead.event.get("knativeerrorcode") == "200"
+    assert [r.event.id for r in sink.received] == [event.id, event.id]  # never the reply
+
+
+async def test_a_huge_error_body_keeps_its_status_and_a_prefix_for_the_dead_letter(
+    tmp_path: Path, manifest_folder: ManifestFolder
+) -> None:
+    body = b"e" * 70_000_000  # over what the client ever kept of a body (64 MiB)
+    async with (
+        RecordingSink(lambda _received: Reply(503, {}, body)) as sink,
+        RecordingSink() as dls,
+    ):
+        delivery = {**FAST_DELIVERY, "retry": 0, "deadLetterSink": {"uri": dls.url}}
+        manifest_folder.write("t.yaml", trigger("t", sink.url, delivery=delivery))
+        async with running_broker(tmp_path / "data", [manifest_folder.root]) as server:
+            assert (await post_event(server.ingress_url(), make_event()))[0] == 202
+            (dead,) = await dls.wait_for(1)
+    assert dead.event.get("knativeerrorcode") == "503"
+    assert base64.b64decode(str(dead.event.get("knativeerrordata"))) == b"e" * 768

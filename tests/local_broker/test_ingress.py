@@ -181,3 +181,62 @@ async def test_duplicate_source_and_id_is_acknowledged_but_delivered_once(
             await asyncio.sleep(0.3)
     assert (first, second) == (202, 202)
     assert sorted(r.event.id for r in sink.received) == sorted([event.id, marker.id])
+
+
+@pytest.mark.parametrize("incoming", ["99999999999", "-2147483649", "1_000", "\u0663"])
+async def test_a_ttl_that_is_no_cloudevents_integer_counts_as_absent(
+    tmp_path: Path, manifest_folder: ManifestFolder, incoming: str
+) -> None:
+    # Core spec "Type System": an Integer is 32-bit, in ASCII digits; anything else gets 255.
+    async with RecordingSink() as sink:
+        manifest_folder.write("t.yaml", trigger("all", sink.url))
+        async with running_broker(tmp_path / "data", [manifest_folder.root]) as server:
+            status, _ = await post_event(
+                server.ingress_url(), make_event(knativebrokerttl=incoming)
+            )
+            (received,) = await sink.wait_for(1)
+    assert status == 202
+    assert received.event.get("knativebrokerttl") == "255"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [b"text/plain; charset=\xff", "text/plain; name=\u20ac".encode()],
+    ids=["not-utf-8", "not-ascii"],
+)
+async def test_a_content_type_that_is_no_media_type_is_refused(
+    tmp_path: Path, content_type: bytes
+) -> None:
+    async with running_broker(tmp_path / "data") as server:
+        host, port = server.ingress_url().split("//")[1].split("/")[0].split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            b"POST /default/default HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+            b"ce-specversion: 1.0\r\nce-id: 1\r\nce-source: /s\r\nce-type: t\r\n"
+            b"Content-Type: " + content_type + b"\r\n\r\nhi"
+        )
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
+        length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+        body = await reader.readexactly(length)
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 400")
+    assert json.loads(body)["attribute"] == "datacontenttype"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"specversion":"1.0","id":"1","source":"/s","type":"t","data":1e999}',
+        b'{"specversion":"1.0","id":"1","source":"/s","type":"t",'
+        b'"datacontenttype":"text/plain; charset=idna","data":"' + b"a" * 100 + b'"}',
+    ],
+    ids=["number-beyond-a-double", "data-its-charset-cannot-encode"],
+)
+async def test_structured_data_the_broker_cannot_carry_is_a_400(
+    tmp_path: Path, body: bytes
+) -> None:
+    async with running_broker(tmp_path / "data") as server:
+        headers = {"Content-Type": "application/cloudevents+json"}
+        status, answer, _ = await _post(server.ingress_url(), headers, body)
+    assert status == 400
+    assert json.loads(answer)["attribute"] in (None, "data")

@@ -482,3 +482,41 @@ def test_parse_json_rejects(text: bytes, fragment: str) -> None:
     with pytest.raises(InvalidEvent, match=fragment) as caught:
         parse_json(text, "the body")
     assert caught.value.attribute is None
+
+
+def test_a_number_beyond_a_double_is_not_json_the_broker_can_carry() -> None:
+    # RFC 8259 section 6: 1e999 would read as Infinity, which no JSON text can hold.
+    for text in (b"1e999", b'{"a": [-1e400]}'):
+        with pytest.raises(InvalidEvent, match="too large for a double"):
+            parse_json(text, "data")
+    assert parse_json(b"1.5e308", "data") == 1.5e308
+
+
+@pytest.mark.parametrize(
+    ("content_type", "data"),
+    [
+        ("application/json", b"1e999"),  # JSON by its type, but no JSON value can be made of it
+        ("text/plain; charset=idna", b"a" * 100),  # the codec fails with UnicodeError itself
+    ],
+)
+def test_binary_data_that_cannot_be_a_json_value_or_string_goes_as_base64(
+    content_type: str, data: bytes
+) -> None:
+    event = CloudEvent({**BASE, "datacontenttype": content_type}, data)
+    obj = event_to_json(event)
+    assert "data" not in obj
+    assert event_from_json(json.loads(dump_json(obj))) == event
+
+
+def test_data_that_its_charset_cannot_encode_is_refused() -> None:
+    obj = member(datacontenttype="text/plain; charset=idna", data="a" * 100)
+    with pytest.raises(InvalidEvent) as caught:
+        event_from_json(obj)
+    assert caught.value.attribute == "data"
+
+
+@pytest.mark.parametrize("content_type", ["text/plain; name=\u20ac", "text/\udcffplain"])
+def test_a_datacontenttype_that_is_no_media_type_is_refused(content_type: str) -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        event_from_json(member(datacontenttype=content_type))
+    assert caught.value.attribute == "datacontenttype"

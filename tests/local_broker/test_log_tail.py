@@ -50,3 +50,20 @@ def test_zero_capacity_only_tracks_the_head() -> None:
     assert seqs(tail.read_after(4, 1)) == []
     with pytest.raises(ValueError, match="memory_tail"):
         MemoryTail(-1, head=0)
+
+
+def test_the_records_it_holds_are_bounded_in_bytes_too() -> None:
+    # 8,192 events of up to 1 MiB each would be 8 GiB: the oldest go early past `max_bytes`.
+    tail = MemoryTail(100, head=0, max_bytes=10_000)
+    big = [
+        LogRecord(seq, CloudEvent({"id": str(seq), "source": "/s", "type": "t"}, b"x" * 3000), 0.0)
+        for seq in range(1, 6)
+    ]
+    tail.publish(big[:2])
+    assert seqs(tail.read_after(0, 10)) == [1, 2]
+    tail.publish(big[2:])  # five records of about 3.5 kB: only the newest two fit in 10 kB
+    assert seqs(tail.read_after(0, 10)) is None
+    assert seqs(tail.read_after(2, 10)) is None
+    assert seqs(tail.read_after(3, 10)) == [4, 5]
+    tail.publish(records(6, 7, 8))  # small ones: room again, nothing older comes back
+    assert seqs(tail.read_after(3, 10)) == [4, 5, 6, 7, 8]

@@ -25,6 +25,7 @@ async def echo(request: Request) -> Response:
         {
             "method": request.method,
             "target": request.target,
+            "path": request.path,
             "body": None if request.body is None else request.body.decode(),
             "headers": list(request.headers.items()),
         },
@@ -164,6 +165,7 @@ async def test_expect_100_continue() -> None:
         (b"NOT HTTP AT ALL\r\n\r\n", 400),
         (b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
         (b"GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n", 400),
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 501),
     ],
     ids=[
         "long-url",
@@ -174,6 +176,7 @@ async def test_expect_100_continue() -> None:
         "garbage",
         "two-lengths",
         "upgrade",
+        "unknown-transfer-coding",
     ],
 )
 async def test_bad_requests_are_refused_and_the_connection_closed(
