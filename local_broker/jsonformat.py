@@ -71,7 +71,9 @@ def parse_json(text: bytes, what: str) -> object:
     except json.JSONDecodeError as error:
         place = f"line {error.lineno} column {error.colno}"
         raise InvalidEvent(None, f"{what} is not valid JSON: {error.msg} at {place}") from None
-    except (ValueError, RecursionError) as error:
+    except RecursionError:
+        raise InvalidEvent(None, f"{what} nests JSON too deeply to read") from None
+    except ValueError as error:
         raise InvalidEvent(None, f"{what} is not valid JSON: {error}") from None
 
 
@@ -142,18 +144,14 @@ def _kind(value: object) -> str:
 def _data_from_json(
     obj: dict[str, object], attributes: Mapping[str, AttributeValue]
 ) -> bytes | None:
-    encoded = obj.get("data_base64")
-    if encoded is not None:
-        if "data" in obj:
-            raise InvalidEvent(
-                "data", "an event has either a data or a data_base64 member, not both"
-            )
-        return _base64_bytes("data_base64", encoded)
+    binary = data_base64_of(obj)
+    if binary is not None:
+        return binary
     if "data" not in obj:
         return None
     data = obj["data"]
     if has_base64_data(attributes):
-        return None if data is None else _base64_bytes("data", data)
+        return None if data is None else base64_member_bytes("data", data)
     content_type = attributes.get("datacontenttype")
     if content_type is None or is_json_content_type(canonical_string(content_type)):
         # json-format 3.1.2: the data member is the JSON value itself; null is an explicit
@@ -161,13 +159,30 @@ def _data_from_json(
         return dump_json(data)
     if data is None:
         return None
+    return text_data_bytes(data, canonical_string(content_type))
+
+
+def data_base64_of(obj: Mapping[str, object]) -> bytes | None:
+    """json-format 3.1.1: the bytes of `data_base64`, None without one; an event has `data` or
+    `data_base64`, not both."""
+    encoded = obj.get("data_base64")
+    if encoded is None:
+        return None
+    if "data" in obj:
+        raise InvalidEvent("data", "an event has either a data or a data_base64 member, not both")
+    return base64_member_bytes("data_base64", encoded)
+
+
+def text_data_bytes(data: object, content_type: str) -> bytes:
+    """json-format 3.1.2: the `data` member of an event whose content type is not JSON must be
+    a string; its bytes are that string in the type's charset (UTF-8 when it names none)."""
     if not isinstance(data, str):
         raise InvalidEvent(
             "data",
             f"datacontenttype {shown(content_type)} is not JSON, so data must be a JSON string "
             f"(or base64 in data_base64), not {_kind(data)}",
         )
-    codec = text_codec(canonical_string(content_type)) or "utf-8"
+    codec = text_codec(content_type) or "utf-8"
     try:
         return data.encode(codec)
     except UnicodeError:  # not only UnicodeEncodeError: the idna codec raises its base class
@@ -176,7 +191,8 @@ def _data_from_json(
         ) from None
 
 
-def _base64_bytes(member: str, value: object) -> bytes:
+def base64_member_bytes(member: str, value: object) -> bytes:
+    """The bytes of a base64 member (`data_base64`, or spec 0.3's `data`); RFC 4648."""
     if isinstance(value, str):
         try:
             return base64.b64decode(value, validate=True)

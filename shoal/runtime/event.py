@@ -13,8 +13,9 @@ class Event:
     """The CloudEvent being handled.
 
     `data` is the decoded JSON value when the event's data is JSON (`datacontenttype`
-    `application/json`, `...+json`, or absent in structured mode), the raw bytes otherwise,
-    and None when the event has no data. `extensions` holds every other attribute.
+    `application/json`, `...+json`, or absent in structured mode), the raw bytes otherwise
+    (structured mode: `data_base64` decoded, or a string `data` in its type's charset), and
+    None when the event has no data. `extensions` holds every other attribute.
     """
 
     id: str

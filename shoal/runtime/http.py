@@ -19,6 +19,7 @@ from typing import Any, Protocol, cast
 
 import flask
 
+from shoal.runtime.errors import NotACloudEventError
 from shoal.runtime.invoke import Invoker
 from shoal.runtime.logs import FunctionLogger, configure_logging
 from shoal.runtime.publisher import HttpPublisher
@@ -58,8 +59,12 @@ def respond(invoker: Invoker, request: flask.Request) -> flask.Response:
         return flask.Response(json.dumps(info), 200, mimetype="application/json")
     if request.method != "POST":
         return flask.Response(status=405, headers={"Allow": "GET, HEAD, POST"})
-    headers = request_headers(request.environ)
-    result = invoker.handle(headers, request.get_data(), names_lowered=True)
+    try:
+        headers = request_headers(request.environ)
+    except NotACloudEventError as error:
+        result = invoker.refuse(error)
+    else:
+        result = invoker.handle(headers, request.get_data(), names_lowered=True)
     # An empty 2xx without ce- headers is "no reply" (Knative): no Content-Type either.
     return _Answer(result.body, result.status, dict(result.headers))
 
@@ -72,7 +77,13 @@ class _Answer(flask.Response):
 
 def request_headers(environ: Mapping[str, Any]) -> dict[str, str]:
     """A request's headers, names lower-cased, read from the WSGI environ (PEP 3333: header
-    `ce-id` is `HTTP_CE_ID`, Content-Type is `CONTENT_TYPE`); cheaper than Werkzeug's view."""
+    `ce-id` is `HTTP_CE_ID`, Content-Type is `CONTENT_TYPE`); cheaper than Werkzeug's view.
+
+    PEP 3333 hands header values over decoded as ISO-8859-1, byte for byte. Raw bytes beyond
+    ASCII in a header are UTF-8 as far as CloudEvents is concerned (HTTP binding 3.1.3.2: the
+    value of a ce- header is UTF-8, percent-encoded or not), so they are decoded again as UTF-8:
+    id "é" is then the same in binary mode as in structured mode. A ce- header whose bytes are
+    not UTF-8 raises NotACloudEventError; other headers keep their ISO-8859-1 reading."""
     headers = {
         key[5:].lower().replace("_", "-"): value
         for key, value in environ.items()
@@ -81,7 +92,24 @@ def request_headers(environ: Mapping[str, Any]) -> dict[str, str]:
     content_type = environ.get("CONTENT_TYPE")
     if content_type:
         headers["content-type"] = content_type
+    for name, value in headers.items():
+        if not value.isascii():
+            headers[name] = _utf8_header(name, value)
     return headers
+
+
+def _utf8_header(name: str, value: str) -> str:
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeEncodeError:  # not from a PEP 3333 server: the text is already decoded
+        return value
+    except UnicodeDecodeError:
+        if name[:3] != "ce-":
+            return value
+        raise NotACloudEventError(
+            f"the request is not a valid CloudEvent: the value of header {name} is not UTF-8 "
+            "(HTTP binding 3.1.3.2: attribute values travel as UTF-8, best percent-encoded)"
+        ) from None
 
 
 def make_target(spec: FunctionSpec) -> Target:

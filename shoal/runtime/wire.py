@@ -1,11 +1,13 @@
 """CloudEvents on the wire: a request -> `Event`, and emitted events <-> HTTP messages.
 
 Binary mode with specversion 1.0, what every Trigger delivers, is read directly (the hot
-path); everything else goes through the cloudevents SDK (structured mode, spec 0.3), behind two
-corrections: ce- header values are percent-decoded first (HTTP protocol binding 3.1.3.2, which
-the SDK skips), and the SDK's defaults for a missing `time` or `id` never apply, because the
-event is built from exactly the attributes that arrived. Batched mode is refused: a Trigger
-delivers one event per request.
+path); binary mode of spec 0.3 goes through the cloudevents SDK, and structured mode through
+`shoal.runtime.structured` (the JSON format as the broker reads it). ce- header values are
+decoded as the broker decodes them (HTTP protocol binding 3.1.3.2, which the SDK skips):
+percent-decoded, and the bytes must then be UTF-8 holding no control character. The SDK's
+defaults for a missing `time` or `id` never apply, because the event is built from exactly the
+attributes that arrived. Batched mode is refused: a Trigger delivers one event per request.
+Whatever cannot be read (broken JSON, nested too deeply, not UTF-8) is a `NotACloudEventError`.
 
 Emitted events are kept in the JSON event format (a dict) from the moment they are built:
 that is what the outbox records and what is published (structured mode). A reply goes out in
@@ -18,15 +20,18 @@ import json
 import string
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from cloudevents import abstract
 from cloudevents.conversion import from_http
 from cloudevents.exceptions import GenericException
 
 from local_broker.attributes import InvalidEvent, validate_attributes
+from local_broker.headers import HeaderValueError, decode_header_value
+from local_broker.jsonformat import parse_json
 from shoal.runtime.errors import NotACloudEventError
 from shoal.runtime.event import Event
+from shoal.runtime.structured import read_structured
 
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
@@ -36,8 +41,9 @@ _REQUIRED_HEADERS = tuple(f"ce-{name}" for name in REQUIRED)
 CORE = frozenset((*REQUIRED, "subject", "time", "datacontenttype", "dataschema", "data"))
 # Binary mode: printable ASCII except space, '"' and '%' travels as is; the rest is %-encoded.
 _HEADER_SAFE = "".join(c for c in string.printable[:94] if c not in '"%')
-# One encoder for every event: `json.dumps` with options builds a new one on each call.
-_EVENT_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+# One encoder for every event: `json.dumps` with options builds a new one on each call. NaN and
+# the infinities are not JSON (RFC 8259 section 6): no broker would take them.
+_EVENT_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 _HINT = (
     "send ce-specversion, ce-id, ce-source and ce-type headers (binary mode), or a JSON "
     f"event with Content-Type {STRUCTURED} (structured mode)"
@@ -78,33 +84,35 @@ def parse_request(headers: Mapping[str, str], body: bytes, *, names_lowered: boo
         raise NotACloudEventError(
             f"batched mode ({BATCH}) is not accepted: send one event per request"
         )
-    if media != STRUCTURED:
-        missing = [name for name in _REQUIRED_HEADERS if name not in lowered]
-        if missing:
-            named = ", ".join(missing)
-            raise NotACloudEventError(f"the request is not a CloudEvent (missing {named}): {_HINT}")
-        if lowered["ce-specversion"] == "1.0":
-            return _binary_event(lowered, body)
+    if media == STRUCTURED:
+        try:
+            attributes, data = read_structured(body)
+        except InvalidEvent as error:
+            raise NotACloudEventError(f"the request is not a valid CloudEvent: {error}") from None
+        return _make_event(attributes, data)
+    missing = [name for name in _REQUIRED_HEADERS if name not in lowered]
+    if missing:
+        named = ", ".join(missing)
+        raise NotACloudEventError(f"the request is not a CloudEvent (missing {named}): {_HINT}")
+    if lowered["ce-specversion"] == "1.0":
+        return _binary_event(lowered, body)
     return parse_with_sdk(lowered, body)
 
 
 def parse_with_sdk(headers: Mapping[str, str], body: bytes) -> Event:
-    """`parse_request` through the cloudevents SDK: structured mode and specversion 0.3, and the
+    """A binary-mode request read through the cloudevents SDK: specversion 0.3, and the
     reference that the binary-mode hot path is tested against."""
     lowered = {name.lower(): value for name, value in headers.items()}
-    structured = _media_type(lowered) == STRUCTURED
-    if not structured:
-        lowered = {
-            name: unquote(value) if name.startswith("ce-") else value
-            for name, value in lowered.items()
-        }
+    decoded = dict(lowered)
+    for name, value in _header_attributes(lowered).items():
+        decoded[f"ce-{name}"] = value
     try:
-        parsed = from_http(_Parsed, lowered, body, lambda data: data)
-    except GenericException as error:
+        parsed = from_http(_Parsed, decoded, body, lambda data: data)
+    except (GenericException, ValueError, RecursionError) as error:
         raise NotACloudEventError(
             f"the request is not a valid CloudEvent ({error}): {_HINT}"
         ) from None
-    return _event(parsed.attributes, parsed.data, structured=structured)
+    return _event(parsed.attributes, parsed.data)
 
 
 def _media_type(lowered: Mapping[str, str]) -> str:
@@ -114,21 +122,35 @@ def _media_type(lowered: Mapping[str, str]) -> str:
 def _binary_event(lowered: Mapping[str, str], body: bytes) -> Event:
     """Binary mode, specversion 1.0 (what a Trigger delivers): the SDK's result, made directly.
 
-    Every `ce-` header is an attribute (HTTP binding 3.1.3.1), its value percent-decoded
-    (3.1.3.2); Content-Type is `datacontenttype` (3.1.1); the body is the data (3.1.2).
+    Every `ce-` header is an attribute (HTTP binding 3.1.3.1), its value decoded (3.1.3.2);
+    Content-Type is `datacontenttype` (3.1.1); the body is the data (3.1.2).
     """
-    attributes = {
-        name[3:]: unquote(value) if "%" in value else value  # `unquote` costs a call per header
-        for name, value in lowered.items()
-        if name[:3] == "ce-"
-    }
+    attributes = _header_attributes(lowered)
     content_type = lowered.get("content-type")
     if content_type is not None:
         attributes["datacontenttype"] = content_type
-    return _event(attributes, body, structured=False)
+    return _event(attributes, body)
 
 
-def _event(attributes: Mapping[str, Any], data: Any, *, structured: bool) -> Event:
+def _header_attributes(lowered: Mapping[str, str]) -> dict[str, str]:
+    """The attributes the ce- headers carry. HTTP binding 3.1.3.2: a value is percent-decoded,
+    and the decoded bytes must be UTF-8; core spec "Type System": no control characters. Without
+    the first rule distinct ids (`%FF`, `%FE`) would decode alike and look like one event."""
+    attributes: dict[str, str] = {}
+    for name, value in lowered.items():
+        if name[:3] == "ce-":
+            try:
+                attributes[name[3:]] = decode_header_value(value)
+            except HeaderValueError as error:
+                raise NotACloudEventError(
+                    f"the request is not a valid CloudEvent: the value of header {name} {error} "
+                    "(HTTP binding 3.1.3.2: percent-encode UTF-8, and no control characters)"
+                ) from None
+    return attributes
+
+
+def _event(attributes: Mapping[str, Any], body: Any) -> Event:
+    """A binary-mode event: `body` is the data, JSON when the content type says so."""
     # The rules the broker's ingress applies (CloudEvents core spec 1.0.2, "Context Attributes"
     # and "Naming Conventions"): required attributes, names, an RFC 3339 `time`. Events that
     # came through a broker pass them already; a request sent straight to the function may not.
@@ -136,32 +158,29 @@ def _event(attributes: Mapping[str, Any], data: Any, *, structured: bool) -> Eve
         validate_attributes(attributes)
     except InvalidEvent as error:
         raise NotACloudEventError(f"the request is not a valid CloudEvent: {error}") from None
-    content_type = attributes.get("datacontenttype")
-    json_data = is_json(content_type) or (structured and content_type is None)
-    try:
-        return Event(
-            id=attributes["id"],
-            source=attributes["source"],
-            type=attributes["type"],
-            specversion=attributes["specversion"],
-            subject=attributes.get("subject"),
-            time=attributes.get("time"),
-            datacontenttype=content_type,
-            data=_decode_data(data, json_data=json_data, structured=structured),
-            extensions={k: v for k, v in attributes.items() if k not in CORE},
-        )
-    except ValueError as error:
-        raise NotACloudEventError(f"the event's data is not valid JSON: {error}") from None
+    data: object = None
+    if body:
+        try:
+            json_data = is_json(attributes.get("datacontenttype"))
+            # The broker's JSON reading: UTF-8, no NaN, no number beyond a double, not too deep.
+            data = parse_json(body, "the event's data") if json_data else body
+        except InvalidEvent as error:
+            raise NotACloudEventError(error.reason) from None
+    return _make_event(attributes, data)
 
 
-def _decode_data(data: Any, *, json_data: bool, structured: bool) -> object:
-    if data is None or data == b"":
-        return None
-    if isinstance(data, str):  # structured `data`, which the SDK hands over re-encoded as JSON
-        value = json.loads(data)
-        return value if json_data or not isinstance(value, str) else value.encode()
-    # bytes: a binary-mode body, or structured `data_base64` (binary data, whatever its type)
-    return json.loads(data) if json_data and not structured else data
+def _make_event(attributes: Mapping[str, Any], data: object) -> Event:
+    return Event(
+        id=attributes["id"],
+        source=attributes["source"],
+        type=attributes["type"],
+        specversion=attributes["specversion"],
+        subject=attributes.get("subject"),
+        time=attributes.get("time"),
+        datacontenttype=attributes.get("datacontenttype"),
+        data=data,
+        extensions={k: v for k, v in attributes.items() if k not in CORE},
+    )
 
 
 def encode_event(event: Mapping[str, object]) -> bytes:

@@ -52,7 +52,9 @@ raises `Conflict`, its writes roll back, and its re-run finds the winner's outbo
 would run the handler again.
 
 Errors (`shoal.state.errors`): `Conflict` and `StoreUnavailable` are retryable, `InvalidStateURL`
-is a configuration mistake; all derive from `StateError`.
+is a configuration mistake, `LimitExceeded` is data beyond a limit of the database (PostgreSQL:
+a key too long for its index, such as an event id or source of several thousand characters)
+that no retry can store; all derive from `StateError`.
 """
 
 from __future__ import annotations
@@ -66,7 +68,13 @@ from urllib.parse import parse_qsl
 from psycopg import ProgrammingError
 from psycopg.conninfo import conninfo_to_dict
 
-from shoal.state.errors import Conflict, InvalidStateURL, StateError, StoreUnavailable
+from shoal.state.errors import (
+    Conflict,
+    InvalidStateURL,
+    LimitExceeded,
+    StateError,
+    StoreUnavailable,
+)
 from shoal.state.interface import JSONObject, Outbox, Resource, StateStore, Transaction
 from shoal.state.postgres import PostgresStore
 from shoal.state.retry import run_in_transaction
@@ -76,6 +84,7 @@ __all__ = [
     "Conflict",
     "InvalidStateURL",
     "JSONObject",
+    "LimitExceeded",
     "Outbox",
     "Resource",
     "StateError",

@@ -6,6 +6,9 @@
 - `StoreUnavailable`: the database cannot be reached or opened right now. Nothing was committed;
   retry later (a function answers 5xx and lets the broker's backoff do the waiting).
 - `InvalidStateURL`: a configuration mistake; retrying cannot help.
+- `LimitExceeded`: the database refuses what the transaction writes as beyond one of its limits
+  (PostgreSQL SQLSTATE class 54, "program limit exceeded": e.g. a key too long for a btree index).
+  Nothing was committed, and running the same transaction again fails the same way.
 - `StateError` itself (not a subclass): anything else the store refuses, e.g. a database whose
   schema is newer than this Shoal understands.
 """
@@ -27,3 +30,7 @@ class StoreUnavailable(StateError):  # noqa: N818 - the interface's names
 
 class InvalidStateURL(StateError):  # noqa: N818 - the interface's names
     """The state store URL is malformed or names an unsupported backend."""
+
+
+class LimitExceeded(StateError):  # noqa: N818 - the interface's names
+    """What the transaction writes is beyond a limit of the database; retrying cannot help."""

@@ -27,9 +27,9 @@ from contextlib import contextmanager
 import psycopg
 from psycopg.rows import TupleRow
 from psycopg.types.string import TextLoader
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool
 
-from shoal.state.errors import Conflict, StoreUnavailable
+from shoal.state.errors import Conflict, LimitExceeded, StoreUnavailable
 from shoal.state.migrations import migrate
 from shoal.state.sql import Row, SQLTransaction
 
@@ -40,6 +40,10 @@ Connection = psycopg.Connection[TupleRow]
 MIGRATION_LOCK_KEY = 0x53484F414C
 POOL_MAX_SIZE = 10
 POOL_TIMEOUT_SECONDS = 10.0
+# SQLSTATE class 54, "program limit exceeded" (PostgreSQL manual, appendix A): e.g. 54000 for an
+# index row larger than a btree page allows (about 2,700 bytes), as a very long event id makes.
+# psycopg raises these as OperationalError, the class of "cannot connect"; they are not that.
+_PROGRAM_LIMIT_CLASS = "54"
 
 
 @contextmanager
@@ -48,8 +52,16 @@ def _translated() -> Iterator[None]:
         yield
     except (psycopg.errors.SerializationFailure, psycopg.errors.DeadlockDetected) as error:
         raise Conflict(f"PostgreSQL aborted the transaction: {error}") from error
-    except (psycopg.OperationalError, PoolTimeout) as error:
-        raise StoreUnavailable(f"PostgreSQL is unavailable: {error}") from error
+    except psycopg.Error as error:
+        if (error.sqlstate or "").startswith(_PROGRAM_LIMIT_CLASS):
+            reason = error.diag.message_primary or str(error)
+            raise LimitExceeded(
+                f"PostgreSQL refuses the data as beyond one of its limits ({reason}; SQLSTATE "
+                f"{error.sqlstate}): writing the same again cannot succeed"
+            ) from error
+        if isinstance(error, psycopg.OperationalError):  # PoolTimeout too
+            raise StoreUnavailable(f"PostgreSQL is unavailable: {error}") from error
+        raise
 
 
 def _placeholders(sql: str) -> str:

@@ -38,21 +38,25 @@ def samples() -> dict[str, FunctionSpec]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty state store of each backend (PostgreSQL: a schema of its own)."""
     if request.param == "sqlite":
-        opened = open_store(f"sqlite:///{tmp_path / 'state.db'}")
-        yield opened
-        opened.close()
+        yield f"sqlite:///{tmp_path / 'state.db'}"
         return
     schema = f"shoal_runtime_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        opened = open_store(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}")
         try:
-            yield opened
+            yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
         finally:
-            opened.close()
             admin.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def store(state_url: str) -> Iterator[StateStore]:
+    opened = open_store(state_url)
+    yield opened
+    opened.close()
 
 
 class RecordingPublisher:

@@ -33,3 +33,12 @@ def test_ids_are_the_uuid5_of_the_joined_name(
     assert emitted_event_id(function, source, event_id, index) == str(
         uuid.uuid5(EMITTED_EVENT_NAMESPACE, name)
     )
+
+
+@pytest.mark.parametrize(("source", "event_id"), [("/s", "a\0b"), ("/s\0a", "b")])
+def test_a_nul_that_would_make_two_events_emit_one_id_is_refused(
+    source: str, event_id: str
+) -> None:
+    # Joined with NUL, both would name "fn\0/s\0a\0b\00"; the runtime answers 400 before this.
+    with pytest.raises(ValueError, match="holds NUL"):
+        emitted_event_id("fn", source, event_id, 0)
