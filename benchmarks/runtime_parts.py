@@ -1,6 +1,7 @@
 """The floor taken apart: what each part of a durable invocation costs when served.
 
     .venv/bin/python benchmarks/runtime_parts.py [--seconds 10] [--rounds 2] [--threads 8]
+                                                 [--asgi]
 
 `benchmarks/runtime.py` sets Shoal against the floor (`floor_function.py`: the trivial
 function's durable work written by hand). This script serves the floor with parts switched off,
@@ -15,6 +16,10 @@ publish:
 - floor, no publish, in memory: the same statements on an in-memory database (no file I/O);
 - floor, no publish, dicts: the same steps on Python dicts under the same lock (no sqlite3
   call at all; nothing durable, so no real store can do this either).
+
+`--asgi` serves all of them in functions-framework's other server mode instead (`--asgi`:
+gunicorn with one uvicorn worker, `async` functions on its event loop): bare is an `async`
+function that returns "", the floor is `floor_asgi` (the same work, its publish awaited).
 
 Rounds alternate the servers; the table gives each one's median rate, its ratio to bare, and the
 function server's CPU time and voluntary context switches per invocation (from /proc).
@@ -39,6 +44,15 @@ from benchmarks._servers import (  # noqa: E402
 )
 from benchmarks.runtime import BARE_SOURCE, WARM_UP_REQUESTS, Load, measure  # noqa: E402
 
+BARE_ASGI_SOURCE = """
+import functions_framework.aio
+
+
+@functions_framework.aio.http
+async def bare(request):
+    return ""
+"""
+
 FLOOR = ROOT / "benchmarks" / "floor_function.py"
 PARTS: dict[str, dict[str, str]] = {
     "floor": {},
@@ -56,18 +70,24 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--asgi", action="store_true", help="functions-framework --asgi")
     args = parser.parse_args()
     load = Load(args.requests, args.seconds, args.concurrency)
-    mode = {"WORKERS": "1", "THREADS": str(args.threads)}
+    if args.asgi:
+        mode = {"WORKERS": "1", "FUNCTION_USE_ASGI": "1"}
+        mode_name, floor_target = "gunicorn, 1 uvicorn worker (ASGI)", "floor_asgi"
+    else:
+        mode = {"WORKERS": "1", "THREADS": str(args.threads)}
+        mode_name, floor_target = f"gunicorn gthread, 1 worker x {args.threads} threads", "floor"
     rows: dict[str, list[tuple[float, float, float]]] = {"bare": []}
     rows.update({name: [] for name in PARTS})
     with tempfile.TemporaryDirectory() as tmp, sink_server("lean") as sink:
         folder = Path(tmp)
-        (folder / "bare.py").write_text(BARE_SOURCE)
+        (folder / "bare.py").write_text(BARE_ASGI_SOURCE if args.asgi else BARE_SOURCE)
         for round_number in range(1, args.rounds + 1):
             for name, measured in rows.items():
                 bare = name == "bare"
-                source, target = (folder / "bare.py", "bare") if bare else (FLOOR, "floor")
+                source, target = (folder / "bare.py", "bare") if bare else (FLOOR, floor_target)
                 database = str(folder / f"floor-{round_number}-{len(measured)}.db")
                 env = {**mode, "K_SINK": sink.url, "FLOOR_DB": database, **PARTS.get(name, {})}
                 with function_server(source, target, env) as server:
@@ -86,7 +106,7 @@ def main() -> None:
                 )
     bare_rate = statistics.median(rate for rate, _cpu, _switches in rows["bare"])
     print(
-        f"\nserver mode: gunicorn gthread, 1 worker x {args.threads} threads; load: "
+        f"\nserver mode: {mode_name}; load: "
         f"{args.concurrency} in flight; median of {args.rounds} round(s); load average now "
         f"{os.getloadavg()[0]:.2f}\n"
     )

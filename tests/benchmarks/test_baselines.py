@@ -3,7 +3,8 @@
 - `benchmarks/floor_function.py` (the runtime's floor) records the event against redelivery,
   records its outbox and publishes it to K_SINK, and re-publishes the recorded event when the
   same (source, id) comes again; with FLOOR_PUBLISH=0 or FLOOR_STORE=0 (`runtime_parts.py`)
-  it leaves out exactly that part, and FLOOR_STORE=dict keeps the same records in memory;
+  it leaves out exactly that part, and FLOOR_STORE=dict keeps the same records in memory; its
+  `floor_asgi`, served in functions-framework's ASGI mode, does the same;
 - the bare relay of `benchmarks/_sink.py` (the broker's floor) forwards every event to the
   subscriber before it answers, on aiohttp and on the broker's own HTTP stack.
 """
@@ -23,6 +24,7 @@ import flask
 import functions_framework
 import pytest
 
+from benchmarks._servers import function_server
 from shoal.platform.ports import free_port
 from tests.e2e.conftest import wait_http_ok
 
@@ -92,6 +94,19 @@ def test_the_floor_records_publishes_and_republishes_a_redelivery(
         outbox = dict(db.execute("SELECT id, events FROM outbox").fetchall())
     assert sorted(outbox) == ["e1", "e2"]
     assert json.loads(outbox["e1"])["id"] == "e1-1"
+
+
+def test_the_asgi_floor_records_publishes_and_republishes_a_redelivery(tmp_path: Path) -> None:
+    database = tmp_path / "floor.db"
+    with helper("sink", "lean") as sink:
+        env = {"K_SINK": f"{sink}/floor", "FLOOR_DB": str(database), "FUNCTION_USE_ASGI": "1"}
+        with function_server(ROOT / "benchmarks" / "floor_function.py", "floor_asgi", env) as app:
+            statuses = [post(app.url, binary_event(event_id)) for event_id in ("e1", "e2", "e1")]
+        assert statuses == [200, 200, 200]
+        assert received(sink) == 3
+    with sqlite3.connect(database) as db:
+        assert sorted(db.execute("SELECT id FROM inbox")) == [("e1",), ("e2",)]
+        assert sorted(db.execute("SELECT id FROM outbox")) == [("e1",), ("e2",)]
 
 
 @pytest.mark.parametrize(
