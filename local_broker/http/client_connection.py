@@ -25,7 +25,6 @@ from local_broker.http.message import Headers
 MAX_RESPONSE_BODY_BYTES: Final = 64 * 1024 * 1024
 ERROR_BODY_BYTES: Final = 16 * 1024
 MAX_RESPONSE_HEAD_BYTES: Final = 64 * 1024
-_FRAMING: Final = frozenset({"content-length", "transfer-encoding"})
 # Lowercased names of the response header fields seen most (subscribers send few distinct ones).
 _HEADER_NAMES: dict[bytes, str] = {}
 _MAX_HEADER_NAMES: Final = 256
@@ -193,7 +192,12 @@ class ClientConnection(asyncio.Protocol):
             lowered = name.decode("latin-1").lower()
             if len(_HEADER_NAMES) < _MAX_HEADER_NAMES:
                 _HEADER_NAMES[name] = lowered
-        if lowered in _FRAMING:
+        if lowered == "content-length" or (
+            # RFC 9112 section 6.3: a Transfer-Encoding whose final coding is not chunked leaves
+            # a response's body delimited by the close, as if there were no framing at all.
+            lowered == "transfer-encoding"
+            and value.rpartition(b",")[2].strip().lower() == b"chunked"
+        ):
             self._framed = True
         # surrogateescape, as aiohttp: a value that is not UTF-8 reaches the binding, which fails it
         self._pairs.append((lowered, value.decode("utf-8", "surrogateescape")))

@@ -70,3 +70,20 @@ async def test_a_body_within_the_bound_is_kept_whole() -> None:
     finally:
         await client.close()
     assert (len(response.body), response.body_dropped) == (MAX_BODY, 0)
+
+
+async def test_a_transfer_coding_other_than_chunked_leaves_the_body_to_the_close() -> None:
+    # RFC 9112 section 6.3: the body of such a response ends when the server closes.
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 503 X\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\nzz")
+        await writer.drain()
+        writer.close()
+
+    client = HttpClient()
+    try:
+        async with raw_server(handle) as url:
+            response = await client.request("POST", url, {}, b"", 10.0)
+    finally:
+        await client.close()
+    assert (response.status, response.body) == (503, b"zz")
