@@ -7,7 +7,9 @@ closing the connection (RFC 9112, section 6.3). An interim 1xx answer is skipped
 is kept for the next request unless the answer says otherwise (`should_keep_alive`).
 
 `SinkConnection.post` raises `OSError` for transport failures (refused, reset, closed before a
-complete answer; `TimeoutError` when a send or a receive waits longer than the timeout) and
+complete answer; `TimeoutError` when a send or a receive waits longer than the timeout, or when
+the answer is still incomplete once the timeout has passed since the request: a sink that
+trickles its answer a byte at a time ends within twice the timeout) and
 `BadAnswerError` for an answer that is not HTTP. `answered_anything` tells the caller whether
 the server had sent any byte of an answer, so a request on a kept-alive connection that the
 server had already closed can be sent again.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import socket
 import ssl
 import struct
+import time
 from typing import Final
 
 import httptools
@@ -96,6 +99,7 @@ class SinkConnection:
         except BaseException:
             sock.close()
             raise
+        self._timeout = timeout
         self._buffer = bytearray(_READ_SIZE)
         self._view = memoryview(self._buffer)
         self._answer = _Answer()
@@ -106,13 +110,14 @@ class SinkConnection:
         """Send `head` (from `request_head`) with `body`; the answer's status and body."""
         self.answered_anything = False
         length = b"%d\r\n\r\n" % len(body)
+        deadline = time.monotonic() + self._timeout
         try:
             if len(body) < _SMALL_BODY:
                 self._sock.sendall(head + length + body)
             else:
                 self._sock.sendall(head + length)
                 self._sock.sendall(body)
-            return self._read_answer()
+            return self._read_answer(deadline)
         except BlockingIOError as error:  # what SO_RCVTIMEO / SO_SNDTIMEO give on expiry
             self.close()
             raise TimeoutError(f"the sink did not answer in time: {error}") from None
@@ -124,7 +129,7 @@ class SinkConnection:
         self.open = False
         self._sock.close()
 
-    def _read_answer(self) -> tuple[int, bytes]:
+    def _read_answer(self, deadline: float) -> tuple[int, bytes]:
         answer = self._answer
         answer.expect()
         while not answer.complete:
@@ -135,6 +140,10 @@ class SinkConnection:
                 answer.status = answer.parser.get_status_code()  # a body ended by closing
                 break
             self.answered_anything = True
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"the sink's answer was not complete {self._timeout:g} s after the request"
+                )
             try:
                 answer.parser.feed_data(self._view[:received])
             except httptools.HttpParserError as error:

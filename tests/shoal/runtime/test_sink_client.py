@@ -135,3 +135,21 @@ async def test_a_sink_that_never_answers_times_out() -> None:
         with pytest.raises(TimeoutError, match="did not answer in time"):
             await asyncio.to_thread(connection.post, head, b"{}")
     assert not connection.open
+
+
+async def test_a_sink_that_trickles_its_answer_times_out_all_the_same() -> None:
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1 << 16)
+        for byte in b"HTTP/1.1 202 Accepted\r\nX-Slow: " + b"z" * 100:
+            writer.write(bytes([byte]))  # each byte well within the per-read timeout
+            await writer.drain()
+            await asyncio.sleep(0.05)
+
+    server = await asyncio.start_server(trickle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    head = request_head("127.0.0.1", port, 80, "/", "application/cloudevents+json")
+    async with server:
+        connection = SinkConnection("127.0.0.1", port, timeout=0.5)
+        with pytest.raises(TimeoutError, match="not complete 0.5 s after the request"):
+            await asyncio.to_thread(connection.post, head, b"{}")
+    assert not connection.open
