@@ -150,6 +150,6 @@ async def test_a_sink_that_trickles_its_answer_times_out_all_the_same() -> None:
     head = request_head("127.0.0.1", port, 80, "/", "application/cloudevents+json")
     async with server:
         connection = SinkConnection("127.0.0.1", port, timeout=0.5)
-        with pytest.raises(TimeoutError, match="not complete 0.5 s after the request"):
+        with pytest.raises(TimeoutError, match=r"not complete 0\.5 s after the request"):
             await asyncio.to_thread(connection.post, head, b"{}")
     assert not connection.open
