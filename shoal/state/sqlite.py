@@ -9,7 +9,11 @@ soon as the lock is free; SQLite's busy handler, left to arbitrate between proce
 WAL lets readers of other connections proceed while a writer holds the lock.
 
 Connections are kept for reuse: opening one per transaction costs a WAL checkpoint whenever the
-last connection closes, about ten times the cost of a small transaction.
+last connection closes, about ten times the cost of a small transaction. A kept connection
+would go on reading and committing into a file that was deleted or replaced meanwhile (the
+kernel keeps an unlinked file alive while it is open), acknowledging work that is then lost, so
+each transaction first checks that the path still names the file the store opened (one `stat`)
+and is `StoreUnavailable` when it does not.
 
 Durability: `synchronous=NORMAL` by default. In WAL mode that keeps every committed transaction
 across a crash or SIGKILL of any process and never corrupts the file; only an operating-system
@@ -23,6 +27,7 @@ disk before the event is acknowledged uses `sqlite:///path.db?synchronous=full`.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -135,10 +140,12 @@ class SQLiteStore:
         self._writer = threading.Lock()
         self._commits = 0
         self._closed = False
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file once open
         try:
             connection = self._checkout()
             try:
                 _enable_wal(connection, path)
+                self._identity = _file_identity(path)
             finally:
                 self._checkin(connection)
             with _Migration(self) as executor:
@@ -184,6 +191,12 @@ class SQLiteStore:
         return connection
 
     def _checkout(self) -> sqlite3.Connection:
+        if self._identity is not None and _file_identity(self._path) != self._identity:
+            raise StoreUnavailable(
+                f"the state database {self._path} was deleted or replaced while this process "
+                "had it open; nothing more is written to the old file: put the file back, or "
+                "restart the function to open what is at that path now"
+            )
         with self._lock:
             if self._idle:
                 return self._idle.pop()
@@ -267,3 +280,12 @@ class _Transaction(_Write):
 
     def __enter__(self) -> SQLTransaction:
         return SQLTransaction(self._start(), self._store._clock)
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`, None when there is none."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return status.st_dev, status.st_ino

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-from shoal.state import open_store
+import pytest
+
+from shoal.state import StoreUnavailable, open_store
 from shoal.state.sqlite import CHECKPOINT_EVERY_COMMITS
 
 PAGE = 4096
@@ -26,3 +29,28 @@ def test_the_wal_is_checkpointed_as_commits_go_by(tmp_path: Path) -> None:
     # Every commit writes at least two pages (a table and its primary key index); without
     # checkpoints the WAL would hold all of them.
     assert wal < commits * PAGE
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_database_file_deleted_or_replaced_under_the_store_is_unavailable(
+    tmp_path: Path, how: str
+) -> None:
+    """Kept connections would commit into the old file, which nobody will read again."""
+    path = tmp_path / "state.db"
+    store = open_store(f"sqlite:///{path}")
+    try:
+        with store.transaction() as tx:
+            tx.put("node", "n1", {"cpu": 1})
+        if how == "replaced":
+            shutil.copy(path, tmp_path / "copy.db")
+        for leftover in tmp_path.glob("state.db*"):
+            leftover.unlink()
+        if how == "replaced":
+            (tmp_path / "copy.db").rename(path)
+        with (
+            pytest.raises(StoreUnavailable, match="deleted or replaced"),
+            store.transaction() as tx,
+        ):
+            tx.put("node", "n2", {"cpu": 2})
+    finally:
+        store.close()
