@@ -12,6 +12,7 @@ from datetime import date
 from typing import ClassVar, Final
 
 from local_broker.event import REQUIRED_ATTRIBUTES, AttributeValue
+from local_broker.headers import has_disallowed_character
 
 # CloudEvents core spec, "Type System": Integer is a 32-bit signed whole number.
 INTEGER_MIN: Final = -(2**31)
@@ -137,6 +138,48 @@ def is_media_type_text(value: str) -> bool:
 
     It keeps what goes out as a Content-Type header encodable (RFC 9110 section 5.5)."""
     return value.isascii() and value.replace("\t", " ").isprintable()
+
+
+def attribute_value(name: str, value: object) -> AttributeValue:
+    """`value` if attribute `name` may hold it, else InvalidEvent naming it.
+
+    Core spec 1.0.2, "Type System" (and json-format 2.2 for how each is written): a String holds
+    no control characters (U+0000 to U+001F, U+007F to U+009F) and no surrogate code points; an
+    Integer is a 32-bit signed whole number; a Boolean is true or false.
+    """
+    if isinstance(value, str):
+        # Printable text holds neither controls nor surrogates: most values stop at this test.
+        if not value.isprintable() and has_disallowed_character(value):
+            raise InvalidEvent(
+                name, f"attribute '{name}' contains a control character or a lone surrogate"
+            )
+        return value
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if not INTEGER_MIN <= value <= INTEGER_MAX:
+            raise InvalidEvent(
+                name,
+                f"attribute '{name}' is {value}, outside the CloudEvents Integer range "
+                f"{INTEGER_MIN} to {INTEGER_MAX}; send larger numbers as a string",
+            )
+        return value
+    raise InvalidEvent(
+        name,
+        f"attribute '{name}' is {shown(value)}, which is {_value_kind(value)}; attribute values "
+        "must be a string, a whole number or a boolean (json-format 2.2), so put structured "
+        "values in data or send them as a string",
+    )
+
+
+def _value_kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "a JSON object"
+    if isinstance(value, list):
+        return "a JSON array"
+    if isinstance(value, float):
+        return "not a whole number (only whole numbers are CloudEvents Integers)"
+    return f"a {type(value).__name__}"
 
 
 def _check_name(name: str) -> None:

@@ -28,15 +28,14 @@ from collections.abc import Mapping
 from typing import Final
 
 from local_broker.attributes import (
-    INTEGER_MAX,
-    INTEGER_MIN,
     InvalidEvent,
+    attribute_value,
     has_base64_data,
     shown,
     validate_attributes,
 )
 from local_broker.event import AttributeValue, CloudEvent, canonical_string
-from local_broker.headers import has_disallowed_character, is_json_content_type, text_codec
+from local_broker.headers import is_json_content_type, text_codec
 
 _DATA_MEMBERS: Final = frozenset({"data", "data_base64"})
 IMPLIED_CONTENT_TYPE: Final = "application/json"  # of a `data` member without one (3.1.2)
@@ -102,26 +101,7 @@ def _event_from_json(obj: object) -> CloudEvent:
     for name, value in obj.items():
         if name in _DATA_MEMBERS or value is None:  # json-format 2.2: null means unset
             continue
-        if isinstance(value, str):
-            if has_disallowed_character(value):
-                raise InvalidEvent(
-                    name, f"attribute '{name}' contains a control character or a lone surrogate"
-                )
-        elif isinstance(value, int) and not isinstance(value, bool):
-            if not INTEGER_MIN <= value <= INTEGER_MAX:
-                raise InvalidEvent(
-                    name,
-                    f"attribute '{name}' is {value}, outside the CloudEvents Integer range "
-                    f"{INTEGER_MIN} to {INTEGER_MAX}; send larger numbers as a string",
-                )
-        elif not isinstance(value, bool):
-            raise InvalidEvent(
-                name,
-                f"attribute '{name}' is {_kind(value)}; attribute values must be a string, "
-                "a whole number or a boolean (json-format 2.2), so put structured values in "
-                "data or send them as a string",
-            )
-        attributes[name] = value
+        attributes[name] = attribute_value(name, value)
     validate_attributes(attributes)
     data = _data_from_json(obj, attributes)
     if "data" in obj and "datacontenttype" not in attributes and not has_base64_data(attributes):

@@ -30,6 +30,11 @@ _HEADER_NAMES: dict[bytes, str] = {}
 _MAX_HEADER_NAMES: Final = 256
 
 
+def kept_body_bytes(status: int, max_body_bytes: int) -> int:
+    """How much of an answer's body is kept (the module's docstring says why)."""
+    return max_body_bytes if 200 <= status < 300 else ERROR_BODY_BYTES
+
+
 class HttpClientError(Exception):
     """No usable response; str() says why, for the delivery log and the dead-letter reason."""
 
@@ -206,7 +211,7 @@ class ClientConnection(asyncio.Protocol):
         self._head_done = True
         status = self._parser.get_status_code()
         self._until_eof = not self._framed and status >= 200 and status not in (204, 304)
-        self._keep_bytes = self._max_body_bytes if 200 <= status < 300 else ERROR_BODY_BYTES
+        self._keep_bytes = kept_body_bytes(status, self._max_body_bytes)
 
     def on_body(self, body: bytes) -> None:
         kept = self._body_bytes

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 import aiohttp
 
 from local_broker.http.client_connection import (
-    ERROR_BODY_BYTES,
     MAX_RESPONSE_BODY_BYTES,
     ClientResponse,
     HttpClientError,
+    kept_body_bytes,
 )
 from local_broker.http.message import Headers
 
@@ -44,8 +44,7 @@ class AiohttpFallback:
                 skip_auto_headers=("Content-Type",),
             ) as response:
                 status = response.status
-                # What is kept of a body, as `ClientConnection` keeps it.
-                keep = self._max_body_bytes if 200 <= status < 300 else ERROR_BODY_BYTES
+                keep = kept_body_bytes(status, self._max_body_bytes)
                 parts: list[bytes] = []
                 kept = received = 0
                 async for chunk in response.content.iter_chunked(64 * 1024):

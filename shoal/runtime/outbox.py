@@ -21,22 +21,20 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Final
 
-from local_broker.attributes import INTEGER_MAX, INTEGER_MIN, InvalidEvent
+from local_broker.attributes import InvalidEvent, attribute_value
 from local_broker.event import AttributeValue
-from shoal.runtime.attribute_values import attribute_value
+from local_broker.stamping import TTL_ATTRIBUTE, next_ttl
 from shoal.runtime.errors import InvalidEmitError
 from shoal.runtime.event import Emit, Event
 from shoal.runtime.ids import emitted_event_id
 from shoal.runtime.wire import CORE, JSON, encode_event
 from shoal.state import Outbox
 
-TTL_EXTENSION = "knativebrokerttl"
+TTL_EXTENSION = TTL_ATTRIBUTE
 # The broker ingress refuses a larger request (413): the local broker's default, and what
 # Knative's Kafka broker allows (its producers' max.request.size). One event in structured mode
 # is exactly its JSON format, so this bounds that encoding.
 MAX_EVENT_BYTES: Final = 1024 * 1024
-# CloudEvents core spec, "Type System": an Integer's string form.
-_INTEGER_TEXT: Final = re.compile(r"[+-]?[0-9]+")
 # CloudEvents core spec, "Attribute Naming Convention".
 _EXTENSION_NAME = re.compile(r"[a-z0-9]{1,20}")
 
@@ -133,11 +131,4 @@ def exhausted_ttl(event: Event) -> object | None:
     optional sign) is replaced by a fresh one there, so it is never exhausted.
     """
     ttl = event.extensions.get(TTL_EXTENSION)
-    if isinstance(ttl, str) and _INTEGER_TEXT.fullmatch(ttl.strip()):
-        remaining: object = int(ttl)  # int() alone would also take "1_0" and other digits
-    else:
-        remaining = ttl
-    if isinstance(remaining, bool) or not isinstance(remaining, int):
-        return None
-    exhausted = INTEGER_MIN <= remaining <= INTEGER_MAX and remaining - 1 <= 0
-    return ttl if exhausted else None
+    return ttl if ttl is not None and next_ttl(ttl) <= 0 else None

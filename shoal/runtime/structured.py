@@ -2,7 +2,7 @@
 read into attributes and the data a handler gets, as the broker's ingress reads it.
 
 Attributes are the top-level members other than `data` and `data_base64`; `null` means absent
-(section 2.2); each must be a string, a 32-bit integer or a boolean (`attribute_values`). The
+(section 2.2); each must be a string, a 32-bit integer or a boolean (`attribute_value`). The
 data (section 3.1):
 
 - `data_base64` (3.1.1), or spec 0.3's `data` with `datacontentencoding: base64`: the decoded
@@ -21,7 +21,13 @@ from __future__ import annotations
 
 from typing import Final
 
-from local_broker.attributes import InvalidEvent, has_base64_data, shown, validate_attributes
+from local_broker.attributes import (
+    InvalidEvent,
+    attribute_value,
+    has_base64_data,
+    shown,
+    validate_attributes,
+)
 from local_broker.event import AttributeValue
 from local_broker.headers import is_json_content_type
 from local_broker.jsonformat import (
@@ -30,7 +36,6 @@ from local_broker.jsonformat import (
     parse_json,
     text_data_bytes,
 )
-from shoal.runtime.attribute_values import attribute_value
 
 _DATA_MEMBERS: Final = frozenset({"data", "data_base64"})
 

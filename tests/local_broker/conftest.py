@@ -66,6 +66,14 @@ def broker(name: str = "default", delivery: Mapping[str, Any] | None = None) -> 
 
 # Fast retries keep tests quick; the defaults (10 retries from 0.2 s) would take minutes.
 FAST_RETRIES = 2
+# Structured events that are valid JSON but hold data the broker could not carry on unchanged
+# (a number beyond a double; text its charset cannot encode), with their test ids.
+UNCARRIABLE_EVENTS = [
+    b'{"specversion":"1.0","id":"r","source":"/r","type":"reply","data":1e999}',
+    b'{"specversion":"1.0","id":"r","source":"/r","type":"reply",'
+    b'"datacontenttype":"text/plain; charset=idna","data":"' + b"a" * 100 + b'"}',
+]
+UNCARRIABLE_IDS = ["number-beyond-a-double", "data-its-charset-cannot-encode"]
 FAST_DELIVERY = {"retry": FAST_RETRIES, "backoffPolicy": "linear", "backoffDelay": "PT0.05S"}
 
 

@@ -20,7 +20,14 @@ from local_broker.deliver import OutgoingRequests, send_with_retries
 from local_broker.event import CloudEvent
 from local_broker.http.client_request import WireHeaders
 from local_broker.testing import Received, RecordingSink, Reply, post_event, running_broker
-from tests.local_broker.conftest import FAST_DELIVERY, ManifestFolder, make_event, trigger
+from tests.local_broker.conftest import (
+    FAST_DELIVERY,
+    UNCARRIABLE_EVENTS,
+    UNCARRIABLE_IDS,
+    ManifestFolder,
+    make_event,
+    trigger,
+)
 
 POISON = "poison"
 
@@ -98,15 +105,7 @@ async def test_a_retry_task_that_fails_on_a_bug_dead_letters_its_event(
     assert "a bug in the retry loop" in letter["reason"]
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        b'{"specversion":"1.0","id":"r","source":"/r","type":"reply","data":1e999}',
-        b'{"specversion":"1.0","id":"r","source":"/r","type":"reply",'
-        b'"datacontenttype":"text/plain; charset=idna","data":"' + b"a" * 100 + b'"}',
-    ],
-    ids=["number-beyond-a-double", "data-the-charset-cannot-encode"],
-)
+@pytest.mark.parametrize("body", UNCARRIABLE_EVENTS, ids=UNCARRIABLE_IDS)
 async def test_a_reply_that_cannot_be_read_fails_the_attempt_and_frees_its_slot(
     tmp_path: Path, manifest_folder: ManifestFolder, body: bytes
 ) -> None:

@@ -10,7 +10,14 @@ import aiohttp
 import pytest
 
 from local_broker.testing import RecordingSink, post_event, running_broker
-from tests.local_broker.conftest import ManifestFolder, broker, make_event, trigger
+from tests.local_broker.conftest import (
+    UNCARRIABLE_EVENTS,
+    UNCARRIABLE_IDS,
+    ManifestFolder,
+    broker,
+    make_event,
+    trigger,
+)
 
 
 async def _post(
@@ -223,15 +230,7 @@ async def test_a_content_type_that_is_no_media_type_is_refused(
     assert json.loads(body)["attribute"] == "datacontenttype"
 
 
-@pytest.mark.parametrize(
-    "body",
-    [
-        b'{"specversion":"1.0","id":"1","source":"/s","type":"t","data":1e999}',
-        b'{"specversion":"1.0","id":"1","source":"/s","type":"t",'
-        b'"datacontenttype":"text/plain; charset=idna","data":"' + b"a" * 100 + b'"}',
-    ],
-    ids=["number-beyond-a-double", "data-its-charset-cannot-encode"],
-)
+@pytest.mark.parametrize("body", UNCARRIABLE_EVENTS, ids=UNCARRIABLE_IDS)
 async def test_structured_data_the_broker_cannot_carry_is_a_400(
     tmp_path: Path, body: bytes
 ) -> None:

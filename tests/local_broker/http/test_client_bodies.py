@@ -4,14 +4,28 @@ other up to ERROR_BODY_BYTES; the rest is read, dropped and counted, and the sta
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 import pytest
 
-from local_broker.http.client import HttpClient
+from local_broker.http.client import ClientResponse, HttpClient
 from local_broker.http.client_connection import ERROR_BODY_BYTES
 from tests.local_broker.http.conftest import raw_server, read_request
 
 MAX_BODY = 100_000
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def requests_to(
+    handle: Handler, count: int = 1, max_body_bytes: int = MAX_BODY
+) -> list[ClientResponse]:
+    """`count` requests, one after the other, from a client keeping bodies up to the bound."""
+    client = HttpClient(max_body_bytes=max_body_bytes)
+    try:
+        async with raw_server(handle) as url:
+            return [await client.request("POST", url, {}, b"", 10.0) for _ in range(count)]
+    finally:
+        await client.close()
 
 
 def _answer(status: int, size: int, *, chunked: bool) -> bytes:
@@ -43,15 +57,9 @@ async def test_a_large_body_is_read_to_its_end_and_kept_up_to_its_bound(
             await writer.drain()
         await reader.read()
 
-    client = HttpClient(max_body_bytes=MAX_BODY)
-    try:
-        async with raw_server(handle) as url:
-            first = await client.request("POST", url, {}, b"", 10.0)
-            second = await client.request("POST", url, {}, b"", 10.0)
-    finally:
-        await client.close()
+    responses = await requests_to(handle, 2)
     assert len(connections) == 1
-    for response in (first, second):
+    for response in responses:
         assert response.status == status
         assert (len(response.body), response.body_dropped) == (kept, size - kept)
 
@@ -63,12 +71,7 @@ async def test_a_body_within_the_bound_is_kept_whole() -> None:
         await writer.drain()
         await reader.read()
 
-    client = HttpClient(max_body_bytes=MAX_BODY)
-    try:
-        async with raw_server(handle) as url:
-            response = await client.request("POST", url, {}, b"", 10.0)
-    finally:
-        await client.close()
+    (response,) = await requests_to(handle)
     assert (len(response.body), response.body_dropped) == (MAX_BODY, 0)
 
 
@@ -80,10 +83,5 @@ async def test_a_transfer_coding_other_than_chunked_leaves_the_body_to_the_close
         await writer.drain()
         writer.close()
 
-    client = HttpClient()
-    try:
-        async with raw_server(handle) as url:
-            response = await client.request("POST", url, {}, b"", 10.0)
-    finally:
-        await client.close()
+    (response,) = await requests_to(handle)
     assert (response.status, response.body) == (503, b"zz")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
 import pytest
 
 from shoal.runtime.sink_client import BadAnswerError, SinkConnection, request_head
+
+Serve = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 @asynccontextmanager
@@ -122,19 +124,25 @@ def test_the_host_header_leaves_out_the_default_port_and_brackets_ipv6() -> None
     assert b"Host: [::1]:8080\r\n" in request_head("::1", 8080, 80, "/", "a/b")
 
 
+async def timed_out_post(serve: Serve, timeout: float, says: str) -> None:
+    """Post to a sink that `serve`s each connection; the post must time out saying `says`, and
+    the connection be closed."""
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    head = request_head("127.0.0.1", port, 80, "/", "application/cloudevents+json")
+    async with server:
+        connection = SinkConnection("127.0.0.1", port, timeout=timeout)
+        with pytest.raises(TimeoutError, match=says):
+            await asyncio.to_thread(connection.post, head, b"{}")
+    assert not connection.open
+
+
 async def test_a_sink_that_never_answers_times_out() -> None:
     async def listen(reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> None:
         await reader.read(1 << 16)  # takes the request and never answers
         await asyncio.sleep(30)
 
-    server = await asyncio.start_server(listen, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    head = request_head("127.0.0.1", port, 80, "/", "application/cloudevents+json")
-    async with server:
-        connection = SinkConnection("127.0.0.1", port, timeout=0.2)
-        with pytest.raises(TimeoutError, match="did not answer in time"):
-            await asyncio.to_thread(connection.post, head, b"{}")
-    assert not connection.open
+    await timed_out_post(listen, 0.2, "did not answer in time")
 
 
 async def test_a_sink_that_trickles_its_answer_times_out_all_the_same() -> None:
@@ -145,11 +153,4 @@ async def test_a_sink_that_trickles_its_answer_times_out_all_the_same() -> None:
             await writer.drain()
             await asyncio.sleep(0.05)
 
-    server = await asyncio.start_server(trickle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    head = request_head("127.0.0.1", port, 80, "/", "application/cloudevents+json")
-    async with server:
-        connection = SinkConnection("127.0.0.1", port, timeout=0.5)
-        with pytest.raises(TimeoutError, match=r"not complete 0\.5 s after the request"):
-            await asyncio.to_thread(connection.post, head, b"{}")
-    assert not connection.open
+    await timed_out_post(trickle, 0.5, r"not complete 0\.5 s after the request")
