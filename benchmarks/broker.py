@@ -5,10 +5,15 @@
 
 (a) bare hop: the load generator posts to a minimal async server answering 202;
     bare relay: two hops and nothing else, a server forwarding each event to the subscriber
-    and answering 202 once it answered (no log, no matching): what a broker on one core could
-    reach if everything but the two HTTP exchanges cost nothing;
+    and answering 202 once it answered (no log, no matching), on the same server stack as
+    (a); with aiohttp also the relay on the broker's own HTTP server and client, in front of
+    the same subscriber: what a broker on one core could reach if everything but its two HTTP
+    exchanges cost nothing;
 (b) the broker: ingress -> durable log -> one Trigger -> a minimal subscriber, events/s
-    delivered, and p50/p99 ingress-to-subscriber latency at a paced 1,000 events/s;
+    delivered, and p50/p99 ingress-to-subscriber latency at a paced 1,000 events/s; and the
+    CPU it took per event (all threads), beside what the machine's cores would leave it at
+    0.5 of the bare hop once wrk and the subscriber had theirs (each at its lowest cost per
+    request measured in the run: wrk's in (a), the subscriber's behind the relay);
 (c) fan-out: one event to 10 Triggers;
 (d) matching: 1,000 Triggers (in-process filter cost per event, and end to end).
 
@@ -29,6 +34,7 @@ import asyncio
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -48,6 +54,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._servers import session_cpu  # noqa: E402
 from local_broker.event import CloudEvent  # noqa: E402
 from local_broker.filters import compile_filter  # noqa: E402
 from shoal.platform.ports import free_port  # noqa: E402
@@ -74,6 +81,7 @@ class WrkResult:
     requests: int  # completed
     failed: int  # non-2xx answers plus socket errors
     seconds: float
+    cpu: float  # wrk's own CPU seconds (user + system)
 
     @property
     def accepted(self) -> int:
@@ -90,6 +98,8 @@ async def wrk(url: str, seconds: int, connections: int) -> WrkResult:
         *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     start = time.perf_counter()
+    # wrk is the only child reaped while it runs: the servers are reaped when their phase ends.
+    children_before = _children_cpu()
     try:
         out, err = await asyncio.wait_for(process.communicate(), seconds + PHASE_TIMEOUT)
     except TimeoutError:
@@ -100,7 +110,28 @@ async def wrk(url: str, seconds: int, connections: int) -> WrkResult:
     if process.returncode != 0 or found is None:
         raise RuntimeError(f"wrk failed ({process.returncode}): {(out + err).decode()[-500:]}")
     requests, non_2xx, socket_errors = map(int, found.groups())
-    return WrkResult(requests, non_2xx + socket_errors, min(elapsed, float(seconds)))
+    cpu = _children_cpu() - children_before
+    return WrkResult(requests, non_2xx + socket_errors, min(elapsed, float(seconds)), cpu)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass(frozen=True, slots=True)
+class Cpu:
+    """CPU microseconds per event of one throughput phase, by process."""
+
+    server: float  # the server wrk posts to: the bare hop, the relay or the broker
+    subscriber: float  # 0.0 for the bare hop, which has none
+    wrk: float
+
+
+def budget_us(cpus: int, rate: float, *costs_us: float) -> float:
+    """CPU microseconds per event that `cpus` cores leave at `rate` events/s once `costs_us`
+    (the other processes' CPU per event) are paid."""
+    return cpus / rate * 1e6 - sum(costs_us)
 
 
 def event_headers(index: int) -> dict[str, str]:
@@ -179,18 +210,27 @@ async def wait_count(sink: str, expected: int, timeout: float = PHASE_TIMEOUT) -
 
 
 @contextmanager
-def process(args: list[str], health: str) -> Iterator[None]:
-    child = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def process(args: list[str], health: str) -> Iterator[int]:
+    """The server started by `args`, once `health` answers; yields its session (its CPU)."""
+    child = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     try:
         wait_http_ok(health, 20.0, child)
-        yield
+        yield child.pid
     finally:
         child.terminate()
         child.wait(timeout=20)
 
 
+@dataclass(frozen=True, slots=True)
+class Served:
+    url: str
+    session: int  # its process session, for its CPU time
+
+
 @contextmanager
-def broker(triggers: list[dict[str, object]]) -> Iterator[str]:
+def broker(triggers: list[dict[str, object]]) -> Iterator[Served]:
     with tempfile.TemporaryDirectory() as tmp:
         manifests = Path(tmp) / "triggers.yaml"
         manifests.write_text(yaml.safe_dump_all(triggers))
@@ -201,8 +241,8 @@ def broker(triggers: list[dict[str, object]]) -> Iterator[str]:
             "shoal.cli.main",
             *broker_args(manifests, port, Path(tmp) / "data"),
         ]
-        with process(args, f"http://127.0.0.1:{port}/readyz"):
-            yield f"http://127.0.0.1:{port}/default/default"
+        with process(args, f"http://127.0.0.1:{port}/readyz") as session:
+            yield Served(f"http://127.0.0.1:{port}/default/default", session)
 
 
 def trigger(name: str, subscriber: str, event_type: str = "dev.shoal.bench") -> dict[str, object]:
@@ -229,40 +269,58 @@ class Round:
 
     bare: float  # requests/s
     relay: float  # events/s
+    own_relay: float  # events/s, the relay on the broker's HTTP server and client
     broker: float  # events/s delivered
     failed: int
+    bare_cpu: Cpu
+    own_relay_cpu: Cpu
+    broker_cpu: Cpu
     ingress: tuple[float, float]  # p50, p99 seconds, ingress to subscriber
     sender: tuple[float, float]  # p50, p99 seconds, load generator to subscriber
 
 
-async def one_round(
-    helper: str, sink: str, seconds: int, connections: int, lean: list[str]
-) -> Round:
+async def one_round(helper: str, sink: Served, seconds: int, connections: int, lean: bool) -> Round:
     bare_port = free_port()
     bare = f"http://127.0.0.1:{bare_port}/"
-    with process([sys.executable, helper, "bare", str(bare_port), *lean], f"{bare}health"):
+    args = [sys.executable, helper, "bare", str(bare_port), *(["lean"] if lean else [])]
+    with process(args, f"{bare}health") as session:
         await wrk(bare, 2, connections)  # warm up
+        cpu_before = session_cpu(session)
         hop = await wrk(bare, seconds, connections)
-    relay_rate = await bare_relay(helper, sink, seconds, connections, lean)
-    with broker([trigger("one", f"{sink}/one")]) as ingress:
-        await warm_up(ingress, sink, 1)
-        delivered_rate, failed = await throughput(ingress, sink, 1, seconds, connections)
-        await paced(ingress, 1000.0, 5.0)
-        await wait_count(sink, 5000)
-        latencies, ingress_latencies = await sink_latencies(sink)
-        await reset_sink(sink)
+        bare_cpu = Cpu(
+            _per_event_us(session_cpu(session) - cpu_before, hop.requests),
+            0.0,
+            _per_event_us(hop.cpu, hop.requests),
+        )
+    relay = await bare_relay(helper, sink, seconds, connections, lean)
+    own_relay = relay if lean else await bare_relay(helper, sink, seconds, connections, True)
+    with broker([trigger("one", f"{sink.url}/one")]) as ingress:
+        await warm_up(ingress.url, sink.url, 1)
+        delivered = await throughput(ingress, sink, 1, seconds, connections)
+        await paced(ingress.url, 1000.0, 5.0)
+        await wait_count(sink.url, 5000)
+        latencies, ingress_latencies = await sink_latencies(sink.url)
+        await reset_sink(sink.url)
 
     def p50_p99(measured: list[float]) -> tuple[float, float]:
         return statistics.median(measured), percentile(measured, 0.99)
 
     return Round(
         hop.requests / hop.seconds,
-        relay_rate,
-        delivered_rate,
-        failed,
+        relay.rate,
+        own_relay.rate,
+        delivered.rate,
+        delivered.failed,
+        bare_cpu,
+        own_relay.cpu,
+        delivered.cpu,
         p50_p99(ingress_latencies),
         p50_p99(latencies),
     )
+
+
+def _per_event_us(cpu_seconds: float, events: int) -> float:
+    return cpu_seconds / max(events, 1) * 1e6
 
 
 def round_rows(rounds: list[Round]) -> list[tuple[str, str]]:
@@ -273,17 +331,57 @@ def round_rows(rounds: list[Round]) -> list[tuple[str, str]]:
         p50, p99 = median([p[0] for p in pairs]), median([p[1] for p in pairs])
         return f"{p50 * 1000:.2f} / {p99 * 1000:.2f}"
 
+    def us(values: list[float]) -> str:
+        return f"{median(values):.0f}"
+
+    cpus = os.cpu_count() or 1
     of = f" (median of {len(rounds)})" if len(rounds) > 1 else ""
-    return [
+    rows = [
         (f"(a) bare hop, requests/s{of}", f"{median([r.bare for r in rounds]):,.0f}"),
         (
             "    bare relay (two hops, nothing stored), events/s",
             f"{median([r.relay for r in rounds]):,.0f}",
         ),
         ("    ratio bare relay / bare hop", f"{median([r.relay / r.bare for r in rounds]):.2f}"),
+    ]
+    if any(r.own_relay != r.relay for r in rounds):
+        rows += [
+            (
+                "    relay on the broker's HTTP server and client, events/s",
+                f"{median([r.own_relay for r in rounds]):,.0f}",
+            ),
+            (
+                "    ratio relay on the broker's HTTP stack / bare hop",
+                f"{median([r.own_relay / r.bare for r in rounds]):.2f}",
+            ),
+        ]
+    rows.append(
+        (
+            "    CPU us per event: relay on the broker's HTTP stack / subscriber",
+            f"{us([r.own_relay_cpu.server for r in rounds])} / "
+            f"{us([r.own_relay_cpu.subscriber for r in rounds])}",
+        )
+    )
+    return [
+        *rows,
         ("(b) broker, 1 trigger, events/s delivered", f"{median([r.broker for r in rounds]):,.0f}"),
         ("    ratio broker / bare hop", f"{median([r.broker / r.bare for r in rounds]):.2f}"),
         ("    ratio broker / bare relay", f"{median([r.broker / r.relay for r in rounds]):.2f}"),
+        (
+            "    CPU us per event: broker (all threads) / subscriber / wrk",
+            f"{us([r.broker_cpu.server for r in rounds])} / "
+            f"{us([r.broker_cpu.subscriber for r in rounds])} / "
+            f"{us([r.broker_cpu.wrk for r in rounds])}",
+        ),
+        (
+            f"    CPU us per event {cpus} cores leave the broker at 0.5 of the hop",
+            us(
+                [
+                    budget_us(cpus, 0.5 * r.bare, r.bare_cpu.wrk, r.own_relay_cpu.subscriber)
+                    for r in rounds
+                ]
+            ),
+        ),
         (
             "    p50 / p99 at 1,000 events/s, ingress to subscriber (ms)",
             ms([r.ingress for r in rounds]),
@@ -310,11 +408,13 @@ async def run(seconds: int, connections: int, servers: str, rounds: int) -> None
         raise SystemExit(WRK_MISSING)
     helper = str(ROOT / "benchmarks" / "_sink.py")
     sink_port = free_port()
-    sink = f"http://127.0.0.1:{sink_port}"
+    sink_url = f"http://127.0.0.1:{sink_port}"
     loads = [_load()]
-    lean = ["lean"] if servers == "lean" else []
+    lean = servers == "lean"
     measured: list[Round] = []
-    with process([sys.executable, helper, "sink", str(sink_port), *lean], f"{sink}/stats"):
+    args = [sys.executable, helper, "sink", str(sink_port), *(["lean"] if lean else [])]
+    with process(args, f"{sink_url}/stats") as sink_session:
+        sink = Served(sink_url, sink_session)
         for index in range(1, rounds + 1):
             measured.append(await one_round(helper, sink, seconds, connections, lean))
             loads.append(_load())
@@ -322,24 +422,24 @@ async def run(seconds: int, connections: int, servers: str, rounds: int) -> None
                 print_round(index, measured[-1])
         rows = round_rows(measured)
 
-        with broker([trigger(f"t{i}", f"{sink}/t{i}") for i in range(10)]) as ingress:
-            await warm_up(ingress, sink, 10)
-            fan_rate, fan_failed = await throughput(ingress, sink, 10, seconds, connections)
-        rows.append(("(c) fan-out to 10 triggers, events/s in", f"{fan_rate:,.0f}"))
-        rows.append(("    deliveries/s out", f"{fan_rate * 10:,.0f}"))
+        with broker([trigger(f"t{i}", f"{sink_url}/t{i}") for i in range(10)]) as ingress:
+            await warm_up(ingress.url, sink_url, 10)
+            fan = await throughput(ingress, sink, 10, seconds, connections)
+        rows.append(("(c) fan-out to 10 triggers, events/s in", f"{fan.rate:,.0f}"))
+        rows.append(("    deliveries/s out", f"{fan.rate * 10:,.0f}"))
         loads.append(_load())
 
         rows.append(
             ("(d) 1,000 exact filters, us per event (in-process)", f"{matching_cost_us(1000):.1f}")
         )
-        many = [trigger(f"m{i}", f"{sink}/m{i}", f"dev.shoal.other{i}") for i in range(999)]
-        with broker([*many, trigger("hit", f"{sink}/hit")]) as ingress:
-            await warm_up(ingress, sink, 1)
-            many_rate, many_failed = await throughput(ingress, sink, 1, seconds, connections)
-        rows.append(("    1,000 triggers (1 matching), events/s delivered", f"{many_rate:,.0f}"))
+        many = [trigger(f"m{i}", f"{sink_url}/m{i}", f"dev.shoal.other{i}") for i in range(999)]
+        with broker([*many, trigger("hit", f"{sink_url}/hit")]) as ingress:
+            await warm_up(ingress.url, sink_url, 1)
+            hit = await throughput(ingress, sink, 1, seconds, connections)
+        rows.append(("    1,000 triggers (1 matching), events/s delivered", f"{hit.rate:,.0f}"))
         loads.append(_load())
     failed = sum(r.failed for r in measured)
-    rows.append(("requests refused or failed (b, c, d)", f"{failed}, {fan_failed}, {many_failed}"))
+    rows.append(("requests refused or failed (b, c, d)", f"{failed}, {fan.failed}, {hit.failed}"))
     width = max(len(name) for name, _ in rows)
     print(f"{'measure':<{width}}  value")
     for name, value in rows:
@@ -352,16 +452,16 @@ async def run(seconds: int, connections: int, servers: str, rounds: int) -> None
 
 
 async def bare_relay(
-    helper: str, sink: str, seconds: int, connections: int, lean: list[str]
-) -> float:
-    """Events/s through the bare relay to the subscriber, counted as for the broker."""
+    helper: str, sink: Served, seconds: int, connections: int, lean: bool
+) -> Phase:
+    """The bare relay to the subscriber (aiohttp's, or with `lean` the broker's HTTP server and
+    client), counted as for the broker."""
     port = free_port()
     relay = f"http://127.0.0.1:{port}/"
-    command = [sys.executable, helper, "relay", str(port), *lean, "--to", f"{sink}/relay"]
-    with process(command, f"{relay}health"):
-        await warm_up(relay, sink, 1)
-        rate, _failed = await throughput(relay, sink, 1, seconds, connections)
-    return rate
+    command = [sys.executable, helper, "relay", str(port), *(["lean"] if lean else [])]
+    with process([*command, "--to", f"{sink.url}/relay"], f"{relay}health") as session:
+        await warm_up(relay, sink.url, 1)
+        return await throughput(Served(relay, session), sink, 1, seconds, connections)
 
 
 async def warm_up(ingress: str, sink: str, triggers: int) -> None:
@@ -371,15 +471,28 @@ async def warm_up(ingress: str, sink: str, triggers: int) -> None:
     await reset_sink(sink)
 
 
+@dataclass(frozen=True, slots=True)
+class Phase:
+    rate: float  # events/s delivered
+    failed: int
+    cpu: Cpu  # per event accepted
+
+
 async def throughput(
-    ingress: str, sink: str, triggers: int, seconds: int, connections: int
-) -> tuple[float, int]:
+    ingress: Served, sink: Served, triggers: int, seconds: int, connections: int
+) -> Phase:
     """Events/s delivered: from the first post until the sink has every accepted event."""
+    server_before, sink_before = session_cpu(ingress.session), session_cpu(sink.session)
     start = time.perf_counter()
-    result = await wrk(ingress, seconds, connections)
-    delivered_at = await wait_count(sink, result.accepted * triggers, DRAIN_TIMEOUT)
-    await reset_sink(sink)
-    return result.accepted / (delivered_at - start), result.failed
+    result = await wrk(ingress.url, seconds, connections)
+    delivered_at = await wait_count(sink.url, result.accepted * triggers, DRAIN_TIMEOUT)
+    cpu = Cpu(
+        _per_event_us(session_cpu(ingress.session) - server_before, result.accepted),
+        _per_event_us(session_cpu(sink.session) - sink_before, result.accepted),
+        _per_event_us(result.cpu, result.accepted),
+    )
+    await reset_sink(sink.url)
+    return Phase(result.accepted / (delivered_at - start), result.failed, cpu)
 
 
 def _load() -> str:

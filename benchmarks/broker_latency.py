@@ -32,14 +32,16 @@ async def run(rounds: int, seconds: int, burst: bool) -> None:
     sink = f"http://127.0.0.1:{port}"
     helper = [sys.executable, str(ROOT / "benchmarks" / "_sink.py"), "sink", str(port), "lean"]
     with (
-        bench.process(helper, f"{sink}/stats"),
-        bench.broker([bench.trigger("one", f"{sink}/one")]) as ingress,
+        bench.process(helper, f"{sink}/stats") as sink_session,
+        bench.broker([bench.trigger("one", f"{sink}/one")]) as broker,
     ):
+        ingress = broker.url
         await bench.warm_up(ingress, sink, 1)
         for number in range(1, rounds + 1):
             rate = 0.0
             if burst:
-                rate, _failed = await bench.throughput(ingress, sink, 1, seconds, 64)
+                served_sink = bench.Served(sink, sink_session)
+                rate = (await bench.throughput(broker, served_sink, 1, seconds, 64)).rate
             await bench.paced(ingress, RATE, PACED_SECONDS)
             await bench.wait_count(sink, int(RATE * PACED_SECONDS))
             latencies, stamped = await bench.sink_latencies(sink)
