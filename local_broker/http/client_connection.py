@@ -1,7 +1,9 @@
 """One client connection: write a request, parse its response with httptools (llhttp).
 
 The response's end is found as RFC 9112 section 6.3 says: Content-Length, chunked, or (neither)
-the server closing the connection. 1xx interim responses are skipped. Anything the connection
+the server closing the connection. 1xx interim responses are skipped. A header folded over
+lines (obs-fold) is read as one value, as RFC 9112 section 5.2 requires of a user agent; every
+other header rule of llhttp's strict mode stands. Anything the connection
 cannot vouch for (an error, bytes nobody asked for, a response that forbids keep-alive) makes it
 not `reusable`, so the pool never hands out a connection that is out of step.
 
@@ -15,6 +17,7 @@ more memory than that bound, and its status still counts.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from typing import Final, cast
 
@@ -28,6 +31,8 @@ MAX_RESPONSE_HEAD_BYTES: Final = 64 * 1024
 # Lowercased names of the response header fields seen most (subscribers send few distinct ones).
 _HEADER_NAMES: dict[bytes, str] = {}
 _MAX_HEADER_NAMES: Final = 256
+# RFC 9110 section 5.5: a field value is visible characters, obs-text, SP and HTAB.
+_NOT_FIELD_VALUE: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def kept_body_bytes(status: int, max_body_bytes: int) -> int:
@@ -74,6 +79,12 @@ class ClientConnection(asyncio.Protocol):
         self._keep_bytes = max_body_bytes  # of the answer being read, once its status is known
         self._transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
+        # RFC 9112 section 5.2: a user agent must replace an obs-fold in a response with SP and
+        # read the value on; llhttp's strict mode fails the whole answer instead. Its lenient
+        # header mode joins the lines (dropping the CRLF, keeping the SP or HTAB after it) but
+        # also lets control characters and whitespace before the colon through, which
+        # on_header refuses as the strict mode does.
+        self._parser.set_dangerous_leniencies(lenient_headers=True)
         self._waiter: asyncio.Future[ClientResponse] | None = None
         self.reusable = True
         self.idle_since = 0.0
@@ -192,6 +203,10 @@ class ClientConnection(asyncio.Protocol):
         self._head_bytes += len(name) + len(value)
         if self._head_bytes > MAX_RESPONSE_HEAD_BYTES:
             raise BadResponseError(f"the response head is over {MAX_RESPONSE_HEAD_BYTES} bytes")
+        if name[-1:] in (b" ", b"\t"):  # RFC 9112 section 5.1: no whitespace before the colon
+            raise BadResponseError(f"the response header {name!r} ends in whitespace")
+        if _NOT_FIELD_VALUE.search(value) is not None:
+            raise BadResponseError(f"the response header {name!r} holds a control character")
         lowered = _HEADER_NAMES.get(name)
         if lowered is None:
             lowered = name.decode("latin-1").lower()

@@ -270,6 +270,58 @@ async def test_garbage_answers(client: HttpClient, answer: bytes) -> None:
             await client.request("POST", url, EVENT_HEADERS, b"", 5.0)
 
 
+async def answer_with(answer: bytes, client: HttpClient) -> ClientResponse:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer)
+        await writer.drain()
+        await reader.read()
+
+    async with raw_server(handle) as url:
+        return await client.request("POST", url, EVENT_HEADERS, b"", 5.0)
+
+
+@pytest.mark.parametrize(
+    ("folded", "value"),
+    [
+        (b"ce-subject: part one\r\n part two", "part one part two"),
+        (b"ce-subject: a\r\n\tb\r\n  c", "a\tb  c"),
+    ],
+    ids=["space", "tab-and-two-folds"],
+)
+async def test_a_header_folded_over_lines_is_read_as_one_value(
+    client: HttpClient, folded: bytes, value: str
+) -> None:
+    # RFC 9112 section 5.2: a user agent replaces each obs-fold with SP and reads on. Strict
+    # llhttp failed such an answer, so a subscriber that folds got retried and dead-lettered.
+    answer = b"HTTP/1.1 200 OK\r\n" + folded + b"\r\nContent-Length: 2\r\n\r\nok"
+
+    response = await answer_with(answer, client)
+
+    assert (response.status, response.headers["ce-subject"], response.body) == (200, value, b"ok")
+
+
+@pytest.mark.parametrize(
+    ("header", "says"),
+    [
+        (b"X-Bad: a\x00b", "control character"),
+        (b"X-Bad: a\x01b", "control character"),
+        (b"X-Bad: a\x7fb", "control character"),
+        (b"Content-Length : 2", "ends in whitespace"),
+        (b"X-Bad: a\rb", "not valid HTTP"),
+        (b"X-Bad: a\nb: c", "not valid HTTP"),
+    ],
+    ids=["nul", "ctl", "del", "space-before-colon", "bare-cr", "bare-lf"],
+)
+async def test_what_strict_parsing_refuses_besides_folding_is_still_refused(
+    client: HttpClient, header: bytes, says: str
+) -> None:
+    answer = b"HTTP/1.1 200 OK\r\n" + header + b"\r\nContent-Length: 2\r\n\r\nok"
+
+    with pytest.raises(BadResponseError, match=says):
+        await answer_with(answer, client)
+
+
 async def test_huge_response_headers(client: HttpClient) -> None:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
