@@ -14,6 +14,8 @@
     CPU it took per event (all threads), beside what the machine's cores would leave it at
     0.5 of the bare hop once wrk and the subscriber had theirs (each at its lowest cost per
     request measured in the run: wrk's in (a), the subscriber's behind the relay);
+    Also the ingress alone: the broker with one Trigger that matches nothing, events/s it
+    accepts (durably, deduplicated) with nothing to deliver;
 (c) fan-out: one event to 10 Triggers;
 (d) matching: 1,000 Triggers (in-process filter cost per event, and end to end).
 
@@ -272,6 +274,8 @@ class Round:
     own_relay: float  # events/s, the relay on the broker's HTTP server and client
     broker: float  # events/s delivered
     failed: int
+    alone: float  # events/s accepted by the ingress with nothing to deliver
+    alone_cpu: float  # broker CPU us per event accepted then
     bare_cpu: Cpu
     own_relay_cpu: Cpu
     broker_cpu: Cpu
@@ -301,6 +305,7 @@ async def one_round(helper: str, sink: Served, seconds: int, connections: int, l
         await wait_count(sink.url, 5000)
         latencies, ingress_latencies = await sink_latencies(sink.url)
         await reset_sink(sink.url)
+    alone, alone_cpu = await ingress_alone(sink, seconds, connections)
 
     def p50_p99(measured: list[float]) -> tuple[float, float]:
         return statistics.median(measured), percentile(measured, 0.99)
@@ -311,12 +316,25 @@ async def one_round(helper: str, sink: Served, seconds: int, connections: int, l
         own_relay.rate,
         delivered.rate,
         delivered.failed,
+        alone,
+        alone_cpu,
         bare_cpu,
         own_relay.cpu,
         delivered.cpu,
         p50_p99(ingress_latencies),
         p50_p99(latencies),
     )
+
+
+async def ingress_alone(sink: Served, seconds: int, connections: int) -> tuple[float, float]:
+    """Events/s the broker accepts, durably, with one Trigger that matches none of them, and its
+    CPU us per event: the ingress and the log without delivery."""
+    with broker([trigger("none", f"{sink.url}/none", "dev.shoal.nothing")]) as alone:
+        await wrk(alone.url, 2, connections)  # warm up
+        cpu_before = session_cpu(alone.session)
+        stored = await wrk(alone.url, seconds, connections)
+        cpu = _per_event_us(session_cpu(alone.session) - cpu_before, stored.accepted)
+    return stored.accepted / stored.seconds, cpu
 
 
 def _per_event_us(cpu_seconds: float, events: int) -> float:
@@ -367,6 +385,15 @@ def round_rows(rounds: list[Round]) -> list[tuple[str, str]]:
         ("(b) broker, 1 trigger, events/s delivered", f"{median([r.broker for r in rounds]):,.0f}"),
         ("    ratio broker / bare hop", f"{median([r.broker / r.bare for r in rounds]):.2f}"),
         ("    ratio broker / bare relay", f"{median([r.broker / r.relay for r in rounds]):.2f}"),
+        (
+            "    ingress alone (a Trigger matching nothing), events/s stored",
+            f"{median([r.alone for r in rounds]):,.0f}",
+        ),
+        (
+            "    ratio ingress alone / bare hop; its CPU us per event",
+            f"{median([r.alone / r.bare for r in rounds]):.2f}; "
+            f"{us([r.alone_cpu for r in rounds])}",
+        ),
         (
             "    CPU us per event: broker (all threads) / subscriber / wrk",
             f"{us([r.broker_cpu.server for r in rounds])} / "
