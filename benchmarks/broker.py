@@ -1,6 +1,7 @@
 """Broker throughput and latency against a bare HTTP hop, measured in one run.
 
     .venv/bin/python benchmarks/broker.py [--seconds 10] [--connections 64] [--servers lean]
+        [--log-writer process|thread]
         [--rounds N]
 
 (a) bare hop: the load generator posts to a minimal async server answering 202;
@@ -66,6 +67,7 @@ if TYPE_CHECKING:  # a type only: _sink.py runs in processes of its own
     from benchmarks._sink import SinkStats
 
 CONCURRENCY = 64
+BROKER_OPTIONS: list[str] = []  # more `shoal broker` options, from the command line
 PHASE_TIMEOUT = 60.0
 # How long the subscriber may take to receive everything a throughput phase accepted: the
 # broker accepts faster than it delivers 10-fold fan-out, and a loaded machine is slow.
@@ -242,6 +244,7 @@ def broker(triggers: list[dict[str, object]]) -> Iterator[Served]:
             "-m",
             "shoal.cli.main",
             *broker_args(manifests, port, Path(tmp) / "data"),
+            *BROKER_OPTIONS,
         ]
         with process(args, f"http://127.0.0.1:{port}/readyz") as session:
             yield Served(f"http://127.0.0.1:{port}/default/default", session)
@@ -561,7 +564,14 @@ def main() -> None:
         help="repeat (a), the bare relay and (b) this many times and print each figure's median "
         "(ratios taken within each round): single runs on a shared machine swing widely",
     )
+    parser.add_argument(
+        "--log-writer",
+        choices=("process", "thread"),
+        default="process",
+        help="the broker's --log-writer (its default is process)",
+    )
     args = parser.parse_args()
+    BROKER_OPTIONS.extend(["--log-writer", args.log_writer])
     if args.rounds < 1:
         parser.error(f"--rounds must be at least 1, not {args.rounds}")
     uvloop.run(run(args.seconds, args.connections, args.servers, args.rounds))

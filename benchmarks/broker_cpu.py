@@ -1,7 +1,7 @@
 """Broker CPU per event, the figure a shared machine disturbs least, for A/B comparisons.
 
     .venv/bin/python benchmarks/broker_cpu.py [--seconds 8] [--triggers 1] [--fan-out]
-        [--source DIR] [--callgrind]
+        [--source DIR] [--callgrind] [--log-writer process|thread]
 
 Starts the lean subscriber (`_sink.py sink PORT lean`) and a broker with `--triggers` Triggers
 (one matching the load, or all of them with `--fan-out`), warms it up, then posts with wrk for
@@ -57,16 +57,21 @@ class Options:
     fan_out: bool
     source: str  # the checkout the broker runs from
     callgrind: bool
+    log_writer: str | None  # the broker's --log-writer, when given
 
 
 def thread_times(pid: int) -> dict[str, tuple[float, float]]:
-    """(user, system) seconds of each thread of `pid`, by 'name:tid'."""
+    """(user, system) seconds of each thread of `pid` and of its child processes (the log's
+    writer process), by 'name:tid'."""
     times = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
-        stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        task = Path(f"/proc/{pid}/task/{tid}")
+        stat = (task / "stat").read_text()
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
         fields = stat.rsplit(")", 1)[1].split()
         times[f"{name}:{tid}"] = (int(fields[11]) / TICKS, int(fields[12]) / TICKS)
+        for child in (task / "children").read_text().split():
+            times.update({f"child {key}": value for key, value in thread_times(int(child)).items()})
     return times
 
 
@@ -128,6 +133,7 @@ def measure(options: Options, tmp: Path) -> None:
     manifests(tmp / "triggers.yaml", sink, options.triggers, options.fan_out)
     command = [python, "-m", "shoal.cli.main", "broker", "--manifests", str(tmp / "triggers.yaml")]
     command += ["--port", str(broker_port), "--data-dir", str(tmp / "data")]
+    command += ["--log-writer", options.log_writer] if options.log_writer else []
     counters = str(tmp / "callgrind.out")
     if options.callgrind:
         command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={counters}", *command]
@@ -189,8 +195,15 @@ def main() -> None:
     parser.add_argument("--fan-out", action="store_true", help="every Trigger matches")
     parser.add_argument("--source", default=str(ROOT), help="checkout the broker runs from")
     parser.add_argument("--callgrind", action="store_true", help="count instructions instead")
+    parser.add_argument(
+        "--log-writer",
+        choices=("process", "thread"),
+        help="the broker's --log-writer (leave it out for a checkout that has no such option)",
+    )
     args = parser.parse_args()
-    options = Options(args.seconds, args.triggers, args.fan_out, args.source, args.callgrind)
+    options = Options(
+        args.seconds, args.triggers, args.fan_out, args.source, args.callgrind, args.log_writer
+    )
     with tempfile.TemporaryDirectory() as tmp:
         measure(options, Path(tmp))
 

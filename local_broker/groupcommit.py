@@ -147,6 +147,9 @@ class GroupCommitWriter:
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
+    def close(self) -> None:
+        """After join(): nothing to release (the thread closed its connection)."""
+
     def _enqueue(self, request: _Request) -> None:
         with self._submit_lock:
             if self._stopped:
@@ -194,21 +197,15 @@ class GroupCommitWriter:
             self._conn.execute("COMMIT")
         except Exception as error:  # anything failing the batch fails every write in it
             self._rollback()
-            outcomes = [(request.future, _as_log_error(error), None) for request in batch]
+            outcomes = [(request.future, as_log_error(error), None) for request in batch]
         else:
             self.commits += 1
             outcomes = [
                 (request.future, None, result)
                 for request, result in zip(batch, results, strict=True)
             ]
-            try:
-                for request, result in zip(batch, results, strict=True):
-                    request.op.committed(result)
-                self._after_commit()
-            except Exception:
-                # The writes are durable, so their callers still succeed; only an in-memory view
-                # missed them. A bug, but not one to take the writer thread down for.
-                _logger.exception("event log: a post-commit hook failed")
+            done = [(request.op, result) for request, result in zip(batch, results, strict=True)]
+            run_commit_hooks(done, self._after_commit)
         self._settle(batch, outcomes)
 
     def _rollback(self) -> None:
@@ -244,7 +241,24 @@ class GroupCommitWriter:
         self._settle(batch, closed)
 
 
-def _as_log_error(error: Exception) -> LogError:
+def run_commit_hooks(
+    done: Sequence[tuple[WriteOp[Any], Any]], after_commit: Callable[[], None]
+) -> None:
+    """After a commit: each write's `committed` hook with its result, then `after_commit`.
+
+    The writes are durable, so their callers still succeed if a hook fails; only an in-memory
+    view missed them. A bug, logged, but not one to stop the writer for.
+    """
+    try:
+        for op, result in done:
+            op.committed(result)
+        after_commit()
+    except Exception:
+        _logger.exception("event log: a post-commit hook failed")
+
+
+def as_log_error(error: Exception) -> LogError:
+    """The LogError a failed batch reports to its callers."""
     if isinstance(error, LogError):
         return error
     translated = translate_error(error, "committing to the event log")

@@ -47,6 +47,7 @@ from local_broker.logwrites import (
     PruneEvents,
     last_sequence,
 )
+from local_broker.writerprocess import ProcessWriter
 
 __all__ = [
     "DeadLetter",
@@ -75,6 +76,7 @@ class EventLog:
         dedup_window_seconds: float,
         memory_tail: int,
         lock: ExclusiveLock,
+        writer_process: Path | None = None,
     ) -> None:
         self._lock = lock
         self._retention = retention_seconds
@@ -89,7 +91,14 @@ class EventLog:
         self._closed = False
         self._closer: asyncio.Task[None] | None = None
         self._waiters = CommitWaiters(self._tail)
-        self._writer = GroupCommitWriter(writer, after_commit=self._waiters.notify_commit)
+        self._writer: GroupCommitWriter | ProcessWriter
+        if writer_process is None:
+            self._writer = GroupCommitWriter(writer, after_commit=self._waiters.notify_commit)
+        else:
+            writer.close()  # the writer process opens its own: one writer connection at a time
+            self._writer = ProcessWriter(
+                writer_process, dedup_window_seconds, after_commit=self._waiters.notify_commit
+            )
 
     @classmethod
     def open(
@@ -99,6 +108,7 @@ class EventLog:
         retention_seconds: float = 86400.0,
         dedup_window_seconds: float = 600.0,
         memory_tail: int = MEMORY_TAIL,
+        writer_process: bool = True,
     ) -> EventLog:
         """Open (or create, with its directories) the log at `path`; LogCorrupt if unusable,
         LogInUse if another process has it open."""
@@ -122,6 +132,7 @@ class EventLog:
                 dedup_window_seconds=dedup_window_seconds,
                 memory_tail=memory_tail,
                 lock=lock,
+                writer_process=path if writer_process else None,
             )
         except BaseException as error:
             for connection in (writer, reader):
@@ -284,6 +295,7 @@ class EventLog:
         finally:
             self._writer.stop()
             await asyncio.to_thread(self._writer.join)
+            self._writer.close()
             with self._reader_lock:
                 self._closed = True
                 self._reader.close()

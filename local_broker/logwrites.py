@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from functools import lru_cache
 from typing import TypeVar
 
@@ -24,6 +24,8 @@ from local_broker.logschema import EncodedEvent, LogRecord
 from local_broker.logtail import MemoryTail
 
 _Row = tuple[int, float, str, str, bytes | None]  # seq, arrival, type, attributes, data
+# What the writer needs of an event to store it: source, id, type, attributes JSON, data.
+Columns = tuple[str, str, str, str, bytes | None]
 SWEEP_CHUNK = 20_000  # expired dedup keys deleted per sweep (at most one sweep a second)
 _NO_CURSOR = 2**63 - 1  # SQLite's largest integer: with no trigger, nothing holds events back
 _ROWS_PER_STATEMENT = 256  # multi-row statements; 5 columns stay far below SQLite's 32766 variables
@@ -109,6 +111,42 @@ class DedupIndex:
         )
 
 
+def store_events(
+    conn: sqlite3.Connection, dedup: DedupIndex, appends: Sequence[tuple[float, Sequence[Columns]]]
+) -> list[list[int | None]]:
+    """Number the events of appends queued together and store them with a few statements: for
+    each (arrival time, events) its events' sequence numbers, None for a duplicate.
+
+    With one event per request, sharing the sequence read and the INSERT cut the writer's time
+    per event by about 40%.
+    """
+    dedup.sweep_if_due(conn, max(now for now, _events in appends))
+    verdicts = iter(
+        dedup.admit(conn, [((e[0], e[1]), now) for now, events in appends for e in events])
+    )
+    # Read, not cached: a rolled-back batch rolls it back too, so numbers stay gap-free.
+    seq = last_sequence(conn)
+    rows: list[_Row] = []
+    numbered: list[list[int | None]] = []
+    for now, events in appends:
+        sequences: list[int | None] = []
+        for _source, _id, event_type, attributes, data in events:
+            if not next(verdicts):
+                sequences.append(None)
+                continue
+            seq += 1
+            sequences.append(seq)
+            rows.append((seq, now, event_type, attributes, data))
+        numbered.append(sequences)
+    for chunk in _chunks(rows):
+        conn.execute(
+            "INSERT INTO events (seq, arrival, type, attributes, data)"
+            f" VALUES {_values(5, len(chunk))}",
+            [part for row in chunk for part in row],
+        )
+    return numbered
+
+
 class AppendEvents(WriteOp[list[int | None]]):
     """Store events that pass dedup under the next sequence numbers; publish them once durable."""
 
@@ -120,8 +158,12 @@ class AppendEvents(WriteOp[list[int | None]]):
         self._now = now
         self._dedup = dedup
         self._tail = tail
-        self._sequences: list[int | None] = []
-        self._records: list[LogRecord] = []
+
+    def columns(self) -> tuple[float, list[Columns]]:
+        """Its arrival time and what `store_events` needs of each event."""
+        return self._now, [
+            (e.source, e.id, e.type, e.attributes_json, e.event.data) for e in self._events
+        ]
 
     def apply(self, conn: sqlite3.Connection) -> list[int | None]:
         return self.apply_all(conn, [self])[0]
@@ -130,48 +172,17 @@ class AppendEvents(WriteOp[list[int | None]]):
     def apply_all(
         cls, conn: sqlite3.Connection, ops: Sequence[AppendEvents]
     ) -> list[list[int | None]]:
-        """Number the events of appends queued together and store them with a few statements.
-
-        With one event per request, sharing the sequence read and the INSERT cut the writer's
-        time per event by about 40%.
-        """
-        dedup = ops[0]._dedup
-        dedup.sweep_if_due(conn, max(op._now for op in ops))
-        verdicts = iter(
-            dedup.admit(conn, [((e.source, e.id), op._now) for op in ops for e in op._events])
-        )
-        # Read, not cached: a rolled-back batch rolls it back too, so numbers stay gap-free.
-        seq = last_sequence(conn)
-        rows: list[_Row] = []
-        for op in ops:
-            seq = op._number(verdicts, seq, rows)
-        for chunk in _chunks(rows):
-            conn.execute(
-                "INSERT INTO events (seq, arrival, type, attributes, data)"
-                f" VALUES {_values(5, len(chunk))}",
-                [part for row in chunk for part in row],
-            )
-        return [op._sequences for op in ops]
-
-    def _number(self, verdicts: Iterator[bool], seq: int, rows: list[_Row]) -> int:
-        """Give each admitted event the next number; add its row; return the last number used."""
-        now = self._now
-        sequences: list[int | None] = []
-        records: list[LogRecord] = []
-        for encoded in self._events:
-            if not next(verdicts):
-                sequences.append(None)
-                continue
-            seq += 1
-            sequences.append(seq)
-            rows.append((seq, now, encoded.type, encoded.attributes_json, encoded.event.data))
-            records.append(LogRecord(seq, encoded.event, now))
-        self._sequences = sequences
-        self._records = records
-        return seq
+        return store_events(conn, ops[0]._dedup, [op.columns() for op in ops])
 
     def committed(self, result: list[int | None]) -> None:
-        self._tail.publish(self._records)
+        now = self._now
+        self._tail.publish(
+            [
+                LogRecord(seq, encoded.event, now)
+                for encoded, seq in zip(self._events, result, strict=True)
+                if seq is not None
+            ]
+        )
 
 
 class FlushCursors(WriteOp[None]):

@@ -103,6 +103,7 @@ class BrokerRuntime:
             self.settings.data_dir / "brokers" / namespace / f"{name}.db",
             retention_seconds=self.settings.retention_seconds,
             dedup_window_seconds=self.settings.dedup_window_seconds,
+            writer_process=self.settings.log_writer == "process",
         )
 
     def _start_dispatcher(self, trigger: Trigger) -> TriggerDispatcher:

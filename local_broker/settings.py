@@ -20,6 +20,9 @@ class BrokerSettings:
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
     retention_seconds: float = 24 * 3600.0
     dedup_window_seconds: float = 600.0
+    # Where the log's group commits run: "thread" (in the broker's process) or "process" (a
+    # writer process of its own, which does not share the event loop's GIL: writerprocess.py).
+    log_writer: str = "process"
     reload_interval_seconds: float = 1.0
     # Deliveries in flight per Trigger: bounds memory and keeps one slow subscriber from
     # stalling the others (each Trigger has its own window).

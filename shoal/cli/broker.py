@@ -56,6 +56,13 @@ def register(subparsers: Any) -> None:
         default=600.0,
         help="an event whose (source, id) was accepted this recently is not delivered again",
     )
+    parser.add_argument(
+        "--log-writer",
+        choices=("thread", "process"),
+        default="process",
+        help="run each Broker's log writer in a thread of the broker (default) or in a process "
+        "of its own, which does not share the event loop's GIL (faster under load)",
+    )
     parser.set_defaults(run=run_broker)
 
 
@@ -69,6 +76,7 @@ def settings_from(args: argparse.Namespace) -> BrokerSettings:
         max_event_bytes=args.max_event_bytes,
         retention_seconds=args.retention_seconds,
         dedup_window_seconds=args.dedup_window_seconds,
+        log_writer=args.log_writer,
     )
 
 

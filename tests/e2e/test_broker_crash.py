@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 import yaml
 
 from local_broker.binding import encode_binary
@@ -42,10 +43,13 @@ async def _load(url: str, acked: list[str], stop_at: float) -> None:
         await asyncio.gather(*(worker(session) for _ in range(CONCURRENCY)))
 
 
-async def test_sigkill_under_load_loses_no_acknowledged_event(tmp_path: Path) -> None:
+@pytest.mark.parametrize("log_writer", ["process", "thread"])
+async def test_sigkill_under_load_loses_no_acknowledged_event(
+    tmp_path: Path, log_writer: str
+) -> None:
     port = free_port()
     manifests = tmp_path / "manifests.yaml"
-    args = broker_args(manifests, port, tmp_path / "data")
+    args = [*broker_args(manifests, port, tmp_path / "data"), "--log-writer", log_writer]
     ingress = f"http://127.0.0.1:{port}/default/default"
     acked: list[str] = []
     async with RecordingSink() as sink:
@@ -95,3 +99,43 @@ async def test_sigkill_right_after_start_loses_no_acknowledged_event(tmp_path: P
             await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{port}/readyz", 15.0, broker)
             received = await sink.wait_for(5, timeout=20.0)
     assert {r.event.id for r in received} == {event.id for event in events}
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of `pid`, whichever of its threads started them."""
+    tasks = Path(f"/proc/{pid}/task").iterdir()
+    return [int(child) for task in tasks for child in (task / "children").read_text().split()]
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not _running(pid)
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+async def test_the_log_writer_process_ends_with_the_broker_that_was_killed(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL leaves the writer process an orphan: it sees its pipe close and exits, so it
+    holds the log no longer than its last commit, and a restarted broker opens it."""
+    port = free_port()
+    manifests = tmp_path / "manifests.yaml"
+    manifests.write_text(yaml.safe_dump(trigger("all", f"http://127.0.0.1:{free_port()}/")))
+    args = [*broker_args(manifests, port, tmp_path / "data"), "--log-writer", "process"]
+    with shoal_process(args, tmp_path / "broker.log") as broker:
+        await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{port}/readyz", 15.0, broker)
+        (writer,) = _children(broker.pid)
+        broker.send_signal(signal.SIGKILL)
+        broker.wait()
+    assert await asyncio.to_thread(_gone_within, writer, 10.0), "the writer outlived the broker"
+    with shoal_process(args, tmp_path / "broker.log") as broker:
+        await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{port}/readyz", 15.0, broker)

@@ -27,9 +27,9 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "brokers" / "default" / "events.db"  # directories do not exist yet
 
 
-@pytest.fixture
-async def log(path: Path) -> AsyncIterator[EventLog]:
-    opened = EventLog.open(path)
+@pytest.fixture(params=["process", "thread"])
+async def log(path: Path, request: pytest.FixtureRequest) -> AsyncIterator[EventLog]:
+    opened = EventLog.open(path, writer_process=request.param == "process")
     yield opened
     await opened.close()
 

@@ -25,9 +25,9 @@ def path(tmp_path: Path) -> Path:
     return tmp_path / "events.db"
 
 
-@pytest.fixture
-async def log(path: Path) -> AsyncIterator[EventLog]:
-    opened = EventLog.open(path, retention_seconds=100)
+@pytest.fixture(params=["process", "thread"])
+async def log(path: Path, request: pytest.FixtureRequest) -> AsyncIterator[EventLog]:
+    opened = EventLog.open(path, retention_seconds=100, writer_process=request.param == "process")
     yield opened
     await opened.close()
 
