@@ -4,6 +4,7 @@ test_log.py and test_log_progress.py, which run against both."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from pathlib import Path
@@ -47,3 +48,18 @@ async def test_the_writer_process_ignores_the_terminals_interrupt(tmp_path: Path
     assert await log.append([event("two")], now=NOW) == [2]
     await log.close()
     assert log._writer._child.returncode == 0  # type: ignore[union-attr]
+
+
+def test_a_blocking_write_before_any_event_loop_goes_over_the_pipes_directly(
+    tmp_path: Path,
+) -> None:
+    log = EventLog.open(tmp_path / "events.db", retention_seconds=10, writer_process=True)
+    assert log.prune(now=NOW) == 0  # no loop drives the writer yet: the thread talks to it
+
+    async def append_then_prune() -> tuple[list[int | None], int]:
+        appended = await log.append([event("one"), event("two")], now=NOW)
+        pruned = await asyncio.to_thread(log.prune, now=NOW + 60)  # through the loop now
+        await log.close()
+        return appended, pruned
+
+    assert asyncio.run(append_then_prune()) == ([1, 2], 2)
