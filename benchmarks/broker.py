@@ -36,8 +36,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -57,6 +55,17 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._load import (  # noqa: E402
+    CONCURRENCY,
+    PHASE_TIMEOUT,
+    WRK_MISSING,
+    Cpu,
+    blast,
+    budget_us,
+    paced,
+    per_event_us,
+    wrk,
+)
 from benchmarks._servers import session_cpu  # noqa: E402
 from local_broker.event import CloudEvent  # noqa: E402
 from local_broker.filters import compile_filter  # noqa: E402
@@ -66,129 +75,10 @@ from tests.e2e.conftest import broker_args, wait_http_ok  # noqa: E402
 if TYPE_CHECKING:  # a type only: _sink.py runs in processes of its own
     from benchmarks._sink import SinkStats
 
-CONCURRENCY = 64
 BROKER_OPTIONS: list[str] = []  # more `shoal broker` options, from the command line
-PHASE_TIMEOUT = 60.0
 # How long the subscriber may take to receive everything a throughput phase accepted: the
 # broker accepts faster than it delivers 10-fold fan-out, and a loaded machine is slow.
 DRAIN_TIMEOUT = 300.0
-WRK_SCRIPT = ROOT / "benchmarks" / "cloudevents.lua"
-WRK_MISSING = (
-    "benchmarks/broker.py drives the load with wrk, which is not installed.\n"
-    "Install it (Debian/Ubuntu: `sudo apt-get install -y wrk`; macOS: `brew install wrk`) "
-    "and run this again."
-)
-
-
-@dataclass(frozen=True, slots=True)
-class WrkResult:
-    requests: int  # completed
-    failed: int  # non-2xx answers plus socket errors
-    seconds: float
-    cpu: float  # wrk's own CPU seconds (user + system)
-
-    @property
-    def accepted(self) -> int:
-        return self.requests - self.failed
-
-
-async def wrk(url: str, seconds: int, connections: int) -> WrkResult:
-    """POST unique binary-mode events to `url` for `seconds` from `connections` connections."""
-    binary = shutil.which("wrk")
-    if binary is None:
-        raise SystemExit(WRK_MISSING)
-    args = [binary, "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(WRK_SCRIPT), url]
-    process = await asyncio.create_subprocess_exec(
-        *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-    )
-    start = time.perf_counter()
-    # wrk is the only child reaped while it runs: the servers are reaped when their phase ends.
-    children_before = _children_cpu()
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), seconds + PHASE_TIMEOUT)
-    except TimeoutError:
-        process.kill()
-        raise
-    elapsed = time.perf_counter() - start
-    found = re.search(rb"RESULT (\d+) (\d+) (\d+)", out)
-    if process.returncode != 0 or found is None:
-        raise RuntimeError(f"wrk failed ({process.returncode}): {(out + err).decode()[-500:]}")
-    requests, non_2xx, socket_errors = map(int, found.groups())
-    cpu = _children_cpu() - children_before
-    return WrkResult(requests, non_2xx + socket_errors, min(elapsed, float(seconds)), cpu)
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-@dataclass(frozen=True, slots=True)
-class Cpu:
-    """CPU microseconds per event of one throughput phase, by process."""
-
-    server: float  # the server wrk posts to: the bare hop, the relay or the broker
-    subscriber: float  # 0.0 for the bare hop, which has none
-    wrk: float
-
-
-def budget_us(cpus: int, rate: float, *costs_us: float) -> float:
-    """CPU microseconds per event that `cpus` cores leave at `rate` events/s once `costs_us`
-    (the other processes' CPU per event) are paid."""
-    return cpus / rate * 1e6 - sum(costs_us)
-
-
-def event_headers(index: int) -> dict[str, str]:
-    return {
-        "ce-specversion": "1.0",
-        "ce-id": f"bench-{index}-{time.monotonic_ns()}",
-        "ce-source": "/bench",
-        "ce-type": "dev.shoal.bench",
-        "ce-benchsent": str(time.time_ns()),
-        "content-type": "application/json",
-    }
-
-
-BODY = b'{"replica": "web-1", "node": "n1"}'
-
-
-async def blast(url: str, count: int) -> float:
-    """Post `count` events as fast as CONCURRENCY connections allow; returns seconds."""
-    indexes = iter(range(count))
-    deadline = time.monotonic() + PHASE_TIMEOUT
-
-    async def worker(session: aiohttp.ClientSession) -> None:
-        for index in indexes:
-            if time.monotonic() > deadline:
-                return
-            async with session.post(url, data=BODY, headers=event_headers(index)) as response:
-                await response.read()
-
-    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(session) for _ in range(CONCURRENCY)))
-        return time.perf_counter() - start
-
-
-async def paced(url: str, rate: float, seconds: float) -> None:
-    """Post at a fixed rate (open loop) for `seconds`."""
-    connector = aiohttp.TCPConnector(limit=256)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        start = time.perf_counter()
-        total = int(rate * seconds)
-        tasks = []
-
-        async def one(index: int) -> None:
-            async with session.post(url, data=BODY, headers=event_headers(index)) as response:
-                await response.read()
-
-        for index in range(total):
-            delay = start + index / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(index)))
-        await asyncio.wait_for(asyncio.gather(*tasks), PHASE_TIMEOUT)
 
 
 async def sink_stats(sink: str) -> SinkStats:
@@ -295,9 +185,9 @@ async def one_round(helper: str, sink: Served, seconds: int, connections: int, l
         cpu_before = session_cpu(session)
         hop = await wrk(bare, seconds, connections)
         bare_cpu = Cpu(
-            _per_event_us(session_cpu(session) - cpu_before, hop.requests),
+            per_event_us(session_cpu(session) - cpu_before, hop.requests),
             0.0,
-            _per_event_us(hop.cpu, hop.requests),
+            per_event_us(hop.cpu, hop.requests),
         )
     relay = await bare_relay(helper, sink, seconds, connections, lean)
     own_relay = relay if lean else await bare_relay(helper, sink, seconds, connections, True)
@@ -336,12 +226,8 @@ async def ingress_alone(sink: Served, seconds: int, connections: int) -> tuple[f
         await wrk(alone.url, 2, connections)  # warm up
         cpu_before = session_cpu(alone.session)
         stored = await wrk(alone.url, seconds, connections)
-        cpu = _per_event_us(session_cpu(alone.session) - cpu_before, stored.accepted)
+        cpu = per_event_us(session_cpu(alone.session) - cpu_before, stored.accepted)
     return stored.accepted / stored.seconds, cpu
-
-
-def _per_event_us(cpu_seconds: float, events: int) -> float:
-    return cpu_seconds / max(events, 1) * 1e6
 
 
 def round_rows(rounds: list[Round]) -> list[tuple[str, str]]:
@@ -517,9 +403,9 @@ async def throughput(
     result = await wrk(ingress.url, seconds, connections)
     delivered_at = await wait_count(sink.url, result.accepted * triggers, DRAIN_TIMEOUT)
     cpu = Cpu(
-        _per_event_us(session_cpu(ingress.session) - server_before, result.accepted),
-        _per_event_us(session_cpu(sink.session) - sink_before, result.accepted),
-        _per_event_us(result.cpu, result.accepted),
+        per_event_us(session_cpu(ingress.session) - server_before, result.accepted),
+        per_event_us(session_cpu(sink.session) - sink_before, result.accepted),
+        per_event_us(result.cpu, result.accepted),
     )
     await reset_sink(sink.url)
     return Phase(result.accepted / (delivered_at - start), result.failed, cpu)

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import broker as bench  # noqa: E402
+from benchmarks._load import paced  # noqa: E402
 from shoal.platform.ports import free_port  # noqa: E402
 
 PACED_SECONDS = 5.0
@@ -42,7 +43,7 @@ async def run(rounds: int, seconds: int, burst: bool) -> None:
             if burst:
                 served_sink = bench.Served(sink, sink_session)
                 rate = (await bench.throughput(broker, served_sink, 1, seconds, 64)).rate
-            await bench.paced(ingress, RATE, PACED_SECONDS)
+            await paced(ingress, RATE, PACED_SECONDS)
             await bench.wait_count(sink, int(RATE * PACED_SECONDS))
             latencies, stamped = await bench.sink_latencies(sink)
             await bench.reset_sink(sink)

@@ -4,26 +4,28 @@ pickle of plain data.
 What crosses: appends as (arrival time, [(source, id, type, attributes JSON, data), ...]); the
 other writes (cursor flushes, pruning, dead letters) as their `WriteOp` objects, which hold only
 numbers, strings and bytes; the answers: READY once the child has the log open, then for each
-frame of writes the list of their results, or the `Failure` that rolled them all back. A frame
-of length 0 ends the child's input. Pickle is safe here: both ends are one broker and the pipes
-are nobody else's.
+frame of writes the list of their results, or the `Failure` that rolled them all back. END (a
+frame holding None) ends the child's input. Pickle is safe here: both ends are one broker and
+the pipes are nobody else's.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
+import select
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Final
+from typing import Any, Final
 
 from local_broker.groupcommit import WriteOp
 from local_broker.logerrors import LogClosed, LogCorrupt, LogError, LogInUse, LogWriteFailed
 from local_broker.logwrites import Columns
 
 _LENGTH: Final = struct.Struct(">I")
-END: Final = _LENGTH.pack(0)
 READY: Final = "ready"
+CLOSED: Final = object()  # what read_next gives at the end of the pipe (or after its timeout)
 Wire = tuple[float, Sequence[Columns]] | WriteOp[Any]
 _ERRORS: Final[dict[str, type[LogError]]] = {
     kind.__name__: kind for kind in (LogError, LogClosed, LogCorrupt, LogInUse, LogWriteFailed)
@@ -37,6 +39,10 @@ class Failure:
     kind: str  # the LogError subclass's name
     message: str
 
+    @classmethod
+    def of(cls, error: LogError) -> Failure:
+        return cls(type(error).__name__, str(error))
+
     def error(self) -> LogError:
         return _ERRORS.get(self.kind, LogWriteFailed)(self.message)
 
@@ -46,39 +52,46 @@ def encode_frame(value: object) -> bytes:
     return _LENGTH.pack(len(payload)) + payload
 
 
-def write_frame(sink: BinaryIO, value: object) -> None:
-    """Write one frame whole to an unbuffered blocking file."""
-    view = memoryview(encode_frame(value))
+END: Final = encode_frame(None)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write `data` whole to a blocking file descriptor (OSError if the other end is gone)."""
+    view = memoryview(data)
     while view:
-        view = view[sink.write(view) or 0 :]
-
-
-def read_frame(source: BinaryIO) -> Any | None:
-    """The next frame's value from a blocking file; None at the end of the input."""
-    head = source.read(_LENGTH.size)
-    if len(head) < _LENGTH.size:
-        return None
-    (size,) = _LENGTH.unpack(head)
-    if size == 0:
-        return None
-    payload = source.read(size)
-    return None if len(payload) < size else pickle.loads(payload)
+        view = view[os.write(fd, view) :]
 
 
 class FrameReader:
-    """Frames out of the bytes of a non-blocking pipe, as they arrive."""
+    """Frames out of the bytes of a pipe, as they arrive."""
 
     def __init__(self) -> None:
         self._buffer = bytearray()
 
-    def feed(self, data: bytes) -> list[Any]:
+    def feed(self, data: bytes) -> None:
         self._buffer += data
-        values = []
+
+    def frames(self) -> Iterator[Any]:
+        """The values of the complete frames received, each taken out as it is given."""
         while len(self._buffer) >= _LENGTH.size:
             (size,) = _LENGTH.unpack_from(self._buffer)
             end = _LENGTH.size + size
             if len(self._buffer) < end:
-                break
-            values.append(pickle.loads(self._buffer[_LENGTH.size : end]))
+                return
+            value = pickle.loads(self._buffer[_LENGTH.size : end])
             del self._buffer[:end]
-        return values
+            yield value
+
+
+def read_next(fd: int, reader: FrameReader, timeout: float | None = None) -> Any:
+    """The next frame's value from a blocking `fd`; CLOSED at its end, or once `timeout`
+    seconds pass without a byte."""
+    while True:
+        for value in reader.frames():
+            return value
+        if timeout is not None and not select.select([fd], [], [], timeout)[0]:
+            return CLOSED
+        data = os.read(fd, 1 << 20)
+        if not data:
+            return CLOSED
+        reader.feed(data)

@@ -190,14 +190,9 @@ class GroupCommitWriter:
     def _commit(self, batch: list[_Request]) -> None:
         outcomes: list[_Outcome]
         try:
-            self._conn.execute("BEGIN IMMEDIATE")
-            results: list[Any] = []
-            for kind, run in itertools.groupby(batch, key=lambda request: type(request.op)):
-                results += kind.apply_all(self._conn, [request.op for request in run])
-            self._conn.execute("COMMIT")
-        except Exception as error:  # anything failing the batch fails every write in it
-            self._rollback()
-            outcomes = [(request.future, as_log_error(error), None) for request in batch]
+            results = commit_batch(self._conn, [request.op for request in batch])
+        except LogError as error:
+            outcomes = [(request.future, error, None) for request in batch]
         else:
             self.commits += 1
             outcomes = [
@@ -207,11 +202,6 @@ class GroupCommitWriter:
             done = [(request.op, result) for request, result in zip(batch, results, strict=True)]
             run_commit_hooks(done, self._after_commit)
         self._settle(batch, outcomes)
-
-    def _rollback(self) -> None:
-        if self._conn.in_transaction:
-            with suppress(sqlite3.Error):  # a failed COMMIT may already have ended it
-                self._conn.execute("ROLLBACK")
 
     def _settle(self, batch: list[_Request], outcomes: list[_Outcome]) -> None:
         per_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
@@ -241,6 +231,32 @@ class GroupCommitWriter:
         self._settle(batch, closed)
 
 
+def commit_batch(conn: sqlite3.Connection, ops: Sequence[WriteOp[Any]]) -> list[Any]:
+    """Apply `ops` in one transaction, in order (consecutive ops of one kind together, so they
+    can share statements), and commit: one result per op. Anything failing fails them all:
+    rolled back, raised as a LogError."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        results: list[Any] = []
+        for _kind, run in itertools.groupby(ops, key=type):
+            batch = list(run)
+            results += type(batch[0]).apply_all(conn, batch)
+        conn.execute("COMMIT")
+    except LogError:
+        _rollback(conn)
+        raise
+    except Exception as error:
+        _rollback(conn)
+        raise translate_error(error, "committing to the event log") from error
+    return results
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        with suppress(sqlite3.Error):  # a failed COMMIT may already have ended it
+            conn.execute("ROLLBACK")
+
+
 def run_commit_hooks(
     done: Sequence[tuple[WriteOp[Any], Any]], after_commit: Callable[[], None]
 ) -> None:
@@ -255,15 +271,6 @@ def run_commit_hooks(
         after_commit()
     except Exception:
         _logger.exception("event log: a post-commit hook failed")
-
-
-def as_log_error(error: Exception) -> LogError:
-    """The LogError a failed batch reports to its callers."""
-    if isinstance(error, LogError):
-        return error
-    translated = translate_error(error, "committing to the event log")
-    translated.__cause__ = error
-    return translated
 
 
 def _set(outcome: _Outcome) -> None:

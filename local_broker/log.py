@@ -35,7 +35,6 @@ from typing import TypeVar
 from local_broker.deadletters import AddDeadLetter, DeadLetter, read_dead_letters
 from local_broker.event import CloudEvent
 from local_broker.exclusive import ExclusiveLock, LockHeld
-from local_broker.groupcommit import GroupCommitWriter
 from local_broker.logerrors import LogClosed, LogCorrupt, LogError, LogInUse, LogWriteFailed
 from local_broker.logschema import LogRecord, connect, encode_event, read_records, translate_error
 from local_broker.logtail import MEMORY_TAIL, MemoryTail
@@ -47,7 +46,7 @@ from local_broker.logwrites import (
     PruneEvents,
     last_sequence,
 )
-from local_broker.writerprocess import ProcessWriter
+from local_broker.writerprocess import open_writer
 
 __all__ = [
     "DeadLetter",
@@ -91,14 +90,9 @@ class EventLog:
         self._closed = False
         self._closer: asyncio.Task[None] | None = None
         self._waiters = CommitWaiters(self._tail)
-        self._writer: GroupCommitWriter | ProcessWriter
-        if writer_process is None:
-            self._writer = GroupCommitWriter(writer, after_commit=self._waiters.notify_commit)
-        else:
-            writer.close()  # the writer process opens its own: one writer connection at a time
-            self._writer = ProcessWriter(
-                writer_process, dedup_window_seconds, after_commit=self._waiters.notify_commit
-            )
+        self._writer = open_writer(
+            writer, writer_process, dedup_window_seconds, self._waiters.notify_commit
+        )
 
     @classmethod
     def open(

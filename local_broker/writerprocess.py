@@ -28,26 +28,23 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import logging
-import os
-import select
+import sqlite3
 import subprocess
-import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from local_broker.frames import END, READY, Failure, FrameReader, Wire, encode_frame
-from local_broker.groupcommit import WriteOp, run_commit_hooks
+from local_broker.frames import CLOSED, END, Failure, Wire, encode_frame
+from local_broker.groupcommit import GroupCommitWriter, WriteOp, run_commit_hooks
 from local_broker.logerrors import LogClosed, LogError, LogWriteFailed
 from local_broker.logwrites import AppendEvents
+from local_broker.writerpipes import WriterPipes
 
 T = TypeVar("T")
 _logger = logging.getLogger(__name__)
-START_TIMEOUT = 30.0  # seconds for the child to open the log (a migration may run first)
 
 
 @dataclass(slots=True)
@@ -66,22 +63,9 @@ class ProcessWriter:
     def __init__(
         self, path: Path, dedup_window: float, *, after_commit: Callable[[], None]
     ) -> None:
-        child_in, self._out = os.pipe()
-        self._in, child_out = os.pipe()
-        command = [sys.executable, "-m", "local_broker.writerchild", str(path), repr(dedup_window)]
-        try:
-            self._child = subprocess.Popen(
-                [*command, str(child_in), str(child_out)], pass_fds=(child_in, child_out)
-            )
-        except BaseException:
-            for fd in (self._out, self._in):
-                os.close(fd)
-            raise
-        finally:
-            os.close(child_in)
-            os.close(child_out)
+        self._pipes = WriterPipes(path, dedup_window)
+        self._child = self._pipes.process
         self._after_commit = after_commit
-        self._frames = FrameReader()
         self._lock = threading.Lock()  # the pipes, until an event loop drives them
         self._loop: asyncio.AbstractEventLoop | None = None
         self._staged: list[_Request] = []
@@ -90,21 +74,6 @@ class ProcessWriter:
         self._ended = False  # END sent
         self._failure: LogError | None = None
         self.commits = 0
-        self._expect_ready()
-
-    def _expect_ready(self) -> None:
-        answer = self._read_blocking(START_TIMEOUT)
-        if answer == READY:
-            return
-        self._close_pipes()  # a child still starting reads the end of its input and exits
-        try:
-            self._child.wait(timeout=5.0)
-        except subprocess.TimeoutExpired:
-            self._child.kill()
-            self._child.wait()
-        if isinstance(answer, Failure):
-            raise answer.error()
-        raise LogWriteFailed("the log writer process did not start")
 
     # -- from the event loop ---------------------------------------------------------------
 
@@ -127,10 +96,9 @@ class ProcessWriter:
         with self._lock:
             if self._inflight is not None or self._staged:
                 raise RuntimeError("the log writer is driven by another event loop")
-            if self._loop is not None and not self._loop.is_closed():
-                self._loop.remove_reader(self._in)
+            self._detach()
             self._loop = loop
-            loop.add_reader(self._in, self._readable)
+            loop.add_reader(self._pipes.answers_fd, self._readable)
 
     def _send(self) -> None:
         if self._inflight is not None or self._failure is not None or self._ended:
@@ -146,28 +114,21 @@ class ProcessWriter:
     def _write(self, data: bytes) -> None:
         # A blocking write: the child reads a frame as soon as it has answered the last one, and
         # only one is in flight, so this waits at most for the child to take in a large frame.
-        if self._out < 0:
-            self._fail(LogWriteFailed("the log writer process is gone"))
-            return
-        view = memoryview(data)
         try:
-            while view:
-                view = view[os.write(self._out, view) :]
+            self._pipes.send(data)
         except OSError as error:
             self._fail(LogWriteFailed(f"the log writer process is gone: {error}"))
 
     def _readable(self) -> None:
         try:
-            data = os.read(self._in, 1 << 20)
-        except BlockingIOError:
-            return
+            answers = self._pipes.received()
         except OSError as error:
             self._fail(LogWriteFailed(f"the log writer process is gone: {error}"))
             return
-        if not data:
+        if answers is None:
             self._gone()
             return
-        for answer in self._frames.feed(data):
+        for answer in answers:
             self._settle(answer)
         self._send()
 
@@ -206,11 +167,12 @@ class ProcessWriter:
             if not request.future.done():
                 request.future.set_exception(error)
         self._detach()
-        self._close_out()  # should the child still run, the end of its input stops it
+        self._pipes.close_input()  # should the child still run, the end of its input stops it
 
     def _detach(self) -> None:
-        if self._loop is not None and not self._loop.is_closed() and self._in >= 0:
-            self._loop.remove_reader(self._in)
+        fd = self._pipes.answers_fd
+        if self._loop is not None and not self._loop.is_closed() and fd >= 0:
+            self._loop.remove_reader(fd)
 
     # -- from any thread -------------------------------------------------------------------
 
@@ -224,8 +186,8 @@ class ProcessWriter:
             # A blocking call on the driving loop's own thread: the loop waits for us, so the
             # answer in flight is read here first, then `op` goes out on its own.
             while self._inflight is not None:
-                answer = self._read_blocking(None)
-                if answer is None:
+                answer = self._pipes.receive()
+                if answer is CLOSED:
                     self._gone()
                     break
                 self._settle(answer)
@@ -254,7 +216,7 @@ class ProcessWriter:
         if self._stopped:
             raise LogClosed("the event log is closed")
         self._write(encode_frame([_wire(op)]))
-        answer = self._read_blocking(None)
+        answer = self._pipes.receive()
         if isinstance(answer, Failure):
             raise answer.error()
         if not isinstance(answer, list):
@@ -265,36 +227,13 @@ class ProcessWriter:
         result: T = answer[0]
         return result
 
-    def _read_blocking(self, timeout: float | None) -> object:
-        """The next answer, read with the pipe in blocking mode; None if the child is gone."""
-        os.set_blocking(self._in, True)
-        try:
-            while True:
-                if timeout is not None:
-                    ready, _, _ = select.select([self._in], [], [], timeout)
-                    if not ready:
-                        return None
-                data = os.read(self._in, 1 << 20)
-                if not data:
-                    return None
-                answers = self._frames.feed(data)
-                if answers:
-                    return answers[0]
-        finally:
-            os.set_blocking(self._in, False)
-
     def stop(self) -> None:
         """Accept nothing more; the child exits after committing what is already submitted.
 
         Call it from the event loop that drives the writer (or with none attached).
         """
         self._stopped = True
-        if self._loop is None:
-            if not self._ended:
-                self._ended = True
-                self._write(END)
-        else:
-            self._send()
+        self._send()
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the child to exit (the loop keeps reading its last answers meanwhile)."""
@@ -306,20 +245,22 @@ class ProcessWriter:
     def close(self) -> None:
         """After join(): release the pipes (from the loop that drove them, if any)."""
         self._detach()
-        self._close_pipes()
+        self._pipes.close()
 
-    def _close_out(self) -> None:
-        if self._out >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._out)
-            self._out = -1  # never write to a number the process may reuse for another file
 
-    def _close_pipes(self) -> None:
-        self._close_out()
-        if self._in >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._in)
-            self._in = -1
+def open_writer(
+    conn: sqlite3.Connection,
+    process_for: Path | None,
+    dedup_window: float,
+    after_commit: Callable[[], None],
+) -> GroupCommitWriter | ProcessWriter:
+    """A log's writer: a thread writing through `conn`, or, with the log's path as
+    `process_for`, a process of its own, which opens its own connection (`conn` is closed: one
+    writer connection at a time)."""
+    if process_for is None:
+        return GroupCommitWriter(conn, after_commit=after_commit)
+    conn.close()
+    return ProcessWriter(process_for, dedup_window, after_commit=after_commit)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -24,8 +24,8 @@ import flask
 import functions_framework
 import pytest
 
+from benchmarks._load import budget_us
 from benchmarks._servers import function_server
-from benchmarks.broker import budget_us
 from shoal.platform.ports import free_port
 from tests.e2e.conftest import wait_http_ok
 

@@ -15,6 +15,7 @@ from local_broker.binding import encode_binary
 from local_broker.testing import RecordingSink
 from shoal.platform.ports import free_port
 from tests.e2e.conftest import broker_args, shoal_process, wait_http_ok
+from tests.e2e.test_up import alive, descendants
 from tests.local_broker.conftest import make_event, trigger
 
 MAX_EVENTS = 4000
@@ -101,25 +102,11 @@ async def test_sigkill_right_after_start_loses_no_acknowledged_event(tmp_path: P
     assert {r.event.id for r in received} == {event.id for event in events}
 
 
-def _children(pid: int) -> list[int]:
-    """The child processes of `pid`, whichever of its threads started them."""
-    tasks = Path(f"/proc/{pid}/task").iterdir()
-    return [int(child) for task in tasks for child in (task / "children").read_text().split()]
-
-
 def _gone_within(pid: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
-    while _running(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return not _running(pid)
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
+    return not alive(pid)
 
 
 async def test_the_log_writer_process_ends_with_the_broker_that_was_killed(
@@ -133,7 +120,7 @@ async def test_the_log_writer_process_ends_with_the_broker_that_was_killed(
     args = [*broker_args(manifests, port, tmp_path / "data"), "--log-writer", "process"]
     with shoal_process(args, tmp_path / "broker.log") as broker:
         await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{port}/readyz", 15.0, broker)
-        (writer,) = _children(broker.pid)
+        (writer,) = descendants(broker.pid)
         broker.send_signal(signal.SIGKILL)
         broker.wait()
     assert await asyncio.to_thread(_gone_within, writer, 10.0), "the writer outlived the broker"
