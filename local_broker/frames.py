@@ -25,6 +25,7 @@ from local_broker.logwrites import Columns
 
 _LENGTH: Final = struct.Struct(">I")
 READY: Final = "ready"
+READ_BYTES: Final = 1 << 16  # per read: os.read allocates the whole size first, so not more
 CLOSED: Final = object()  # what read_next gives at the end of the pipe (or after its timeout)
 Wire = tuple[float, Sequence[Columns]] | WriteOp[Any]
 _ERRORS: Final[dict[str, type[LogError]]] = {
@@ -91,7 +92,7 @@ def read_next(fd: int, reader: FrameReader, timeout: float | None = None) -> Any
             return value
         if timeout is not None and not select.select([fd], [], [], timeout)[0]:
             return CLOSED
-        data = os.read(fd, 1 << 20)
+        data = os.read(fd, READ_BYTES)
         if not data:
             return CLOSED
         reader.feed(data)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from local_broker.frames import READY, Failure, FrameReader, read_next, write_all
+from local_broker.frames import READ_BYTES, READY, Failure, FrameReader, read_next, write_all
 from local_broker.logerrors import LogWriteFailed
 
 START_TIMEOUT = 30.0  # seconds for the child to open the log (a migration may run first)
@@ -70,7 +70,7 @@ class WriterPipes:
     def received(self) -> list[Any] | None:
         """The answers complete so far, without waiting; None at the end of the pipe."""
         try:
-            data = os.read(self._in, 1 << 20)
+            data = os.read(self._in, READ_BYTES)
         except BlockingIOError:
             return []
         if not data:
