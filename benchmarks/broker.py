@@ -28,6 +28,8 @@ paces a Python client, which is enough at 1,000 events/s. Every phase is bounded
 runs `--seconds`, every wait has a deadline) and so in count. Each server runs in its own
 process on 127.0.0.1. With `--rounds N`, (a), the relay and (b) run N times in turn (each round
 with a fresh bare hop, relay and broker) and the table gives medians; (c) and (d) run once.
+The broker runs its compiled hot path when a build matches the sources (local_broker/native.py;
+the last line says which): `SHOAL_NATIVE=0` before the command measures the Python sources.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ from benchmarks._load import (  # noqa: E402
     wrk,
 )
 from benchmarks._servers import session_cpu  # noqa: E402
+from local_broker import native  # noqa: E402
 from local_broker.event import CloudEvent  # noqa: E402
 from local_broker.filters import compile_filter  # noqa: E402
 from shoal.platform.ports import free_port  # noqa: E402
@@ -363,7 +366,8 @@ async def run(seconds: int, connections: int, servers: str, rounds: int) -> None
     print(
         f"\nbare hop and subscriber: {servers} server; "
         f"wrk: {connections} connections, {seconds} s per phase; {os.cpu_count()} CPUs; "
-        f"1-minute load average before each phase: {', '.join(loads)}"
+        f"1-minute load average before each phase: {', '.join(loads)}\n"
+        f"broker's hot path: {native.status().describe()}"
     )
 
 

@@ -166,8 +166,8 @@ def _reply_of(attempt: Attempt) -> tuple[CloudEvent | None, Attempt]:
         return decode_reply(attempt.headers, attempt.body), attempt
     except BindingError as error:
         return None, Attempt(attempt.status, attempt.body, attempt.headers, f"bad reply: {error}")
-    except Exception as error:  # a bug in reading it: still a failed attempt, never a stuck one
-        reason = f"bad reply: {type(error).__name__}: {error}"
+    except Exception as bug:  # a bug in reading it: still a failed attempt, never a stuck one
+        reason = f"bad reply: {type(bug).__name__}: {bug}"
         return None, Attempt(attempt.status, attempt.body, attempt.headers, reason)
 
 

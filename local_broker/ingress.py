@@ -62,16 +62,16 @@ def handle_event_post(
         return _error(413, f"the request body is larger than the limit of {limit} bytes")
     try:
         events = decode_request(request.headers, request.body)
-    except BindingError as error:
+    except BindingError as invalid:
         _reject(runtime, f"{namespace}/{name}", "invalid_event")
-        return json_response(error.to_json(), error.http_status)
+        return json_response(invalid.to_json(), invalid.http_status)
     try:
         stored = runtime.start_ingest(key, events)
-    except TTLExhaustedError as error:
+    except TTLExhaustedError as looping:
         _reject(runtime, f"{namespace}/{name}", "ttl_exhausted")
-        return _error(400, str(error), attribute="knativebrokerttl")
-    except LogError as error:
-        return _not_stored(error)
+        return _error(400, str(looping), attribute="knativebrokerttl")
+    except LogError as failed:
+        return _not_stored(failed)
     return Later(stored, partial(_answer_when_stored, runtime, key))
 
 

@@ -172,7 +172,9 @@ class ProcessWriter:
     def _detach(self) -> None:
         fd = self._pipes.answers_fd
         if self._loop is not None and not self._loop.is_closed() and fd >= 0:
-            self._loop.remove_reader(fd)
+            # typeshed says bool, uvloop returns None: compiled code checks what it is told
+            remove: Callable[[int], object] = self._loop.remove_reader
+            remove(fd)
 
     # -- from any thread -------------------------------------------------------------------
 

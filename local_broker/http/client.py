@@ -104,6 +104,7 @@ class HttpClient:
             self._in_flight.add(connection)
             if self._timeouts is None:
                 self._timeouts = loop.call_later(TIMEOUT_TICK_SECONDS, self._time_out_late)
+            response: ClientResponse | None
             try:
                 response = await connection.send(data, deadline)
             except StaleConnectionError:
@@ -115,14 +116,15 @@ class HttpClient:
                 # Its other idle connections were most likely closed at the same time.
                 for stale in self._idle.pop(target.key, []):
                     stale.abort()
-                continue
+                response = None  # sent again below (mypyc compiles no `continue` in a `finally`)
             except BaseException:
                 connection.abort()
                 raise
             finally:
                 self._in_flight.discard(connection)
-            self._release(target.key, connection)
-            return response
+            if response is not None:
+                self._release(target.key, connection)
+                return response
 
     def send_on_idle(
         self,

@@ -173,8 +173,8 @@ class ClientConnection(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._fail(BadResponseError("the server switched protocols"))
             return
-        except httptools.HttpParserError as error:
-            self._fail(BadResponseError(f"the response is not valid HTTP/1.1: {error}"))
+        except httptools.HttpParserError as invalid:
+            self._fail(BadResponseError(f"the response is not valid HTTP/1.1: {invalid}"))
             return
         # After parsing, not before: one read may hold a whole head and much of the body (or
         # the whole answer, which leaves no waiter).

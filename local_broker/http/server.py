@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
-from typing import Final
+from collections.abc import Sequence
+from typing import Any, Final
 
 from local_broker.http.server_connection import ServerConnection
 from local_broker.http.server_types import Clock, Handler, HandlerResult, Later, ServerLimits
@@ -43,7 +45,8 @@ class HttpServer:
             lambda: ServerConnection(self), host, port, reuse_address=True, backlog=1024
         )
         self._sweeper = asyncio.create_task(self._sweep(), name="http idle sweeper")
-        sockets = self._server.sockets
+        server: Any = self._server  # uvloop's are a list, typeshed's a tuple: compiled code checks
+        sockets: Sequence[socket.socket] = server.sockets
         return int(sockets[0].getsockname()[1]) if sockets else port
 
     async def close(self, grace_seconds: float = 5.0) -> None:

@@ -111,8 +111,8 @@ class ServerConnection(asyncio.Protocol):
             return
         try:
             self._parser.feed(data)
-        except BodyTooLargeError as refused:
-            self._stop_reading((refused.request, CLOSE))
+        except BodyTooLargeError as too_large:
+            self._stop_reading((too_large.request, CLOSE))
         except RequestRefusedError as refused:
             self._stop_reading(refused.response)
 

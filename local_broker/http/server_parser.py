@@ -121,8 +121,8 @@ class RequestParser:
         except httptools.HttpParserUpgrade:
             message = "protocol upgrades are not supported"
             raise RequestRefusedError(error_response(400, message)) from None
-        except httptools.HttpParserError as error:
-            message = f"malformed HTTP request: {error}"
+        except httptools.HttpParserError as invalid:
+            message = f"malformed HTTP request: {invalid}"
             raise RequestRefusedError(error_response(400, message)) from None
 
     # httptools callbacks

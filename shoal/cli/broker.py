@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from local_broker import native
 from local_broker.log import LogError
 from local_broker.manifests import ManifestError
 from local_broker.server import BrokerServer, run
@@ -90,6 +91,7 @@ def _announce(server: BrokerServer) -> None:
         f"{len(runtime.config.ping_sources)} ping source(s); metrics at {server.url}/metrics",
         flush=True,
     )
+    print(f"hot path: {native.status().describe()}", flush=True)
 
 
 def run_broker(args: argparse.Namespace) -> int:

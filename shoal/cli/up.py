@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 
+from local_broker import native
 from local_broker.log import LogError
 from local_broker.manifests import ManifestError, load_manifests
 from local_broker.server import BrokerServer
@@ -256,6 +257,7 @@ async def _announce(
     for namespace, name in sorted(config.brokers):
         say(f"broker   {namespace}/{name}: {server.ingress_url(namespace, name)}")
     say(f"         {len(config.triggers)} trigger(s), {len(config.ping_sources)} ping source(s)")
+    say(f"         hot path: {native.status().describe()}")
     for child, is_ready in zip(children, ready, strict=True):
         state = f"pid {child.pid}" if is_ready else "NOT READY (see its output)"
         say(f"function {child.spec.name}: http://127.0.0.1:{ports[child.spec.name]} ({state})")

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from local_broker.http.message import Request
+from local_broker.http.message import Headers, Request
 from tests.local_broker.http.test_server import closed_by_server, post, read_response, serving
 
 
@@ -44,7 +44,7 @@ async def test_http_1_0_with_transfer_encoding_is_answered_then_closed() -> None
 )
 def test_the_path_of_origin_and_absolute_form_targets(target: str, path: str) -> None:
     # RFC 9112 section 3.2.2: a server must accept the absolute form too.
-    assert Request("POST", target, None, b"").path == path  # type: ignore[arg-type]
+    assert Request("POST", target, Headers([]), b"").path == path
 
 
 async def test_an_absolute_form_target_is_served() -> None:
