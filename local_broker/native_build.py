@@ -10,11 +10,14 @@ mypy (a dev dependency), a C compiler and the interpreter's headers.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from local_broker.native import (
@@ -94,16 +97,26 @@ def main(argv: list[str]) -> int:
     if argv and argv != ["--force"]:
         print("usage: python -m local_broker.native_build [--force | status]", file=sys.stderr)
         return 2
-    if check().active and not argv:
-        print(f"the compiled build in {BUILD_DIR} matches the sources")
-        return 0
-    try:
-        build()
-    except NativeBuildError as error:
-        print(f"the broker's hot path was not compiled: {error}", file=sys.stderr)
-        return 1
+    with _building():  # a second ./dev started meanwhile waits, then finds the build done
+        if check().active and not argv:
+            print(f"the compiled build in {BUILD_DIR} matches the sources")
+            return 0
+        try:
+            build()
+        except NativeBuildError as error:
+            print(f"the broker's hot path was not compiled: {error}", file=sys.stderr)
+            return 1
     print(f"compiled {len(COMPILED)} modules into {BUILD_DIR}")
     return 0
+
+
+@contextmanager
+def _building() -> Iterator[None]:
+    """One build at a time per interpreter (an exclusive flock, released even by SIGKILL)."""
+    BUILD_DIR.parent.mkdir(parents=True, exist_ok=True)
+    with (BUILD_DIR.parent / f".{BUILD_DIR.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 if __name__ == "__main__":

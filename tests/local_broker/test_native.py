@@ -14,7 +14,7 @@ import pytest
 
 import local_broker.dispatch
 import local_broker.http.server_parser
-from local_broker import native
+from local_broker import native, native_build
 
 SOURCES = Path(native.__file__).resolve().parent
 ROOT = SOURCES.parent
@@ -176,3 +176,10 @@ def test_compiled_modules_leave_int_and_bool_values_alone(name: str) -> None:
     source = (SOURCES / name).read_text()
     assert _int_or_bool_tests(source) == []
     assert "AttributeValue" not in source
+
+
+def test_native_build_status_and_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert native_build.main(["status"]) == 0
+    assert capsys.readouterr().out.strip() == native.check().reason
+    assert native_build.main(["--fast"]) == 2
+    assert "usage: python -m local_broker.native_build" in capsys.readouterr().err
