@@ -1,6 +1,6 @@
 """The broker's hot path compiled with mypyc, used only while it matches the sources.
 
-    python -m local_broker.native_build [--force]   # compile (about 80 s on 2 cores); ./dev does
+    python -m local_broker.native_build [--force]   # compile (80 s); ./dev up and ./dev test do
     python -m local_broker.native_build status      # which code the broker would run, and why
 
 The modules in `COMPILED` are type-checked Python; mypyc turns them into one C extension that
@@ -93,7 +93,7 @@ def interpreter_tag() -> str:
 
 def check(build_dir: Path = BUILD_DIR, package_dir: Path = PACKAGE_DIR) -> NativeStatus:
     """Whether the build in `build_dir` may be used for the sources in `package_dir`."""
-    rebuild = "run `python -m local_broker.native_build` (or ./dev)"
+    rebuild = "run `python -m local_broker.native_build` (./dev up and ./dev test do)"
     if os.environ.get(DISABLE_VARIABLE) == "0":
         return NativeStatus(None, f"{DISABLE_VARIABLE}=0")
     try:
