@@ -30,15 +30,21 @@ async def test_the_broker_delivers_and_names_its_hot_path(
     manifests = tmp_path / "manifests.yaml"
     log = tmp_path / "broker.log"
     ingress = f"http://127.0.0.1:{port}/default/default"
-    events = [make_event() for _ in range(EVENTS)]
+    # Typed extensions, sent structured so that they arrive as JSON true and 7: compiled code
+    # must carry them as they are (mypyc can turn a bool it holds as an int into 1).
+    events = [make_event(flag=index % 2 == 0, count=index) for index in range(EVENTS)]
     async with RecordingSink() as sink:
         manifests.write_text(yaml.safe_dump(trigger("all", sink.url)))
         with shoal_process(broker_args(manifests, port, tmp_path / "data"), log) as broker:
             await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{port}/readyz", 15.0, broker)
             for event in events:
-                assert (await post_event(ingress, event))[0] == 202
+                assert (await post_event(ingress, event, structured=True))[0] == 202
             received = await sink.wait_for(EVENTS, timeout=20.0)
-    assert sorted(r.event.id for r in received) == sorted(event.id for event in events)
+    headers = {r.headers["ce-id"]: r.headers for r in received}
+    assert sorted(headers) == sorted(event.id for event in events)
+    for index, event in enumerate(events):
+        assert headers[event.id]["ce-flag"] == ("true" if index % 2 == 0 else "false")
+        assert headers[event.id]["ce-count"] == str(index)
     announced = [line for line in log.read_text().splitlines() if line.startswith("hot path: ")]
     expected = (
         "compiled with mypyc" if hot_path == "compiled" else "Python sources (SHOAL_NATIVE=0)"
