@@ -8,8 +8,10 @@ Starts the lean subscriber (`_sink.py sink PORT lean`) and a broker with `--trig
 `--seconds` (64 connections, `cloudevents.lua`) and waits until every accepted event was
 delivered. It prints the broker's CPU per accepted event from /proc/<pid>/task/*/stat (user and
 system, per thread: the event loop and the SQLite writer), the subscriber's, and the load
-average. `--source DIR` runs the broker from another checkout (e.g. `git archive HEAD~3 |
-tar -x -C /tmp/old`), so two versions can be alternated in one sitting.
+average, and whether the broker ran its compiled hot path (`SHOAL_NATIVE=0` before the
+command runs the sources). `--source DIR` runs the broker from another checkout (e.g. `git
+archive HEAD~3 | tar -x -C /tmp/old`), so two versions can be alternated in one sitting; the
+compiled build is used only for a checkout whose local_broker matches it.
 
 `--callgrind` runs the broker under valgrind's callgrind and prints user-space instructions per
 event (all threads, between two counter dumps around the load): unlike CPU time it does not
@@ -37,6 +39,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from local_broker import native  # noqa: E402
 from shoal.platform.ports import free_port  # noqa: E402
 from tests.e2e.conftest import wait_http_ok  # noqa: E402
 
@@ -170,6 +173,8 @@ def measure(options: Options, tmp: Path) -> None:
             f"{total / accepted * 1e6:.0f} us/event; subscriber {sink_cpu / max(got, 1) * 1e6:.0f}"
             f" us/delivery; load average {load:.1f}"
         )
+        package = Path(options.source) / "local_broker"
+        print(f"    hot path: {native.check(package_dir=package).describe()}")
         for key, (user_after, system_after) in after.items():
             user = user_after - before.get(key, (0.0, 0.0))[0]
             system = system_after - before.get(key, (0.0, 0.0))[1]
