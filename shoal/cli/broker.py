@@ -61,8 +61,8 @@ def register(subparsers: Any) -> None:
         "--log-writer",
         choices=("thread", "process"),
         default="process",
-        help="run each Broker's log writer in a thread of the broker (default) or in a process "
-        "of its own, which does not share the event loop's GIL (faster under load)",
+        help="run each Broker's log writer in a process of its own (default), which does not "
+        "share the event loop's GIL (faster under load), or in a thread of the broker",
     )
     parser.set_defaults(run=run_broker)
 
