@@ -1,7 +1,7 @@
 """Broker throughput and latency against a bare HTTP hop, measured in one run.
 
     .venv/bin/python benchmarks/broker.py [--seconds 10] [--connections 64] [--servers lean]
-        [--log-writer process|thread]
+        [--log-writer process|thread] [--delivery process|inline]
         [--rounds N]
 
 (a) bare hop: the load generator posts to a minimal async server answering 202;
@@ -460,8 +460,14 @@ def main() -> None:
         default="process",
         help="the broker's --log-writer (its default is process)",
     )
+    parser.add_argument(
+        "--delivery",
+        choices=("process", "inline"),
+        default="process",
+        help="the broker's --delivery (its default is process)",
+    )
     args = parser.parse_args()
-    BROKER_OPTIONS.extend(["--log-writer", args.log_writer])
+    BROKER_OPTIONS.extend(["--log-writer", args.log_writer, "--delivery", args.delivery])
     if args.rounds < 1:
         parser.error(f"--rounds must be at least 1, not {args.rounds}")
     uvloop.run(run(args.seconds, args.connections, args.servers, args.rounds))

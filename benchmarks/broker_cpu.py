@@ -1,7 +1,7 @@
 """Broker CPU per event, the figure a shared machine disturbs least, for A/B comparisons.
 
     .venv/bin/python benchmarks/broker_cpu.py [--seconds 8] [--triggers 1] [--fan-out]
-        [--source DIR] [--callgrind] [--log-writer process|thread]
+        [--source DIR] [--callgrind] [--log-writer process|thread] [--delivery process|inline]
 
 Starts the lean subscriber (`_sink.py sink PORT lean`) and a broker with `--triggers` Triggers
 (one matching the load, or all of them with `--fan-out`), warms it up, then posts with wrk for
@@ -61,6 +61,7 @@ class Options:
     source: str  # the checkout the broker runs from
     callgrind: bool
     log_writer: str | None  # the broker's --log-writer, when given
+    delivery: str | None  # the broker's --delivery, when given
 
 
 def thread_times(pid: int) -> dict[str, tuple[float, float]]:
@@ -137,6 +138,7 @@ def measure(options: Options, tmp: Path) -> None:
     command = [python, "-m", "shoal.cli.main", "broker", "--manifests", str(tmp / "triggers.yaml")]
     command += ["--port", str(broker_port), "--data-dir", str(tmp / "data")]
     command += ["--log-writer", options.log_writer] if options.log_writer else []
+    command += ["--delivery", options.delivery] if options.delivery else []
     counters = str(tmp / "callgrind.out")
     if options.callgrind:
         command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={counters}", *command]
@@ -205,9 +207,20 @@ def main() -> None:
         choices=("process", "thread"),
         help="the broker's --log-writer (leave it out for a checkout that has no such option)",
     )
+    parser.add_argument(
+        "--delivery",
+        choices=("process", "inline"),
+        help="the broker's --delivery (leave it out for a checkout that has no such option)",
+    )
     args = parser.parse_args()
     options = Options(
-        args.seconds, args.triggers, args.fan_out, args.source, args.callgrind, args.log_writer
+        args.seconds,
+        args.triggers,
+        args.fan_out,
+        args.source,
+        args.callgrind,
+        args.log_writer,
+        args.delivery,
     )
     with tempfile.TemporaryDirectory() as tmp:
         measure(options, Path(tmp))

@@ -1,13 +1,15 @@
 """Latency at 1,000 events/s right after bursts: does a full-speed phase leave a slow tail?
 
     .venv/bin/python benchmarks/broker_latency.py [--rounds 4] [--seconds 10] [--no-burst]
+        [--delivery process|inline]
 
 One broker with one Trigger, as in `benchmarks/broker.py` (b), to the lean subscriber
 (`_sink.py sink PORT lean`, what `broker.py --servers lean` uses). Each
 round drives a wrk burst for `--seconds` (unless `--no-burst`), waits until every accepted event
 was delivered, then paces 1,000 events/s for 5 s and prints the ingress-to-subscriber p99 and
-maximum, overall and for each second of the paced phase. The log grows by each burst (the
-default retention is a day), so later rounds run on a bigger file with a longer WAL history.
+maximum, overall (with the p50) and for each second of the paced phase. The log grows by each
+burst (the default retention is a day), so later rounds run on a bigger file with a longer WAL
+history. `--delivery` is the broker's option of that name.
 """
 
 from __future__ import annotations
@@ -55,10 +57,12 @@ async def run(rounds: int, seconds: int, burst: bool) -> None:
                 f"{bench.percentile(chunk, 0.99) * 1e3:.1f}/{max(chunk) * 1e3:.0f}"
                 for chunk in per_second
             )
+            p50 = bench.percentile(latencies, 0.5) * 1e3
             p99, worst = bench.percentile(latencies, 0.99) * 1e3, max(latencies) * 1e3
             from_ingress = bench.percentile(stamped, 0.99) * 1e3
             print(
-                f"round {number}: burst {rate:,.0f} events/s delivered; at {RATE:,.0f}/s p99 "
+                f"round {number}: burst {rate:,.0f} events/s delivered; at {RATE:,.0f}/s p50 "
+                f"{p50:.2f} ms, p99 "
                 f"{p99:.2f} ms (from the ingress: {from_ingress:.2f}), max {worst:.1f} ms; "
                 f"each second p99/max (ms): {seconds_text}",
                 flush=True,
@@ -70,7 +74,14 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--seconds", type=int, default=10, help="wrk's burst per round")
     parser.add_argument("--no-burst", action="store_true", help="paced phases only")
+    parser.add_argument(
+        "--delivery",
+        choices=("process", "inline"),
+        default="process",
+        help="the broker's --delivery (its default is process)",
+    )
     args = parser.parse_args()
+    bench.BROKER_OPTIONS.extend(["--delivery", args.delivery])
     asyncio.run(run(args.rounds, args.seconds, not args.no_burst))
 
 

@@ -38,7 +38,7 @@ async def handle_readyz(runtime: BrokerRuntime, _request: Request) -> Response:
 
 
 async def handle_metrics(runtime: BrokerRuntime, _request: Request) -> Response:
-    return Response(200, runtime.metrics.exposition(), CONTENT_TYPE_LATEST)
+    return Response(200, await runtime.metrics_exposition(), CONTENT_TYPE_LATEST)
 
 
 class QueryError(ValueError):

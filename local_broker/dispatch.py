@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from local_broker.deliver import (
     Attempt,
@@ -37,7 +37,7 @@ from local_broker.http.client import (
     StaleConnectionError,
 )
 from local_broker.jsonlog import log_json
-from local_broker.log import DeadLetter, EventLog, LogRecord
+from local_broker.log import DeadLetter, LogRecord
 from local_broker.manifests import Trigger
 from local_broker.metrics import BrokerMetrics
 
@@ -45,11 +45,26 @@ ReplyIngest = Callable[[CloudEvent, CloudEvent], Awaitable[None]]
 READ_BATCH = 256
 
 
+class DispatchLog(Protocol):
+    """What a dispatcher needs of its broker's log: an `EventLog` in the broker's process, or
+    a `DeliveryLog` (deliverylog.py) in a delivery process of its own."""
+
+    def head(self) -> int: ...
+    def read_after(self, seq: int, limit: int) -> list[LogRecord]: ...
+    async def wait_beyond(self, seq: int, event_type: str | None = None) -> int: ...
+    def wake_type_waiters(self) -> None: ...
+    def cursor(self, trigger_key: str) -> int | None: ...
+    def set_cursor(self, trigger_key: str, seq: int) -> None: ...
+    def forget_trigger(self, trigger_key: str) -> None: ...
+    def flush_cursors(self) -> asyncio.Future[None]: ...
+    async def add_dead_letter(self, record: DeadLetter) -> None: ...
+
+
 class TriggerDispatcher:
     def __init__(
         self,
         trigger: Trigger,
-        log: EventLog,
+        log: DispatchLog,
         client: HttpClient,
         ingest_reply: ReplyIngest,
         metrics: BrokerMetrics,
@@ -193,7 +208,7 @@ class TriggerDispatcher:
         self._log.set_cursor(self.trigger.key, low_watermark)
 
     def _count_delivered(self, record: LogRecord) -> None:
-        self._metrics.deliveries.record(max(0.0, time.time() - record.arrival))
+        self._metrics.record(max(0.0, time.time() - record.arrival))
 
     async def _deliver_or_store(self, record: LogRecord, first: Attempt | None) -> None:
         """`_deliver`; should it fail on a bug, the event is kept as a dead letter, not lost."""
@@ -211,7 +226,7 @@ class TriggerDispatcher:
             event_id=record.event.id,
             error=reason,
         )
-        self._metrics.dead_lettered.inc()
+        self._metrics.dead_lettered += 1
         dead = DeadLetter(self.trigger.key, record.event, reason, None, time.time())
         try:
             await self._log.add_dead_letter(dead)
@@ -240,12 +255,12 @@ class TriggerDispatcher:
             self._count_delivered(record)
             if outcome.reply is not None:
                 await self._ingest_reply(record.event, outcome.reply)
-                self._metrics.replies.inc()
+                self._metrics.replies += 1
             return
         await self._dead_letter(record, outcome)
 
     def _note_retry(self, attempt: Attempt) -> None:
-        self._metrics.retried.inc()
+        self._metrics.retried += 1
         self._log_failure(attempt, final=False)
 
     def _log_failure(self, attempt: Attempt, *, final: bool) -> None:
@@ -262,7 +277,7 @@ class TriggerDispatcher:
     async def _dead_letter(self, record: LogRecord, failure: Failed) -> None:
         trigger = self.trigger
         self._log_failure(failure.last, final=True)
-        self._metrics.dead_lettered.inc()
+        self._metrics.dead_lettered += 1
         if trigger.dead_letter_sink is not None:
             outcome = await deliver_with_retries(
                 self._client,

@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from local_broker.cursors import CursorBook
 from local_broker.deadletters import AddDeadLetter, DeadLetter, read_dead_letters
 from local_broker.event import CloudEvent
 from local_broker.exclusive import ExclusiveLock, LockHeld
@@ -80,9 +81,7 @@ class EventLog:
         self._lock = lock
         self._retention = retention_seconds
         self._tail = MemoryTail(memory_tail, last_sequence(writer))
-        self._cursors: dict[str, int] = dict(writer.execute("SELECT trigger_key, seq FROM cursors"))
-        self._dirty: set[str] = set()  # cursors changed since the last flush
-        self._forgotten: set[str] = set()  # cursors to delete at the next flush
+        self._cursors = CursorBook(dict(writer.execute("SELECT trigger_key, seq FROM cursors")))
         self._dedup = DedupIndex(dedup_window_seconds)
         self._reader = reader
         self._reader_lock = threading.Lock()
@@ -209,17 +208,22 @@ class EventLog:
         """The trigger's position (events up to it are done), or None for a trigger never seen."""
         return self._cursors.get(trigger_key)
 
+    def cursors(self) -> dict[str, int]:
+        """Every trigger's position (a copy)."""
+        return self._cursors.positions()
+
+    def watch_commits(self, listener: Callable[[], None]) -> None:
+        """Call `listener()` on the running event loop after each group commit (the delivery
+        process hears of each commit so: deliveryhost.py)."""
+        self._waiters.listen(listener)
+
     def set_cursor(self, trigger_key: str, seq: int) -> None:
         """Move the trigger's position in memory; flush_cursors() makes it durable."""
-        self._cursors[trigger_key] = seq
-        self._dirty.add(trigger_key)
-        self._forgotten.discard(trigger_key)
+        self._cursors.move(trigger_key, seq)
 
     def forget_trigger(self, trigger_key: str) -> None:
         """Drop a removed trigger's position (at the next flush), so it holds back no pruning."""
-        if self._cursors.pop(trigger_key, None) is not None:
-            self._forgotten.add(trigger_key)
-        self._dirty.discard(trigger_key)
+        self._cursors.forget(trigger_key)
 
     def flush_cursors(self) -> asyncio.Future[None]:
         """Queue changed cursors for the next group commit without blocking.
@@ -227,20 +231,16 @@ class EventLog:
         Fire and forget from a periodic task, or await the result to know they are durable.
         If the write fails, the cursors are marked changed again for the next flush.
         """
-        if not self._dirty and not self._forgotten:
+        if not self._cursors.changed():
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             done.set_result(None)
             return done
-        positions = {key: self._cursors[key] for key in self._dirty}
-        forgotten = set(self._forgotten)
+        positions, forgotten = self._cursors.take()
         future = self._writer.submit(FlushCursors(positions, forgotten))
-        self._dirty.clear()
-        self._forgotten.clear()
 
         def restore_on_failure(flushed: asyncio.Future[None]) -> None:
             if flushed.cancelled() or flushed.exception() is not None:
-                self._dirty.update(key for key in positions if key in self._cursors)
-                self._forgotten.update(key for key in forgotten if key not in self._cursors)
+                self._cursors.give_back(positions, forgotten)
 
         future.add_done_callback(restore_on_failure)
         return future
@@ -265,7 +265,7 @@ class EventLog:
         before = now - self._retention
         total = 0
         while True:
-            cursors = list(self._cursors.values())  # one C-level copy: safe from another thread
+            cursors = list(self._cursors.positions().values())  # safe from another thread
             deleted = self._writer.run(
                 PruneEvents(before=before, cursors=cursors, chunk=PRUNE_CHUNK)
             )

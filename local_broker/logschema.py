@@ -18,13 +18,13 @@ n + 1, so a file written by an older broker is upgraded in place and a newer one
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from local_broker import jsoncodec
 from local_broker.event import AttributeValue, CloudEvent, canonical_string
 from local_broker.logerrors import LogCorrupt, LogError, LogWriteFailed
 
@@ -64,9 +64,7 @@ _DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 MINIMUM_SQLITE = (3, 35, 0)  # RETURNING (https://www.sqlite.org/lang_returning.html)
 _COLUMNS = ("source", "id", "type")
 # JSON keeps str, int and bool apart, and ensure_ascii (the default) escapes anything odd, so the
-# round trip through the file is exact. One shared encoder: json.dumps(..., separators=...)
-# builds a new one per call (a third slower).
-_JSON = json.JSONEncoder(separators=(",", ":"))
+# round trip through the file is exact (jsoncodec.py).
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +105,7 @@ def encode_event(event: CloudEvent) -> EncodedEvent:
     attributes = dict(event.attributes)
     source, event_id, event_type = (_column(attributes, name) for name in _COLUMNS)
     data = event.data if event.data is None or type(event.data) is bytes else bytes(event.data)
-    encoded = _JSON.encode(attributes)
+    encoded = jsoncodec.encode(attributes)
     return EncodedEvent(CloudEvent(attributes, data), source, event_id, event_type, encoded)
 
 
@@ -126,7 +124,7 @@ def _column(attributes: Mapping[str, AttributeValue], name: str) -> str:
 
 def decode_event(attributes_json: str, data: bytes | None) -> CloudEvent:
     try:
-        attributes = json.loads(attributes_json)
+        attributes = jsoncodec.decode(attributes_json)
     except ValueError as error:
         raise LogCorrupt(f"an event's attributes are not JSON: {error}") from error
     if not isinstance(attributes, dict):

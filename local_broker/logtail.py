@@ -52,6 +52,17 @@ class MemoryTail:
         """The highest committed sequence number (0 when the log is empty)."""
         return self._head
 
+    @property
+    def capacity(self) -> int:
+        """How many records it holds at most (0: it only follows the head)."""
+        return self._capacity
+
+    def move_head(self, head: int) -> None:
+        """A commit's events up to `head`, for a tail that holds none (capacity 0)."""
+        with self._lock:
+            self._head = max(self._head, head)
+            self._lowest = self._head + 1
+
     def publish(self, records: Sequence[LogRecord]) -> None:
         """Record a commit's events; they follow the current head without a gap."""
         if not records:

@@ -175,6 +175,9 @@ class AppendEvents(WriteOp[list[int | None]]):
         return store_events(conn, ops[0]._dedup, [op.columns() for op in ops])
 
     def committed(self, result: list[int | None]) -> None:
+        if not self._tail.capacity:  # nobody reads records from memory (--delivery process)
+            self._tail.move_head(max((seq for seq in result if seq is not None), default=0))
+            return
         now = self._now
         self._tail.publish(
             [

@@ -40,13 +40,18 @@ __all__ = [
     "BrokerConfig",
     "CesqlErrorReporter",
     "DeliverySpec",
+    "Documents",
     "ManifestError",
     "PingSource",
     "Trigger",
+    "build_config",
     "load_manifests",
+    "read_documents",
     "validate_trigger_document",
 ]
 
+# The documents of the manifests, each with the file it is in (`read_documents`).
+Documents = tuple[tuple[Path, Mapping[str, object]], ...]
 # Called with the Trigger's key and the error when its CESQL filter fails on an event.
 CesqlErrorReporter = Callable[[str, CesqlError], None]
 
@@ -78,9 +83,29 @@ def load_manifests(
     sink is the Broker). `on_cesql_error` hears of CESQL filters failing on events later on.
     Raises ManifestError.
     """
+    return build_config(
+        read_documents(paths), services, broker_url=broker_url, on_cesql_error=on_cesql_error
+    )
+
+
+def read_documents(paths: Sequence[Path]) -> Documents:
+    """Every document of the YAML files under `paths`, with its file (plain data: it pickles,
+    so another process can build the same configuration from it). Raises ManifestError."""
+    return tuple(_documents(paths))
+
+
+def build_config(
+    documents: Documents,
+    services: Mapping[str, str],
+    *,
+    broker_url: Callable[[str, str], str] | None = None,
+    on_cesql_error: CesqlErrorReporter | None = None,
+) -> BrokerConfig:
+    """`load_manifests` of documents already read: the same documents give the same
+    configuration. The result keeps `documents`."""
     found: dict[str, list[_Found]] = {"Broker": [], "Trigger": [], "PingSource": []}
     defined_in: dict[str, Path] = {}
-    for file, document in _documents(paths):
+    for file, document in documents:
         kind = _recognised_kind(document, file)
         if kind is None:
             continue
@@ -126,7 +151,7 @@ def load_manifests(
     for item in found["PingSource"]:
         with item.errors_located():
             ping_sources.append(parse_ping_source(item.document, addresses))
-    return BrokerConfig(brokers, triggers, ping_sources)
+    return BrokerConfig(brokers, triggers, ping_sources, documents)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,8 @@ manifests twice gives equal objects (the runtime restarts only what changed).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from local_broker.cron import CronSchedule
@@ -86,3 +87,6 @@ class BrokerConfig:
     brokers: dict[BrokerKey, Broker]
     triggers: list[Trigger]
     ping_sources: list[PingSource]
+    # What it was built from (manifests.read_documents): a delivery process builds the same
+    # Triggers from it (deliveryhost.py), since compiled filters do not pickle.
+    documents: tuple[tuple[Path, Mapping[str, object]], ...] = field(default=(), compare=False)

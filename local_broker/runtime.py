@@ -2,36 +2,63 @@
 
 `apply(config)` moves the running set to a new configuration (the manifests were edited):
 Triggers that are new start at the log's head, removed ones stop and forget their cursor,
-changed ones restart from their cursor. Logs of Brokers that disappear are closed, not deleted.
+changed ones restart from their cursor (dispatchers.py). Logs of Brokers that disappear are
+closed, not deleted. The dispatchers run in this process (`--delivery inline`) or in a
+delivery process of its own (`--delivery process`, deliveryhost.py), which reads the same
+logs and writes through this process.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
-from local_broker.deliver import OutgoingRequests
-from local_broker.dispatch import TriggerDispatcher
+from local_broker.deliveryhost import DeliveryHost
+from local_broker.dispatchers import Dispatchers
 from local_broker.event import CloudEvent
 from local_broker.http.client import HttpClient
-from local_broker.jsonlog import log_json
 from local_broker.log import EventLog
-from local_broker.manifests import BrokerConfig, Trigger
+from local_broker.logtail import MEMORY_TAIL
+from local_broker.manifests import BrokerConfig
 from local_broker.metrics import BrokerMetrics
 from local_broker.pinger import PingScheduler
-from local_broker.settings import BrokerSettings
-from local_broker.stamping import (
-    ArrivalClock,
-    TTLExhaustedError,
-    reply_with_ttl,
-    stamp_for_ingress,
-)
+from local_broker.resources import BrokerKey
+from local_broker.settings import SHUTDOWN_GRACE_SECONDS, BrokerSettings
+from local_broker.stamping import ArrivalClock, stamp_for_ingress
 
-BrokerKey = tuple[str, str]
-SHUTDOWN_GRACE_SECONDS = 5.0
 CURSOR_FLUSH_SECONDS = 0.5
+
+
+class Deliveries(Protocol):
+    """Where the Triggers' dispatchers run: here (`InlineDeliveries`) or in a process of their
+    own (`DeliveryHost`)."""
+
+    async def apply(self, config: BrokerConfig, logs: Mapping[BrokerKey, EventLog]) -> None: ...
+    async def refresh_metrics(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+class InlineDeliveries:
+    """The dispatchers on this process's event loop, reading the logs' memory tails."""
+
+    def __init__(self, runtime: BrokerRuntime) -> None:
+        self._dispatchers = Dispatchers(
+            runtime.client,
+            runtime.metrics,
+            lambda broker, reply: runtime.ingest(broker, [reply]),
+            window=runtime.settings.in_flight_per_trigger,
+        )
+
+    async def apply(self, config: BrokerConfig, logs: Mapping[BrokerKey, EventLog]) -> None:
+        await self._dispatchers.apply(config.triggers, logs)
+
+    async def refresh_metrics(self) -> None:
+        return None  # counted in this process's metrics already
+
+    async def stop(self) -> None:
+        await self._dispatchers.stop(SHUTDOWN_GRACE_SECONDS)
 
 
 class BrokerRuntime:
@@ -40,92 +67,65 @@ class BrokerRuntime:
         self.metrics = metrics
         self.config: BrokerConfig | None = None
         self.logs: dict[BrokerKey, EventLog] = {}
-        self._dispatchers: dict[str, TriggerDispatcher] = {}
+        self._deliveries: Deliveries | None = None
         self._client: HttpClient | None = None
-        self._outgoing = OutgoingRequests()  # shared: Triggers of a Broker deliver the same events
         self._pings: PingScheduler | None = None
         self._arrival_clock = ArrivalClock()
         self._housekeeping: asyncio.Task[None] | None = None
         self.ready = False
 
     @property
+    def delivery_pid(self) -> int | None:
+        """The delivery process's pid (`--delivery process`, while it runs), else None."""
+        return self._deliveries.pid if isinstance(self._deliveries, DeliveryHost) else None
+
+    @property
     def client(self) -> HttpClient:
         assert self._client is not None, "start() the runtime first"
         return self._client
 
-    async def start(self, config: BrokerConfig) -> None:
+    async def start(self, config: BrokerConfig, ingress_base: str) -> None:
+        """Open the logs, start the dispatchers and PingSources. `ingress_base` is the
+        broker's own URL (`http://HOST:PORT`), where a `ref` to one of its Brokers points."""
         # A reply can be no larger than what the ingress takes (--max-event-bytes).
         self._client = HttpClient(max_body_bytes=self.settings.max_event_bytes)
         self._pings = PingScheduler(self.client)
-        await self.apply(config)
+        if self.settings.delivery == "process":
+            host = DeliveryHost(self.settings, ingress_base, self.metrics, self.ingest)
+            host.spawn()
+            self._deliveries = host
+        else:
+            self._deliveries = InlineDeliveries(self)
+        try:
+            await self.apply(config)
+        except BaseException:
+            await self.stop()  # what started (a delivery process, logs) ends here
+            raise
         self._housekeeping = asyncio.create_task(self._keep_house(), name="housekeeping")
         self.ready = True
 
     async def apply(self, config: BrokerConfig) -> None:
         """Move to `config`: open logs for new Brokers, (re)start changed Triggers."""
+        assert self._deliveries is not None, "start() the runtime first"
         for broker in config.brokers:
             if broker not in self.logs:
                 self.logs[broker] = await asyncio.to_thread(self._open_log, broker)
-        wanted = {trigger.key: trigger for trigger in config.triggers}
-        for key, dispatcher in list(self._dispatchers.items()):
-            if wanted.get(key) != dispatcher.trigger:
-                await dispatcher.stop(grace_seconds=0.0)
-                del self._dispatchers[key]
-                if key not in wanted:
-                    self.logs[_broker_of(dispatcher.trigger)].forget_trigger(key)
-        new = [trigger for key, trigger in wanted.items() if key not in self._dispatchers]
-        await self._record_starts(new)
-        for trigger in new:
-            self._dispatchers[trigger.key] = self._start_dispatcher(trigger)
+        await self._deliveries.apply(config, self.logs)
         for broker in [broker for broker in self.logs if broker not in config.brokers]:
             await self.logs.pop(broker).close()
         assert self._pings is not None
         self._pings.apply(config.ping_sources)
         self.config = config
 
-    async def _record_starts(self, triggers: Sequence[Trigger]) -> None:
-        """A Trigger never seen before starts at its log's head, as on Knative: it sees events
-        accepted from now on. That position is made durable before the Trigger (and, at
-        start-up, the ingress) goes to work; held only in memory, a crash would leave the
-        Trigger new again and starting past the events it had been given."""
-        started: dict[BrokerKey, EventLog] = {}
-        for trigger in triggers:
-            broker = _broker_of(trigger)
-            log = self.logs[broker]
-            if log.cursor(trigger.key) is None:
-                log.set_cursor(trigger.key, log.head())
-                started[broker] = log
-        await asyncio.gather(*(log.flush_cursors() for log in started.values()))
-
     def _open_log(self, key: BrokerKey) -> EventLog:
-        namespace, name = key
         return EventLog.open(
-            self.settings.data_dir / "brokers" / namespace / f"{name}.db",
+            self.settings.log_path(key),
             retention_seconds=self.settings.retention_seconds,
             dedup_window_seconds=self.settings.dedup_window_seconds,
+            # The delivery process keeps a memory tail of its own (deliverylog.py).
+            memory_tail=0 if self.settings.delivery == "process" else MEMORY_TAIL,
             writer_process=self.settings.log_writer == "process",
         )
-
-    def _start_dispatcher(self, trigger: Trigger) -> TriggerDispatcher:
-        log = self.logs[_broker_of(trigger)]
-
-        async def ingest_reply(delivered: CloudEvent, reply: CloudEvent) -> None:
-            try:
-                await self.ingest(_broker_of(trigger), [reply_with_ttl(delivered, reply)])
-            except TTLExhaustedError as error:
-                log_json(logging.ERROR, "reply dropped", trigger=trigger.key, reason=str(error))
-
-        dispatcher = TriggerDispatcher(
-            trigger,
-            log,
-            self.client,
-            ingest_reply,
-            self.metrics,
-            window=self.settings.in_flight_per_trigger,
-            outgoing=self._outgoing,
-        )
-        dispatcher.start()
-        return dispatcher
 
     async def ingest(self, broker: BrokerKey, events: Sequence[CloudEvent]) -> list[int | None]:
         """Stamp and durably append events; returns once they are committed.
@@ -176,16 +176,16 @@ class BrokerRuntime:
             await asyncio.gather(self._housekeeping, return_exceptions=True)
         if self._pings is not None:
             await self._pings.stop()
-        await asyncio.gather(
-            *(d.stop(SHUTDOWN_GRACE_SECONDS) for d in self._dispatchers.values()),
-        )
-        self._dispatchers.clear()
+        if self._deliveries is not None:
+            await self._deliveries.stop()
         for log in self.logs.values():
             await log.close()
         self.logs.clear()
         if self._client is not None:
             await self._client.close()
 
-
-def _broker_of(trigger: Trigger) -> BrokerKey:
-    return (trigger.namespace, trigger.broker)
+    async def metrics_exposition(self) -> bytes:
+        """The Prometheus text, with the delivery process's counts when it has one."""
+        if self._deliveries is not None:
+            await self._deliveries.refresh_metrics()
+        return self.metrics.exposition()

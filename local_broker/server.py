@@ -19,13 +19,12 @@ from local_broker.manifests import BrokerConfig, ManifestError, load_manifests
 from local_broker.metrics import BrokerMetrics
 from local_broker.routes import broker_handler
 from local_broker.runtime import BrokerRuntime
-from local_broker.settings import BrokerSettings
+from local_broker.settings import GC_THRESHOLDS, BrokerSettings
 
 Fingerprint = tuple[tuple[str, int, int], ...]
 YAML_SUFFIXES = (".yaml", ".yml")
 # Requests still being answered at shutdown get this long (ingress answers 503 by then).
 HTTP_SHUTDOWN_GRACE_SECONDS = 5.0
-GC_THRESHOLDS = (50_000, 20, 10)
 
 
 def manifest_fingerprint(paths: tuple[Path, ...]) -> Fingerprint:
@@ -62,7 +61,7 @@ class BrokerServer:
         )
 
     def _count_cesql_error(self, trigger: str, _error: CesqlError) -> None:
-        self.metrics.filter_errors.labels(trigger).inc()
+        self.metrics.for_trigger(trigger).filter_errors += 1
 
     def ingress_url(self, namespace: str = "default", name: str = "default") -> str:
         return f"{self.url}/{namespace}/{name}"
@@ -75,7 +74,7 @@ class BrokerServer:
         try:
             self.port = await self._http.start(self.settings.host, self.settings.port)
             # Until the runtime is up, ingress answers 503 (not ready), never 404.
-            await self.runtime.start(await asyncio.to_thread(self._load))
+            await self.runtime.start(await asyncio.to_thread(self._load), self.url)
         except BaseException:
             await self._http.close(grace_seconds=0.0)
             raise

@@ -28,7 +28,11 @@ class TTLExhaustedError(Exception):
             f"event {event_id!r} has knativebrokerttl {ttl}: it has passed through the broker "
             "too many times (a reply loop?); it is not accepted"
         )
+        self.event_id = event_id
         self.ttl = ttl
+
+    def __reduce__(self) -> tuple[type[TTLExhaustedError], tuple[str, int]]:
+        return (TTLExhaustedError, (self.event_id, self.ttl))  # a delivery process hears of it
 
 
 def parse_ttl(value: object) -> int | None:

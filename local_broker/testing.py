@@ -28,6 +28,7 @@ from local_broker.settings import BrokerSettings
 class Received:
     headers: Mapping[str, str]
     body: bytes
+    path: str = "/"  # the request's path: several Triggers may share one sink
 
     @property
     def event(self) -> CloudEvent:
@@ -61,7 +62,7 @@ class RecordingSink:
         self.url = ""
 
     async def _handle(self, request: web.Request) -> web.Response:
-        received = Received(dict(request.headers), await request.read())
+        received = Received(dict(request.headers), await request.read(), request.path)
         reply = self.responder(received)
         async with self._arrived:
             self.received.append(received)

@@ -2,13 +2,14 @@
 
 The broker's subscribers are plain HTTP on a developer's machine, so this path is rare; its
 answers and failures look the same as the client's own (`ClientResponse`, `HttpClientError`).
+aiohttp is imported on the first such request: importing it takes a fifth of a second, which
+every start of the broker and of its delivery process would pay.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from local_broker.http.client_connection import (
     MAX_RESPONSE_BODY_BYTES,
@@ -17,6 +18,9 @@ from local_broker.http.client_connection import (
     kept_body_bytes,
 )
 from local_broker.http.message import Headers
+
+if TYPE_CHECKING:
+    import aiohttp
 
 
 class AiohttpFallback:
@@ -29,6 +33,8 @@ class AiohttpFallback:
     async def request(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes, timeout: float
     ) -> ClientResponse:
+        import aiohttp  # noqa: PLC0415 (see the module's docstring)
+
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, keepalive_timeout=30)

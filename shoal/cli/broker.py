@@ -64,6 +64,13 @@ def register(subparsers: Any) -> None:
         help="run each Broker's log writer in a process of its own (default), which does not "
         "share the event loop's GIL (faster under load), or in a thread of the broker",
     )
+    parser.add_argument(
+        "--delivery",
+        choices=("process", "inline"),
+        default="process",
+        help="run the Triggers' deliveries in a process of their own beside the ingress "
+        "(default; each has a core then), or on the ingress's event loop (one process)",
+    )
     parser.set_defaults(run=run_broker)
 
 
@@ -78,6 +85,7 @@ def settings_from(args: argparse.Namespace) -> BrokerSettings:
         retention_seconds=args.retention_seconds,
         dedup_window_seconds=args.dedup_window_seconds,
         log_writer=args.log_writer,
+        delivery=args.delivery,
     )
 
 

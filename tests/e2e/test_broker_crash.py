@@ -44,13 +44,19 @@ async def _load(url: str, acked: list[str], stop_at: float) -> None:
         await asyncio.gather(*(worker(session) for _ in range(CONCURRENCY)))
 
 
-@pytest.mark.parametrize("log_writer", ["process", "thread"])
+@pytest.mark.parametrize(
+    ("log_writer", "delivery"),
+    [("process", "process"), ("thread", "process"), ("process", "inline")],
+)
 async def test_sigkill_under_load_loses_no_acknowledged_event(
-    tmp_path: Path, log_writer: str
+    tmp_path: Path, log_writer: str, delivery: str
 ) -> None:
     port = free_port()
     manifests = tmp_path / "manifests.yaml"
-    args = [*broker_args(manifests, port, tmp_path / "data"), "--log-writer", log_writer]
+    args = [
+        *broker_args(manifests, port, tmp_path / "data"),
+        *("--log-writer", log_writer, "--delivery", delivery),
+    ]
     ingress = f"http://127.0.0.1:{port}/default/default"
     acked: list[str] = []
     async with RecordingSink() as sink:
@@ -109,20 +115,26 @@ def _gone_within(pid: int, seconds: float) -> bool:
     return not alive(pid)
 
 
-async def test_the_log_writer_process_ends_with_the_broker_that_was_killed(
+async def test_the_writer_and_delivery_processes_end_with_the_broker_that_was_killed(
     tmp_path: Path,
 ) -> None:
-    """SIGKILL leaves the writer process an orphan: it sees its pipe close and exits, so it
-    holds the log no longer than its last commit, and a restarted broker opens it."""
+    """SIGKILL leaves the log's writer process and the delivery process orphans: each sees its
+    pipe or socket close and exits, so the writer holds the log no longer than its last commit
+    and nothing delivers for a broker that is gone; a restarted broker opens the log."""
     port = free_port()
     manifests = tmp_path / "manifests.yaml"
     manifests.write_text(yaml.safe_dump(trigger("all", f"http://127.0.0.1:{free_port()}/")))
-    args = [*broker_args(manifests, port, tmp_path / "data"), "--log-writer", "process"]
+    args = [
+        *broker_args(manifests, port, tmp_path / "data"),
+        *("--log-writer", "process", "--delivery", "process"),
+    ]
     with shoal_process(args, tmp_path / "broker.log") as broker:
         await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{port}/readyz", 15.0, broker)
-        (writer,) = descendants(broker.pid)
+        children = descendants(broker.pid)
         broker.send_signal(signal.SIGKILL)
         broker.wait()
-    assert await asyncio.to_thread(_gone_within, writer, 10.0), "the writer outlived the broker"
+    assert len(children) == 2, "a writer process and a delivery process"
+    for child in children:
+        assert await asyncio.to_thread(_gone_within, child, 10.0), "a child outlived the broker"
     with shoal_process(args, tmp_path / "broker.log") as broker:
         await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{port}/readyz", 15.0, broker)

@@ -71,10 +71,12 @@ async def _post_three(url: str) -> list[CloudEvent]:
 async def test_an_event_that_cannot_be_encoded_is_dead_lettered_and_the_trigger_reads_on(
     tmp_path: Path, manifest_folder: ManifestFolder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("local_broker.runtime.OutgoingRequests", _EncodingFails)
+    monkeypatch.setattr("local_broker.dispatchers.OutgoingRequests", _EncodingFails)
     async with RecordingSink() as sink:
         manifest_folder.write("t.yaml", trigger("t", sink.url, delivery=FAST_DELIVERY))
-        async with running_broker(tmp_path / "data", [manifest_folder.root]) as server:
+        async with running_broker(
+            tmp_path / "data", [manifest_folder.root], delivery="inline"
+        ) as server:
             events = await _post_three(server.ingress_url())
             received = await sink.wait_for(2)
             (letter,) = await _dead_letters(server.url, 1)
@@ -104,7 +106,9 @@ async def test_a_retry_task_that_fails_on_a_bug_dead_letters_its_event(
 
     async with RecordingSink(respond) as sink:
         manifest_folder.write("t.yaml", trigger("t", sink.url, delivery=FAST_DELIVERY))
-        async with running_broker(tmp_path / "data", [manifest_folder.root]) as server:
+        async with running_broker(
+            tmp_path / "data", [manifest_folder.root], delivery="inline"
+        ) as server:
             events = await _post_three(server.ingress_url())
             (letter,) = await _dead_letters(server.url, 1)
             received = await sink.wait_for(3)

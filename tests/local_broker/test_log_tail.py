@@ -67,3 +67,12 @@ def test_the_records_it_holds_are_bounded_in_bytes_too() -> None:
     assert seqs(tail.read_after(3, 10)) == [4, 5]
     tail.publish(records(6, 7, 8))  # small ones: room again, nothing older comes back
     assert seqs(tail.read_after(3, 10)) == [4, 5, 6, 7, 8]
+
+
+def test_without_capacity_it_follows_the_head_and_serves_nothing() -> None:
+    tail = MemoryTail(0, head=3)
+    tail.move_head(9)
+    tail.move_head(7)  # a late notice never moves it back
+    assert tail.head == 9
+    assert seqs(tail.read_after(9, 5)) == []
+    assert seqs(tail.read_after(8, 5)) is None  # read it from SQLite
