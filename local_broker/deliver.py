@@ -30,25 +30,40 @@ DEFAULT_ATTEMPT_TIMEOUT_SECONDS = 30.0
 MAX_ERROR_DATA_CHARS = 1024
 
 
-@dataclass(frozen=True, slots=True)
 class Attempt:
     """What one HTTP attempt produced. `status` is None when no response came back."""
 
-    status: int | None
-    body: bytes
-    headers: Mapping[str, str]
-    error: str | None = None
-    body_dropped: int = 0  # bytes of the body the client did not keep (`ClientResponse`)
+    # A plain class, not a dataclass: compiled, a dataclass keeps its generated (interpreted)
+    # __init__, and one of these is made per event (docs/benchmarks.md, thirteenth session).
+    __slots__ = ("body", "body_dropped", "error", "headers", "status")
+
+    def __init__(
+        self,
+        status: int | None,
+        body: bytes,
+        headers: Mapping[str, str],
+        error: str | None = None,
+        body_dropped: int = 0,  # bytes of the body the client did not keep (`ClientResponse`)
+    ) -> None:
+        self.status = status
+        self.body = body
+        self.headers = headers
+        self.error = error
+        self.body_dropped = body_dropped
 
     @property
     def succeeded(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
 
 
-@dataclass(frozen=True, slots=True)
 class Delivered:
-    reply: CloudEvent | None
-    attempts: int
+    # A plain class, not a dataclass: compiled, a dataclass keeps its generated (interpreted)
+    # __init__, and one of these is made per event (docs/benchmarks.md, thirteenth session).
+    __slots__ = ("attempts", "reply")
+
+    def __init__(self, reply: CloudEvent | None, attempts: int) -> None:
+        self.reply = reply
+        self.attempts = attempts
 
 
 @dataclass(frozen=True, slots=True)

@@ -162,7 +162,9 @@ class EventLog:
             done: asyncio.Future[list[int | None]] = asyncio.get_running_loop().create_future()
             done.set_result([])
             return done
-        encoded = [encode_event(event) for event in events]
+        # A private copy only for a memory tail that keeps the events: a caller may change its own.
+        copy = self._tail.capacity > 0
+        encoded = [encode_event(event, copy=copy) for event in events]
         return self._writer.submit(AppendEvents(encoded, now, self._dedup, self._tail))
 
     def head(self) -> int:

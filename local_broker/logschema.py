@@ -62,7 +62,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 
 _DAMAGED = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 MINIMUM_SQLITE = (3, 35, 0)  # RETURNING (https://www.sqlite.org/lang_returning.html)
-_COLUMNS = ("source", "id", "type")
 # JSON keeps str, int and bool apart, and ensure_ascii (the default) escapes anything odd, so the
 # round trip through the file is exact (jsoncodec.py).
 
@@ -100,13 +99,18 @@ def translate_error(
     return otherwise(f"{doing}: {error}")
 
 
-def encode_event(event: CloudEvent) -> EncodedEvent:
-    """Copy and encode an event; ValueError when it cannot be stored as it is."""
-    attributes = dict(event.attributes)
-    source, event_id, event_type = (_column(attributes, name) for name in _COLUMNS)
+def encode_event(event: CloudEvent, *, copy: bool = True) -> EncodedEvent:
+    """Encode an event, with a private copy of it unless `copy` is False (the copy is what a
+    memory tail keeps: the caller's event may change later); ValueError when it cannot be
+    stored as it is."""
+    attributes = dict(event.attributes) if copy else event.attributes
+    source = _column(attributes, "source")
+    event_id = _column(attributes, "id")
+    event_type = _column(attributes, "type")
     data = event.data if event.data is None or type(event.data) is bytes else bytes(event.data)
     encoded = jsoncodec.encode(attributes)
-    return EncodedEvent(CloudEvent(attributes, data), source, event_id, event_type, encoded)
+    kept = CloudEvent(attributes, data) if copy or data is not event.data else event
+    return EncodedEvent(kept, source, event_id, event_type, encoded)
 
 
 def _column(attributes: Mapping[str, AttributeValue], name: str) -> str:

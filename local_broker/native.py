@@ -41,6 +41,7 @@ DISABLE_VARIABLE: Final = "SHOAL_NATIVE"
 # out: mypyc narrows `int | bool` to `int` and so turns True into 1 (tests/local_broker/
 # test_native.py keeps isinstance tests on int and bool out of the compiled modules).
 COMPILED: Final = (
+    "arrival.py",
     "backoff.py",
     "deliver.py",
     "dispatch.py",

@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
+from local_broker.arrival import ArrivalClock
 from local_broker.deliveryhost import DeliveryHost
 from local_broker.dispatchers import Dispatchers
 from local_broker.event import CloudEvent
@@ -26,7 +27,7 @@ from local_broker.metrics import BrokerMetrics
 from local_broker.pinger import PingScheduler
 from local_broker.resources import BrokerKey
 from local_broker.settings import SHUTDOWN_GRACE_SECONDS, BrokerSettings
-from local_broker.stamping import ArrivalClock, stamp_for_ingress
+from local_broker.stamping import stamp_for_ingress
 
 CURSOR_FLUSH_SECONDS = 0.5
 

@@ -7,7 +7,6 @@ broker. The event's data is never touched.
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import UTC, datetime
 from typing import Final
@@ -60,25 +59,6 @@ def next_ttl(current: object) -> int:
 
 def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-class ArrivalClock:
-    """`knativearrivaltime` values for POSIX times: the same text as `rfc3339` of the datetime,
-    with the date and time of day formatted once per second (each event needs one)."""
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
-
-    def stamp(self, now: float) -> str:
-        second = math.floor(now)
-        micros = round((now - second) * 1_000_000)
-        if micros == 1_000_000:
-            second, micros = second + 1, 0
-        if second != self._second:
-            self._second = second
-            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        return f"{self._prefix}.{micros:06d}Z"
 
 
 def stamp_for_ingress(event: CloudEvent, arrival: datetime | str) -> CloudEvent:

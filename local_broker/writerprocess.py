@@ -33,7 +33,6 @@ import sqlite3
 import subprocess
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -47,10 +46,14 @@ T = TypeVar("T")
 _logger = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
 class _Request:
-    op: WriteOp[Any]
-    future: asyncio.Future[Any]
+    # A plain class, not a dataclass: compiled, a dataclass keeps its generated (interpreted)
+    # __init__, and one of these is made per event (docs/benchmarks.md, thirteenth session).
+    __slots__ = ("future", "op")
+
+    def __init__(self, op: WriteOp[Any], future: asyncio.Future[Any]) -> None:
+        self.op = op
+        self.future = future
 
 
 def _wire(op: WriteOp[Any]) -> Wire:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
 from typing import Final, cast
 
 import httptools
@@ -56,12 +55,16 @@ class BadResponseError(HttpClientError):
     pass
 
 
-@dataclass(slots=True)  # not frozen: one per request, and frozen __init__ is slower
 class ClientResponse:
-    status: int
-    headers: Headers
-    body: bytes
-    body_dropped: int = 0  # bytes of the body beyond what was kept
+    # A plain class, not a dataclass: compiled, a dataclass keeps its generated (interpreted)
+    # __init__, and one of these is made per event (docs/benchmarks.md, thirteenth session).
+    __slots__ = ("body", "body_dropped", "headers", "status")
+
+    def __init__(self, status: int, headers: Headers, body: bytes, body_dropped: int = 0) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.body_dropped = body_dropped  # bytes of the body beyond what was kept
 
 
 class StaleConnectionError(ConnectionClosedError):

@@ -48,12 +48,17 @@ class WireHeaders(dict[str, str]):
 
     __slots__ = ("_wire",)
 
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        super().__init__(fields)
+        # Not an AttributeError caught on the first `wire()`: compiled, raising costs a
+        # traceback, once per event delivered.
+        self._wire: bytes | None = None
+
     def wire(self) -> bytes:
-        try:
-            return self._wire
-        except AttributeError:
-            self._wire: bytes = _header_block(self)
-            return self._wire
+        wire = self._wire
+        if wire is None:
+            wire = self._wire = _header_block(self)
+        return wire
 
 
 def _header_block(headers: Mapping[str, str]) -> bytes:

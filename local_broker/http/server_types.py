@@ -17,7 +17,6 @@ from typing import Any
 from local_broker.http.message import Request, Response, status_line
 
 
-@dataclass(frozen=True, slots=True)
 class Later:
     """An answer that waits for `future`: then `answer(future)` makes the response.
 
@@ -25,8 +24,15 @@ class Later:
     costs a second future and two more loop callbacks.
     """
 
-    future: asyncio.Future[Any]
-    answer: Callable[[asyncio.Future[Any]], Response]
+    # A plain class, not a dataclass: compiled, a dataclass keeps its generated (interpreted)
+    # __init__, and one of these is made per event (docs/benchmarks.md, thirteenth session).
+    __slots__ = ("answer", "future")
+
+    def __init__(
+        self, future: asyncio.Future[Any], answer: Callable[[asyncio.Future[Any]], Response]
+    ) -> None:
+        self.future = future
+        self.answer = answer
 
 
 HandlerResult = Coroutine[Any, Any, Response] | asyncio.Future[Response] | Later | Response
