@@ -26,7 +26,7 @@ from typing import Any
 import uvloop
 
 from local_broker.channel import Channel
-from local_broker.deliverylog import DeliveryLog
+from local_broker.deliverylog import DeliveryLog, WriteThrough
 from local_broker.dispatchers import Dispatchers
 from local_broker.event import CloudEvent
 from local_broker.http.client import HttpClient
@@ -116,7 +116,7 @@ class DeliveryWorker:
             self._logs.pop(broker).close()
             self._heads.pop(broker, None)
 
-    def _writer_for(self, broker: BrokerKey) -> Any:
+    def _writer_for(self, broker: BrokerKey) -> WriteThrough:
         async def write(what: str, args: tuple[object, ...]) -> object:
             assert self.channel is not None
             return await self.channel.call(what, broker, *args)
