@@ -33,11 +33,10 @@ from local_broker.http.client import HttpClient
 from local_broker.jsonlog import log_json
 from local_broker.logerrors import LogError
 from local_broker.manifests import Documents, build_config
-from local_broker.metrics import BrokerMetrics, TriggerSnapshot
+from local_broker.metrics import BrokerMetrics
 from local_broker.resources import BrokerKey
-from local_broker.settings import GC_THRESHOLDS, BrokerSettings
+from local_broker.settings import CURSOR_FLUSH_SECONDS, GC_THRESHOLDS, BrokerSettings
 
-CURSOR_FLUSH_SECONDS = 0.5
 # Each Broker's head and its Triggers' cursors, as the broker's process has them.
 LogStates = dict[BrokerKey, tuple[int, dict[str, int]]]
 
@@ -67,7 +66,7 @@ class DeliveryWorker:
             await self._apply(*args)
             return None
         if method == "metrics":
-            return self._snapshot()
+            return self.metrics.snapshot()
         if method == "stop":
             await self._stop(*args)
             return None
@@ -129,9 +128,6 @@ class DeliveryWorker:
     async def _ingest_reply(self, broker: BrokerKey, reply: CloudEvent) -> object:
         assert self.channel is not None
         return await self.channel.call("reply", broker, reply)
-
-    def _snapshot(self) -> TriggerSnapshot:
-        return self.metrics.snapshot()
 
     async def _keep_house(self) -> None:
         while True:

@@ -26,16 +26,20 @@ from local_broker.manifests import BrokerConfig
 from local_broker.metrics import BrokerMetrics
 from local_broker.pinger import PingScheduler
 from local_broker.resources import BrokerKey
-from local_broker.settings import SHUTDOWN_GRACE_SECONDS, BrokerSettings
+from local_broker.settings import (
+    CURSOR_FLUSH_SECONDS,
+    SHUTDOWN_GRACE_SECONDS,
+    BrokerSettings,
+)
 from local_broker.stamping import stamp_for_ingress
-
-CURSOR_FLUSH_SECONDS = 0.5
 
 
 class Deliveries(Protocol):
     """Where the Triggers' dispatchers run: here (`InlineDeliveries`) or in a process of their
     own (`DeliveryHost`)."""
 
+    @property
+    def pid(self) -> int | None: ...
     async def apply(self, config: BrokerConfig, logs: Mapping[BrokerKey, EventLog]) -> None: ...
     async def refresh_metrics(self) -> None: ...
     async def stop(self) -> None: ...
@@ -54,6 +58,10 @@ class InlineDeliveries:
 
     async def apply(self, config: BrokerConfig, logs: Mapping[BrokerKey, EventLog]) -> None:
         await self._dispatchers.apply(config.triggers, logs)
+
+    @property
+    def pid(self) -> int | None:
+        return None  # no process of their own
 
     async def refresh_metrics(self) -> None:
         return None  # counted in this process's metrics already
@@ -78,7 +86,7 @@ class BrokerRuntime:
     @property
     def delivery_pid(self) -> int | None:
         """The delivery process's pid (`--delivery process`, while it runs), else None."""
-        return self._deliveries.pid if isinstance(self._deliveries, DeliveryHost) else None
+        return None if self._deliveries is None else self._deliveries.pid
 
     @property
     def client(self) -> HttpClient:

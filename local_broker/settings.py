@@ -11,6 +11,8 @@ DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
 # Deliveries still in flight at shutdown get this long before they are cancelled (and, behind
 # the cursor, delivered again after the restart).
 SHUTDOWN_GRACE_SECONDS = 5.0
+# How often the Triggers' cursors are saved (and Triggers that matched nothing lately move on).
+CURSOR_FLUSH_SECONDS = 0.5
 # The garbage collector's thresholds in the broker's processes (server.py says why).
 GC_THRESHOLDS = (50_000, 20, 10)
 
