@@ -1,7 +1,8 @@
 """Broker CPU per event, the figure a shared machine disturbs least, for A/B comparisons.
 
     .venv/bin/python benchmarks/broker_cpu.py [--seconds 8] [--triggers 1] [--fan-out]
-        [--source DIR] [--callgrind] [--log-writer process|thread] [--delivery process|inline]
+        [--source DIR [--python PATH]] [--callgrind] [--log-writer process|thread]
+        [--delivery process|inline]
 
 Starts the lean subscriber (`_sink.py sink PORT lean`) and a broker with `--triggers` Triggers
 (one matching the load, or all of them with `--fan-out`), warms it up, then posts with wrk for
@@ -11,7 +12,9 @@ system, per thread: the event loop and the SQLite writer), the subscriber's, and
 average, and whether the broker ran its compiled hot path (`SHOAL_NATIVE=0` before the
 command runs the sources). `--source DIR` runs the broker from another checkout (e.g. `git
 archive HEAD~3 | tar -x -C /tmp/old`), so two versions can be alternated in one sitting; the
-compiled build is used only for a checkout whose local_broker matches it.
+compiled build is used only for a checkout whose local_broker matches it, so give that checkout
+an interpreter of its own with `--python` (a copy of .venv without its shoal-native, in which
+`python -m local_broker.native_build` was run from DIR).
 
 `--callgrind` runs the broker under valgrind's callgrind and prints user-space instructions per
 event (all threads, between two counter dumps around the load): unlike CPU time it does not
@@ -32,7 +35,6 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 
@@ -42,9 +44,6 @@ sys.path.insert(0, str(ROOT))
 from local_broker import native  # noqa: E402
 from shoal.platform.ports import free_port  # noqa: E402
 from tests.e2e.conftest import wait_http_ok  # noqa: E402
-
-if TYPE_CHECKING:  # a type only: _sink.py runs in a process of its own
-    from benchmarks._sink import SinkStats
 
 WRK_SCRIPT = ROOT / "benchmarks" / "cloudevents.lua"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -59,6 +58,7 @@ class Options:
     triggers: int
     fan_out: bool
     source: str  # the checkout the broker runs from
+    python: str  # the interpreter the broker runs on
     callgrind: bool
     log_writer: str | None  # the broker's --log-writer, when given
     delivery: str | None  # the broker's --delivery, when given
@@ -80,9 +80,9 @@ def thread_times(pid: int) -> dict[str, tuple[float, float]]:
 
 
 def delivered(sink: str) -> int:
-    with urllib.request.urlopen(f"{sink}/stats") as response:
-        stats: SinkStats = json.loads(response.read())
-        return stats["count"]
+    with urllib.request.urlopen(f"{sink}/count") as response:
+        count: int = json.loads(response.read())["count"]
+        return count
 
 
 def wrk(url: str, seconds: int) -> int:
@@ -135,7 +135,8 @@ def measure(options: Options, tmp: Path) -> None:
         [python, str(ROOT / "benchmarks" / "_sink.py"), "sink", str(sink_port), "lean"]
     )
     manifests(tmp / "triggers.yaml", sink, options.triggers, options.fan_out)
-    command = [python, "-m", "shoal.cli.main", "broker", "--manifests", str(tmp / "triggers.yaml")]
+    command = [options.python, "-m", "shoal.cli.main", "broker"]
+    command += ["--manifests", str(tmp / "triggers.yaml")]
     command += ["--port", str(broker_port), "--data-dir", str(tmp / "data")]
     command += ["--log-writer", options.log_writer] if options.log_writer else []
     command += ["--delivery", options.delivery] if options.delivery else []
@@ -176,7 +177,8 @@ def measure(options: Options, tmp: Path) -> None:
             f" us/delivery; load average {load:.1f}"
         )
         package = Path(options.source) / "local_broker"
-        print(f"    hot path: {native.check(package_dir=package).describe()}")
+        build = Path(options.python).parent.parent / native.BUILD_DIR.name
+        print(f"    hot path: {native.check(build, package).describe()}")
         for key, (user_after, system_after) in after.items():
             user = user_after - before.get(key, (0.0, 0.0))[0]
             system = system_after - before.get(key, (0.0, 0.0))[1]
@@ -201,6 +203,9 @@ def main() -> None:
     parser.add_argument("--triggers", type=int, default=1)
     parser.add_argument("--fan-out", action="store_true", help="every Trigger matches")
     parser.add_argument("--source", default=str(ROOT), help="checkout the broker runs from")
+    parser.add_argument(
+        "--python", default=sys.executable, help="the broker's interpreter (for --source)"
+    )
     parser.add_argument("--callgrind", action="store_true", help="count instructions instead")
     parser.add_argument(
         "--log-writer",
@@ -218,6 +223,7 @@ def main() -> None:
         args.triggers,
         args.fan_out,
         args.source,
+        args.python,
         args.callgrind,
         args.log_writer,
         args.delivery,

@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
+from local_broker.catchup import CatchUpReads
 from local_broker.cursors import CursorBook
 from local_broker.deadletters import DeadLetter
 from local_broker.logerrors import LogError
@@ -42,6 +43,7 @@ class DeliveryLog:
     ) -> None:
         self._reader = connect(path, writer=False)
         self._tail = MemoryTail(memory_tail, head)
+        self._catch_up = CatchUpReads()
         self._waiters = CommitWaiters(self._tail)
         self._cursors = CursorBook(cursors)
         self._write = write_through
@@ -49,14 +51,21 @@ class DeliveryLog:
 
     def advance(self, head: int) -> None:
         """The broker's process committed up to `head`: read what is new, wake the readers."""
+        tail = self._tail
+        # Only the newest `capacity` records stay in the ring: reading older ones into it would
+        # decode them for nothing (a reader that far behind reads them through `_catch_up`).
+        after = max(tail.head, head - tail.capacity)
         try:
-            while self._tail.head < head:
-                records = read_records(self._reader, self._tail.head, READ_CHUNK, upto=head)
+            while after < head:
+                records = read_records(self._reader, after, READ_CHUNK, upto=head)
                 if not records:
                     break  # pruned meanwhile: nothing of it is anyone's to deliver
-                self._tail.publish(records)
+                tail.publish(records)
+                after = records[-1].seq
         except sqlite3.Error as error:
             raise translate_error(error, "reading the event log", LogError) from error
+        if tail.head < head:  # a ring of none, or records pruned before they were read
+            tail.move_head(head)
         self._waiters.wake()
 
     def head(self) -> int:
@@ -67,7 +76,7 @@ class DeliveryLog:
         if records is not None:
             return records
         try:
-            return read_records(self._reader, seq, limit, upto=self._tail.head)
+            return self._catch_up.read_after(self._reader, seq, limit, self._tail.head)
         except sqlite3.Error as error:
             raise translate_error(error, "reading the event log", LogError) from error
 

@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from local_broker.catchup import CatchUpReads
 from local_broker.cursors import CursorBook
 from local_broker.deadletters import AddDeadLetter, DeadLetter, read_dead_letters
 from local_broker.event import CloudEvent
@@ -85,6 +86,7 @@ class EventLog:
         self._dedup = DedupIndex(dedup_window_seconds)
         self._reader = reader
         self._reader_lock = threading.Lock()
+        self._catch_up = CatchUpReads()  # used under the reader's lock
         self._closing = False
         self._closed = False
         self._closer: asyncio.Task[None] | None = None
@@ -192,7 +194,7 @@ class EventLog:
         if records is not None:
             return records
         upto = self._tail.head
-        return self._read(lambda conn: read_records(conn, seq, limit, upto=upto))
+        return self._read(lambda conn: self._catch_up.read_after(conn, seq, limit, upto))
 
     def read_range(
         self, after: int, limit: int, type_filter: str | None = None, *, newest: bool = False
