@@ -15,6 +15,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -155,3 +156,25 @@ def test_the_broker_cpu_budget_is_the_cores_time_per_event_less_wrk_and_the_subs
     # subscriber take 16 and 36 of them.
     assert budget_us(2, 0.5 * 27_053, 16.0, 36.0) == pytest.approx(95.86, abs=0.005)
     assert budget_us(1, 1_000_000.0) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("stack", [[], ["lean"]], ids=["aiohttp", "lean"])
+def test_the_sink_counts_every_event_and_times_only_those_sent_with_benchsent(
+    stack: list[str],
+) -> None:
+    with helper("sink", *stack) as sink:
+        stamped = {"ce-knativearrivaltime": "2020-01-01T00:00:00.000001Z"}
+        wrk_like = {**binary_event("wrk-like"), **stamped}
+        assert post(f"{sink}/a", wrk_like) == 202  # counted only
+        sent = time.time_ns() - 2_000_000  # sent 2 ms ago
+        timed = {**binary_event("paced"), **stamped, "ce-benchsent": str(sent)}
+        assert post(f"{sink}/a", timed) == 202
+        with urllib.request.urlopen(f"{sink}/count", timeout=5) as response:
+            assert json.loads(response.read()) == {"count": 2}
+        with urllib.request.urlopen(f"{sink}/stats", timeout=5) as response:
+            stats = json.loads(response.read())
+    assert stats["count"] == 2
+    assert len(stats["latencies"]) == 1
+    assert 0.002 <= stats["latencies"][0] < 5.0
+    assert len(stats["ingress_latencies"]) == 1
+    assert stats["ingress_latencies"][0] > 365 * 86400  # since 2020
