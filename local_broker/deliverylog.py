@@ -3,8 +3,9 @@
 The broker's process owns the log: it appends, keeps the dedup index and holds the file's lock.
 The delivery process reads the same SQLite file (WAL lets a reader run beside the writer) and
 learns of each group commit from a notice the broker's process sends once the commit is
-durable (`advance`). It reads the new records once, into its own memory tail, and wakes its
-dispatchers as the broker's process would wake its own (`CommitWaiters`).
+durable (`advance`). It reads the new records once, into its own memory tail (no more of them
+than the tail keeps), and wakes its dispatchers as the broker's process would wake its own
+(`CommitWaiters`); dispatchers further behind read through `CatchUpReads`.
 
 Writes go back to the broker's process, which owns the writer: cursors (`flush_cursors`) and
 dead letters (`add_dead_letter`). The cursors the delivery process moves are its own while it
