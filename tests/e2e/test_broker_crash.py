@@ -21,6 +21,7 @@ from tests.local_broker.conftest import make_event, trigger
 MAX_EVENTS = 4000
 LOAD_SECONDS = 3.0
 CONCURRENCY = 32
+TRIGGERS = ("first", "second")
 
 
 async def _load(url: str, acked: list[str], stop_at: float) -> None:
@@ -60,7 +61,9 @@ async def test_sigkill_under_load_loses_no_acknowledged_event(
     ingress = f"http://127.0.0.1:{port}/default/default"
     acked: list[str] = []
     async with RecordingSink() as sink:
-        manifests.write_text(yaml.safe_dump(trigger("all", sink.url)))
+        # Two Triggers: after the restart both read the backlog from SQLite, sharing the reads.
+        both = [trigger(name, f"{sink.url}{name}") for name in TRIGGERS]
+        manifests.write_text(yaml.safe_dump_all(both))
         with shoal_process(args, tmp_path / "broker.log") as broker:
             await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{port}/readyz", 15.0, broker)
             load = asyncio.create_task(_load(ingress, acked, time.monotonic() + LOAD_SECONDS))
@@ -72,14 +75,17 @@ async def test_sigkill_under_load_loses_no_acknowledged_event(
         with shoal_process(args, tmp_path / "broker.log") as broker:
             await asyncio.to_thread(wait_http_ok, f"http://127.0.0.1:{port}/readyz", 15.0, broker)
             deadline = time.monotonic() + 60.0
-            missing = set(acked)
+            missing = {(f"/{name}", event_id) for name in TRIGGERS for event_id in acked}
             seen = 0
             while missing and time.monotonic() < deadline:
                 fresh = sink.received[seen:]
                 seen += len(fresh)
-                missing -= {received.event.id for received in fresh}
+                missing -= {(received.path, received.event.id) for received in fresh}
                 await asyncio.sleep(0.2)
-    assert not missing, f"{len(missing)} of {len(acked)} acknowledged events were never delivered"
+    assert not missing, (
+        f"{len(missing)} of {len(acked) * len(TRIGGERS)} deliveries of acknowledged events never"
+        f" came, e.g. {sorted(missing)[:3]}"
+    )
 
 
 async def test_sigkill_right_after_start_loses_no_acknowledged_event(tmp_path: Path) -> None:
