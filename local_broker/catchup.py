@@ -54,14 +54,16 @@ class CatchUpReads:
     def read_after(
         self, conn: sqlite3.Connection, seq: int, limit: int, upto: int
     ) -> list[LogRecord]:
-        """The first `limit` stored records with `seq < record.seq <= upto`, in order."""
+        """The first `limit` stored records with `seq < record.seq <= upto`, in order. `upto`
+        (the log's head) never goes down from one call to the next, so no kept chunk reaches
+        past it."""
         found: list[LogRecord] = []
         while seq < upto and len(found) < limit:
             chunk = self._chunk(conn, seq // self._size, upto)
             start = bisect_right(chunk.seqs, seq)
             found += chunk.records[start : start + limit - len(found)]
             seq = chunk.covers  # past this chunk (> seq: covers is past the chunk's start)
-        return [record for record in found if record.seq <= upto]
+        return found
 
     def _chunk(self, conn: sqlite3.Connection, index: int, upto: int) -> _Chunk:
         first = index * self._size  # the chunk holds first < seq <= first + size
